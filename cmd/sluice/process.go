@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/runtime"
+)
+
+// modules lists nginx's modules in the order nginx's configure names them
+// and whether sluice implements them; -V prints them as --with-X or
+// --without-X.
+var modules = []struct {
+	name string
+	done bool
+}{
+	{"stream", false},
+	{"stream_ssl_module", false},
+	{"stream_ssl_preread_module", false},
+	{"stream_realip_module", false},
+	{"stream_upstream_hash_module", false},
+	{"http_upstream_module", false},
+	{"http_proxy_module", false},
+	{"http_ssl_module", false},
+	{"http_v2_module", false},
+	{"http_realip_module", false},
+	{"http_stub_status_module", false},
+	{"http_gzip_module", false},
+	{"http_grpc_module", false},
+}
+
+func buildInfo() string {
+	var args []string
+	for _, m := range modules {
+		if m.done {
+			args = append(args, "--with-"+m.name)
+		} else {
+			args = append(args, "--without-"+m.name)
+		}
+	}
+	return fmt.Sprintf("built with %s\nconfigure arguments: %s\n", goruntime.Version(), strings.Join(args, " "))
+}
+
+func loadConfig(o *options) (*config.Config, error) {
+	return config.Load(config.Options{File: o.conf, Prefix: o.prefix, Directives: o.directives})
+}
+
+// testConfig implements -t and -T.
+func testConfig(o *options, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: [emerg] %v\n", err)
+		fmt.Fprintf(stderr, "sluice: configuration file %s test failed\n", o.conf)
+		return 1
+	}
+	if !o.quiet {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintf(stderr, "sluice: [warn] %s\n", w)
+		}
+	}
+	if _, err := runtime.Build(cfg, slog.New(slog.DiscardHandler)); err != nil {
+		fmt.Fprintf(stderr, "sluice: [emerg] %v\n", err)
+		fmt.Fprintf(stderr, "sluice: configuration file %s test failed\n", o.conf)
+		return 1
+	}
+	if !o.quiet {
+		fmt.Fprintf(stderr, "sluice: the configuration file %s syntax is ok\n", o.conf)
+		fmt.Fprintf(stderr, "sluice: configuration file %s test is successful\n", o.conf)
+	}
+	if o.dump {
+		var b bytes.Buffer
+		for _, f := range cfg.Files {
+			fmt.Fprintf(&b, "# configuration file %s:\n", f.Name)
+			b.Write(f.Content)
+			b.WriteByte('\n')
+		}
+		stdout.Write(b.Bytes())
+	}
+	return 0
+}
+
+// sendSignal implements -s: it reads the configuration to find the pid
+// file and signals the process named there.
+func sendSignal(o *options, stderr io.Writer) int {
+	cfg, err := loadConfig(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: [emerg] %v\n", err)
+		return 1
+	}
+	data, err := os.ReadFile(cfg.Pid)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: [error] open() %q failed (%v)\n", cfg.Pid, errnoOf(err))
+		return 1
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		fmt.Fprintf(stderr, "sluice: [error] invalid PID number %q in %q\n", strings.TrimSpace(string(data)), cfg.Pid)
+		return 1
+	}
+	sig := map[string]syscall.Signal{"stop": syscall.SIGTERM, "quit": syscall.SIGQUIT,
+		"reopen": syscall.SIGUSR1, "reload": syscall.SIGHUP}[o.signal]
+	if err := syscall.Kill(pid, sig); err != nil {
+		fmt.Fprintf(stderr, "sluice: [alert] kill(%d, %d) failed (%v)\n", pid, int(sig), errnoOf(err))
+		return 1
+	}
+	return 0
+}
+
+func errnoOf(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		t := errno.Error()
+		return fmt.Sprintf("%d: %s", int(errno), strings.ToUpper(t[:1])+t[1:])
+	}
+	return err.Error()
+}
+
+// logTargets returns the error log targets of cfg; -e sets the default
+// used when the configuration has no error_log.
+func logTargets(o *options, cfg *config.Config) []errlog.Target {
+	var ts []errlog.Target
+	for _, el := range cfg.ErrorLog {
+		lvl, _ := errlog.ParseLevel(el.Level)
+		ts = append(ts, errlog.Target{Path: el.Path, Level: lvl})
+	}
+	if len(ts) == 0 {
+		path := "stderr"
+		if o.errlog != "" {
+			path = o.errlog
+		}
+		ts = append(ts, errlog.Target{Path: path, Level: errlog.LevelError})
+	}
+	return ts
+}
+
+// applyProcessSettings applies worker_processes, worker_rlimit_nofile and env.
+func applyProcessSettings(cfg *config.Config, log *slog.Logger) {
+	if cfg.WorkerProcesses > 0 {
+		goruntime.GOMAXPROCS(cfg.WorkerProcesses)
+	} else {
+		goruntime.GOMAXPROCS(goruntime.NumCPU())
+	}
+	if n := cfg.WorkerRlimitNofile; n > 0 {
+		lim := syscall.Rlimit{Cur: uint64(n), Max: uint64(n)}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			log.Log(context.Background(), errlog.LevelAlert, "setrlimit(RLIMIT_NOFILE) failed", "value", n, "err", err)
+		}
+	}
+	for _, e := range cfg.Env {
+		if k, v, ok := strings.Cut(e, "="); ok {
+			os.Setenv(k, v)
+		}
+	}
+}
+
+// serve runs sluice in the foreground until it is stopped.
+func serve(o *options, stderr io.Writer) int {
+	cfg, err := loadConfig(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: [emerg] %v\n", err)
+		return 1
+	}
+	elog, err := errlog.New(logTargets(o, cfg), errlog.Options{Stderr: stderr})
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: [emerg] %v\n", err)
+		return 1
+	}
+	defer elog.Close()
+	log := elog.Logger()
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "sluice: [warn] %s\n", w)
+	}
+	applyProcessSettings(cfg, log)
+
+	// Signals are caught before anything is bound so that none is lost.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+
+	srv := runtime.NewServer(log)
+	gen, err := runtime.Build(cfg, log)
+	if err == nil {
+		err = srv.Apply(gen)
+	}
+	if err != nil {
+		log.Log(context.Background(), errlog.LevelEmerg, err.Error())
+		if !strings.Contains(fmt.Sprint(logTargets(o, cfg)), "stderr") {
+			fmt.Fprintf(stderr, "sluice: [emerg] %v\n", err)
+		}
+		srv.Shutdown(context.Background(), false)
+		return 1
+	}
+	pidFile := cfg.Pid
+	if err := writePid(pidFile); err != nil {
+		if cfg.PidSet {
+			log.Log(context.Background(), errlog.LevelEmerg, err.Error())
+			srv.Shutdown(context.Background(), false)
+			return 1
+		}
+		log.Warn("running without a pid file", "err", err)
+		pidFile = ""
+	}
+	defer func() {
+		if pidFile != "" {
+			os.Remove(pidFile)
+		}
+	}()
+	log.Log(context.Background(), errlog.LevelNotice, "sluice/"+Version+" started", "pid", os.Getpid())
+
+	for sig := range sigs {
+		switch sig {
+		case syscall.SIGHUP:
+			log.Log(context.Background(), errlog.LevelNotice, "signal 1 (SIGHUP) received, reconfiguring")
+			reload(o, srv, log)
+		case syscall.SIGUSR1:
+			log.Log(context.Background(), errlog.LevelNotice, "signal 10 (SIGUSR1) received, reopening logs")
+			if err := elog.Reopen(); err != nil {
+				log.Log(context.Background(), errlog.LevelAlert, "reopen failed", "err", err)
+			}
+			if g := srv.Current(); g != nil {
+				for _, r := range g.Reopeners {
+					r()
+				}
+			}
+		case syscall.SIGQUIT:
+			log.Log(context.Background(), errlog.LevelNotice, "signal 3 (SIGQUIT) received, shutting down gracefully")
+			srv.Shutdown(context.Background(), true)
+			log.Log(context.Background(), errlog.LevelNotice, "exit")
+			return 0
+		default:
+			log.Log(context.Background(), errlog.LevelNotice, fmt.Sprintf("signal %d (%s) received, exiting", sigNum(sig), sigName(sig)))
+			srv.Shutdown(context.Background(), false)
+			log.Log(context.Background(), errlog.LevelNotice, "exit")
+			return 0
+		}
+	}
+	return 0
+}
+
+// reload reads the configuration again and swaps it in; on any error the
+// running configuration keeps serving and the error is logged.
+func reload(o *options, srv *runtime.Server, log *slog.Logger) {
+	cfg, err := loadConfig(o)
+	if err == nil {
+		var gen *runtime.Generation
+		gen, err = runtime.Build(cfg, log)
+		if err == nil {
+			err = srv.Apply(gen)
+		}
+	}
+	if err != nil {
+		log.Log(context.Background(), errlog.LevelEmerg, err.Error())
+		log.Log(context.Background(), errlog.LevelNotice, "reload failed, the running configuration is kept")
+		return
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	log.Log(context.Background(), errlog.LevelNotice, "configuration reloaded")
+}
+
+func writePid(path string) error {
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("open() %q failed (%s)", path, errnoOf(err))
+	}
+	return nil
+}
+
+func sigNum(s os.Signal) int {
+	if ss, ok := s.(syscall.Signal); ok {
+		return int(ss)
+	}
+	return 0
+}
+
+func sigName(s os.Signal) string {
+	switch s {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGINT:
+		return "SIGINT"
+	}
+	return s.String()
+}

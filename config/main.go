@@ -1,0 +1,206 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+)
+
+// Config is a compiled configuration: typed, defaulted and validated. It is
+// plain data; nothing in it listens, dials or starts goroutines.
+type Config struct {
+	File   string // the main configuration file
+	Prefix string // the prefix path (-p), ending in "/"
+
+	// WorkerProcesses is the number of CPUs to use; 0 means "auto" (all).
+	// nginx's default of 1 applies when the directive is absent.
+	WorkerProcesses    int
+	Pid                string // path of the pid file
+	PidSet             bool   // whether the pid directive was given
+	ErrorLog           []ErrorLog
+	Daemon             bool // sluice always runs in the foreground; kept for -T
+	MasterProcess      bool
+	WorkerRlimitNofile int // 0: leave the limit as it is
+	// WorkerShutdownTimeout bounds a graceful stop; 0 waits for sessions.
+	Env []string
+
+	Events Events
+
+	Stream *Stream `json:",omitempty"`
+	HTTP   *HTTP   `json:",omitempty"`
+
+	// Warnings are nginx-style "[warn]" messages with file:line, such as
+	// directives that are accepted and ignored.
+	Warnings []string `json:",omitempty"`
+
+	// Files are the files read, in order, for -T.
+	Files []SourceFile `json:"-"`
+}
+
+// ErrorLog is one error_log target.
+type ErrorLog struct {
+	Path  string // a file path, or "stderr"
+	Level string // debug, info, notice, warn, error, crit, alert or emerg
+}
+
+// Events holds the events {} block.
+type Events struct {
+	WorkerConnections int // default 512
+	Use               string
+	MultiAccept       bool
+	AcceptMutex       bool
+}
+
+// Stream holds the stream {} block; the L4 proxy fills it.
+type Stream struct{}
+
+// HTTP holds the http {} block; the L7 proxy fills it.
+type HTTP struct{}
+
+// LogLevels are nginx's error log levels from most to least verbose.
+var LogLevels = []string{"debug", "info", "notice", "warn", "error", "crit", "alert", "emerg"}
+
+func defaultConfig(file, prefix string) *Config {
+	return &Config{
+		File:            file,
+		Prefix:          prefix,
+		WorkerProcesses: 1,
+		Pid:             filepath.Join(prefix, "logs/sluice.pid"),
+		MasterProcess:   true,
+		Events:          Events{WorkerConnections: 512},
+	}
+}
+
+// path resolves a relative path against the prefix, as nginx does for
+// pid, error_log and similar paths.
+func (c *compiler) path(p string) string {
+	if p == "stderr" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.cfg.Prefix, p)
+}
+
+var mainDirectives = []*Spec{
+	{Name: "worker_processes", Ctx: CtxMain, Args: Args1, Set: func(c *compiler, d *Directive, _ any) (any, error) {
+		if d.Args[0] == "auto" {
+			c.cfg.WorkerProcesses = 0
+			return nil, nil
+		}
+		n, ok := parseDigits(d.Args[0])
+		if !ok || n < 1 || n > 1<<20 {
+			return nil, errorf(d.File, d.Line, "%q directive invalid value", d.Name)
+		}
+		c.cfg.WorkerProcesses = int(n)
+		return nil, nil
+	}},
+	{Name: "pid", Ctx: CtxMain, Args: Args1, Set: func(c *compiler, d *Directive, _ any) (any, error) {
+		c.cfg.Pid = c.path(d.Args[0])
+		c.cfg.PidSet = true
+		return nil, nil
+	}},
+	{Name: "error_log", Ctx: CtxMain, Args: Args1More, Multi: true, Set: func(c *compiler, d *Directive, _ any) (any, error) {
+		el, err := parseErrorLog(c, d)
+		if err != nil {
+			return nil, err
+		}
+		c.cfg.ErrorLog = append(c.cfg.ErrorLog, el)
+		return nil, nil
+	}},
+	{Name: "daemon", Ctx: CtxMain, Args: ArgsFlag, Set: func(c *compiler, d *Directive, _ any) (any, error) {
+		on, err := parseFlag(d)
+		if err != nil {
+			return nil, err
+		}
+		c.cfg.Daemon = on
+		if on {
+			c.warnf(d, `"daemon on" is not supported, sluice runs in the foreground`)
+		}
+		return nil, nil
+	}},
+	{Name: "master_process", Ctx: CtxMain, Args: ArgsFlag, Set: func(c *compiler, d *Directive, _ any) (any, error) {
+		on, err := parseFlag(d)
+		c.cfg.MasterProcess = on
+		return nil, err
+	}},
+	{Name: "worker_rlimit_nofile", Ctx: CtxMain, Args: Args1, Set: func(c *compiler, d *Directive, _ any) (any, error) {
+		n, err := parseNum(d, d.Args[0])
+		c.cfg.WorkerRlimitNofile = n
+		return nil, err
+	}},
+	{Name: "env", Ctx: CtxMain, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, _ any) (any, error) {
+		c.cfg.Env = append(c.cfg.Env, d.Args[0])
+		return nil, nil
+	}},
+	{Name: "load_module", Ctx: CtxMain, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, _ any) (any, error) {
+		c.warnf(d, "the %q directive is ignored, the modules sluice has are built in", d.Name)
+		return nil, nil
+	}},
+	{Name: "events", Ctx: CtxMain, Args: Args0, Block: CtxEvents, Set: func(c *compiler, d *Directive, _ any) (any, error) {
+		return &c.cfg.Events, nil
+	}},
+	{Name: "worker_connections", Ctx: CtxEvents, Args: Args1, Set: func(c *compiler, d *Directive, t any) (any, error) {
+		n, ok := parseDigits(d.Args[0])
+		if !ok || n > 1<<30 {
+			return nil, errorf(d.File, d.Line, "invalid number %q", d.Args[0])
+		}
+		if n < 1 {
+			return nil, errorf(d.File, d.Line, "%q directive invalid value", d.Name)
+		}
+		t.(*Events).WorkerConnections = int(n)
+		return nil, nil
+	}},
+	{Name: "use", Ctx: CtxEvents, Args: Args1, Set: func(c *compiler, d *Directive, t any) (any, error) {
+		switch d.Args[0] {
+		case "epoll", "poll", "select":
+		default:
+			return nil, errorf(d.File, d.Line, "invalid event type %q", d.Args[0])
+		}
+		t.(*Events).Use = d.Args[0]
+		return nil, nil
+	}},
+	{Name: "multi_accept", Ctx: CtxEvents, Args: ArgsFlag, Set: func(c *compiler, d *Directive, t any) (any, error) {
+		on, err := parseFlag(d)
+		t.(*Events).MultiAccept = on
+		return nil, err
+	}},
+	{Name: "accept_mutex", Ctx: CtxEvents, Args: ArgsFlag, Set: func(c *compiler, d *Directive, t any) (any, error) {
+		on, err := parseFlag(d)
+		t.(*Events).AcceptMutex = on
+		return nil, err
+	}},
+	{Name: "stream", Ctx: CtxMain, Args: Args0, Block: CtxStream, Set: func(c *compiler, d *Directive, _ any) (any, error) {
+		c.cfg.Stream = &Stream{}
+		return c.cfg.Stream, nil
+	}},
+	{Name: "http", Ctx: CtxMain, Args: Args0, Block: CtxHTTP, Set: func(c *compiler, d *Directive, _ any) (any, error) {
+		c.cfg.HTTP = &HTTP{}
+		return c.cfg.HTTP, nil
+	}},
+}
+
+func parseErrorLog(c *compiler, d *Directive) (ErrorLog, error) {
+	target := d.Args[0]
+	if strings.HasPrefix(target, "syslog:") || strings.HasPrefix(target, "memory:") {
+		return ErrorLog{}, errorf(d.File, d.Line, "%q error log target is not supported by sluice", target)
+	}
+	el := ErrorLog{Path: c.path(target), Level: "error"}
+	if len(d.Args) > 2 {
+		// nginx accepts several levels for debug_* masks; sluice knows the eight levels only.
+		return ErrorLog{}, errorf(d.File, d.Line, "invalid number of arguments in %q directive", d.Name)
+	}
+	if len(d.Args) == 2 {
+		if !isLogLevel(d.Args[1]) {
+			return ErrorLog{}, errorf(d.File, d.Line, "invalid log level %q", d.Args[1])
+		}
+		el.Level = d.Args[1]
+	}
+	return el, nil
+}
+
+func isLogLevel(s string) bool {
+	for _, l := range LogLevels {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}

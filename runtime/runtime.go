@@ -1,0 +1,342 @@
+// Package runtime runs configurations. It builds a Generation from a
+// config.Config (listeners, upstream groups, handler chains), and swaps
+// generations on reload: a listener whose address is unchanged is kept
+// open and handed to the new generation's handler, sessions already
+// running finish on the generation that accepted them, and a generation
+// that fails to build leaves the running one serving.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/sluicelb/sluice/config"
+)
+
+// ConnHandler serves one accepted connection. ServeConn owns c and closes
+// it before returning. ctx is cancelled on a fast stop.
+type ConnHandler interface {
+	ServeConn(ctx context.Context, c net.Conn)
+}
+
+// ListenOptions are the socket options of a listening socket, from the
+// parameters of nginx's listen directive.
+type ListenOptions struct {
+	Backlog   int // 0: the system default (nginx uses 511)
+	ReusePort bool
+	RcvBuf    int
+	SndBuf    int
+	IPv6Only  bool
+}
+
+// Binding is one listening socket a generation needs, and its handler.
+type Binding struct {
+	Network string // "tcp" or "unix"
+	Address string
+	Options ListenOptions
+	Handler ConnHandler
+}
+
+func (b Binding) key() string { return b.Network + " " + b.Address }
+
+// Generation is everything built from one configuration.
+type Generation struct {
+	Config   *config.Config
+	Bindings []Binding
+	// Closers run when the generation is retired and its last session
+	// has ended (access log files, health-check goroutines, ...).
+	Closers []func()
+	// Reopeners run on SIGUSR1 to reopen log files.
+	Reopeners []func()
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	active sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	once   sync.Once
+}
+
+func (g *Generation) init() {
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.conns = map[net.Conn]struct{}{}
+}
+
+func (g *Generation) track(c net.Conn) {
+	g.active.Add(1)
+	g.mu.Lock()
+	g.conns[c] = struct{}{}
+	g.mu.Unlock()
+}
+
+func (g *Generation) untrack(c net.Conn) {
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+	g.active.Done()
+}
+
+// closeConns closes every connection still open (fast stop).
+func (g *Generation) closeConns() {
+	g.cancel()
+	g.mu.Lock()
+	for c := range g.conns {
+		c.Close()
+	}
+	g.mu.Unlock()
+}
+
+// retire waits for the generation's sessions and runs its closers.
+func (g *Generation) retire() {
+	g.active.Wait()
+	g.once.Do(func() {
+		for _, f := range g.Closers {
+			f()
+		}
+	})
+}
+
+// Server owns the listening sockets and the current generation. It is safe
+// for concurrent use.
+type Server struct {
+	log      *slog.Logger
+	maxConns int64 // worker_connections × workers; 0 = no limit
+	conns    atomic.Int64
+
+	mu        sync.Mutex
+	listeners map[string]*listener
+	current   *Generation
+	retired   sync.WaitGroup
+	loops     sync.WaitGroup
+	stopping  bool
+}
+
+type listener struct {
+	net.Listener
+	binding Binding
+	handler atomic.Pointer[handlerRef]
+}
+
+type handlerRef struct {
+	h   ConnHandler
+	gen *Generation
+}
+
+// NewServer returns a Server that logs to log.
+func NewServer(log *slog.Logger) *Server {
+	return &Server{log: log, listeners: map[string]*listener{}}
+}
+
+// Current returns the generation being served, or nil.
+func (s *Server) Current() *Generation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current
+}
+
+// Apply makes gen the current generation: it binds the addresses gen needs
+// that are not open yet, points every kept listener at gen's handlers,
+// closes the listeners gen no longer uses and retires the previous
+// generation once its sessions end. If a bind fails, the sockets opened for
+// gen are closed, the previous generation keeps serving and the error is
+// returned.
+func (s *Server) Apply(gen *Generation) error {
+	gen.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return errors.New("runtime: server is stopping")
+	}
+	wanted := map[string]Binding{}
+	for _, b := range gen.Bindings {
+		if _, dup := wanted[b.key()]; dup {
+			return fmt.Errorf("duplicate listen %s", b.Address)
+		}
+		wanted[b.key()] = b
+	}
+	opened := map[string]*listener{}
+	for k, b := range wanted {
+		if _, ok := s.listeners[k]; ok {
+			continue
+		}
+		ln, err := listen(b)
+		if err != nil {
+			for _, l := range opened {
+				l.Close()
+			}
+			return err
+		}
+		opened[k] = &listener{Listener: ln, binding: b}
+	}
+	for k, l := range opened {
+		s.listeners[k] = l
+	}
+	workers := gen.Config.WorkerProcesses
+	if workers == 0 {
+		workers = cpuCount()
+	}
+	s.maxConns = int64(gen.Config.Events.WorkerConnections) * int64(workers)
+	for k, b := range wanted {
+		s.listeners[k].handler.Store(&handlerRef{h: b.Handler, gen: gen})
+	}
+	for k, l := range s.listeners {
+		if _, ok := wanted[k]; !ok {
+			l.Close()
+			delete(s.listeners, k)
+		}
+	}
+	for _, l := range opened {
+		s.loops.Add(1)
+		go s.acceptLoop(l)
+	}
+	prev := s.current
+	s.current = gen
+	if prev != nil {
+		s.retired.Add(1)
+		go func() {
+			defer s.retired.Done()
+			prev.retire()
+		}()
+	}
+	return nil
+}
+
+func (s *Server) acceptLoop(l *listener) {
+	defer s.loops.Done()
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and friends: back off as net/http does.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay *= 2; delay > time.Second {
+				delay = time.Second
+			}
+			s.log.Error("accept() failed", "listen", l.binding.Address, "err", err)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if max := s.maxConns; max > 0 && s.conns.Add(1) > max {
+			s.conns.Add(-1)
+			s.log.Log(context.Background(), slog.Level(11), fmt.Sprintf("%d worker_connections are not enough", max))
+			c.Close()
+			continue
+		} else if max <= 0 {
+			s.conns.Add(1)
+		}
+		ref := l.handler.Load()
+		ref.gen.track(c)
+		go func() {
+			defer s.conns.Add(-1)
+			defer ref.gen.untrack(c)
+			ref.h.ServeConn(ref.gen.ctx, c)
+		}()
+	}
+}
+
+// Active returns the number of connections being served.
+func (s *Server) Active() int64 { return s.conns.Load() }
+
+// Shutdown stops accepting connections. With graceful set it waits for
+// sessions to end (or ctx to be done, after which it closes them); without
+// it closes every connection at once. It then runs the closers of every
+// generation.
+func (s *Server) Shutdown(ctx context.Context, graceful bool) {
+	s.mu.Lock()
+	s.stopping = true
+	for k, l := range s.listeners {
+		l.Close()
+		delete(s.listeners, k)
+	}
+	cur := s.current
+	s.mu.Unlock()
+	s.loops.Wait()
+	if cur == nil {
+		return
+	}
+	if !graceful {
+		cur.closeConns()
+	} else {
+		done := make(chan struct{})
+		go func() {
+			cur.active.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			cur.closeConns()
+		}
+	}
+	cur.retire()
+	s.retired.Wait()
+}
+
+// Addrs returns the addresses being listened on, for tests and -T.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []net.Addr
+	for _, l := range s.listeners {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+func listen(b Binding) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(network, address string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if b.Options.ReusePort {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0x0F /* SO_REUSEPORT */, 1)
+			}
+			if serr == nil && b.Options.RcvBuf > 0 {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, b.Options.RcvBuf)
+			}
+			if serr == nil && b.Options.SndBuf > 0 {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, b.Options.SndBuf)
+			}
+			if serr == nil && b.Options.IPv6Only && strings.HasPrefix(address, "[") {
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	if b.Network == "unix" {
+		// nginx removes a stale socket file before binding.
+		if st, err := os.Lstat(b.Address); err == nil && st.Mode()&os.ModeSocket != 0 {
+			os.Remove(b.Address)
+		}
+	}
+	ln, err := lc.Listen(context.Background(), b.Network, b.Address)
+	if err != nil {
+		return nil, fmt.Errorf("bind() to %s failed (%v)", b.Address, unwrapSyscall(err))
+	}
+	return ln, nil
+}
+
+func unwrapSyscall(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		text := errno.Error()
+		return fmt.Errorf("%d: %s", int(errno), strings.ToUpper(text[:1])+text[1:])
+	}
+	return err
+}
