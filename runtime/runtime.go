@@ -109,7 +109,7 @@ func (g *Generation) retire() {
 // for concurrent use.
 type Server struct {
 	log      *slog.Logger
-	maxConns int64 // worker_connections × workers; 0 = no limit
+	maxConns atomic.Int64 // worker_connections × workers; 0 = no limit
 	conns    atomic.Int64
 
 	mu        sync.Mutex
@@ -184,7 +184,7 @@ func (s *Server) Apply(gen *Generation) error {
 	if workers == 0 {
 		workers = cpuCount()
 	}
-	s.maxConns = int64(gen.Config.Events.WorkerConnections) * int64(workers)
+	s.maxConns.Store(int64(gen.Config.Events.WorkerConnections) * int64(workers))
 	for k, b := range wanted {
 		s.listeners[k].handler.Store(&handlerRef{h: b.Handler, gen: gen})
 	}
@@ -230,7 +230,7 @@ func (s *Server) acceptLoop(l *listener) {
 			continue
 		}
 		delay = 0
-		if max := s.maxConns; max > 0 && s.conns.Add(1) > max {
+		if max := s.maxConns.Load(); max > 0 && s.conns.Add(1) > max {
 			s.conns.Add(-1)
 			s.log.Log(context.Background(), slog.Level(11), fmt.Sprintf("%d worker_connections are not enough", max))
 			c.Close()

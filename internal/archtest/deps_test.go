@@ -1,0 +1,69 @@
+// Package archtest checks the package boundaries of DESIGN.md §3.
+package archtest
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/sluicelb/sluice/"
+
+// forbidden maps a package (relative to the module) to the imports it must
+// not have, directly or indirectly. "project" stands for every package of
+// the module.
+var forbidden = map[string][]string{
+	"config":     {"project"},
+	"proxyproto": {"project"},
+	"tlspreread": {"project"},
+	"balance":    {"net/http", mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"upstream":   {mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"vars":       {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"accesslog":  {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"stream":     {mod + "httpproxy", mod + "runtime"},
+	"httpproxy":  {mod + "stream", mod + "runtime"},
+	"admin":      {mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"client":     {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "admin"},
+	"errlog":     {"project"},
+}
+
+type pkg struct {
+	ImportPath string
+	Deps       []string
+}
+
+func TestImportBoundaries(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps=false", "-json=ImportPath,Deps", "github.com/sluicelb/sluice/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range p.Deps {
+			if d == mod+"cmd/sluice" {
+				t.Errorf("%s imports cmd/sluice", p.ImportPath)
+			}
+		}
+		rules, ok := forbidden[strings.TrimPrefix(p.ImportPath, mod)]
+		if !ok {
+			continue
+		}
+		seen++
+		for _, d := range p.Deps {
+			for _, f := range rules {
+				if d == f || (f == "project" && strings.HasPrefix(d, mod)) {
+					t.Errorf("%s must not import %s (DESIGN.md §3)", p.ImportPath, d)
+				}
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no package checked")
+	}
+}
