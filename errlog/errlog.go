@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -94,6 +95,7 @@ type Log struct {
 	pid     string
 	now     func() time.Time
 	stderr  io.Writer
+	min     atomic.Int64 // lowest level any target writes
 }
 
 type output struct {
@@ -130,6 +132,7 @@ func New(targets []Target, opts Options) (*Log, error) {
 		}
 		l.targets = append(l.targets, o)
 	}
+	l.min.Store(int64(minLevel(l.targets)))
 	return l, nil
 }
 
@@ -176,6 +179,35 @@ func (l *Log) Reopen() error {
 	return first
 }
 
+// SetTargets replaces the targets, as a reload that changes error_log does.
+// The new files are opened first; if one fails, the old targets stay.
+func (l *Log) SetTargets(targets []Target) error {
+	var opened []*output
+	for _, t := range targets {
+		o := &output{Target: t}
+		if err := l.open(o); err != nil {
+			for _, p := range opened {
+				if p.f != nil {
+					p.f.Close()
+				}
+			}
+			return err
+		}
+		opened = append(opened, o)
+	}
+	l.mu.Lock()
+	old := l.targets
+	l.targets = opened
+	l.min.Store(int64(minLevel(opened)))
+	l.mu.Unlock()
+	for _, o := range old {
+		if o.f != nil {
+			o.f.Close()
+		}
+	}
+	return nil
+}
+
 // Close closes the file targets.
 func (l *Log) Close() error {
 	l.mu.Lock()
@@ -191,9 +223,11 @@ func (l *Log) Close() error {
 }
 
 // MinLevel is the lowest level any target writes.
-func (l *Log) MinLevel() slog.Level {
+func (l *Log) MinLevel() slog.Level { return slog.Level(l.min.Load()) }
+
+func minLevel(targets []*output) slog.Level {
 	min := LevelEmerg + 1
-	for _, o := range l.targets {
+	for _, o := range targets {
 		if o.Level < min {
 			min = o.Level
 		}
@@ -282,10 +316,7 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 		hh.appendAttr(&attrs, a)
 		return true
 	})
-	t := r.Time
-	if t.IsZero() {
-		t = h.log.now()
-	}
+	t := h.log.now() // the Log's clock, so tests can fix it
 	var line strings.Builder
 	line.Grow(64 + len(r.Message) + attrs.Len())
 	line.WriteString(t.Format("2006/01/02 15:04:05"))

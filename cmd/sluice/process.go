@@ -223,7 +223,7 @@ func serve(o *options, stderr io.Writer) int {
 		switch sig {
 		case syscall.SIGHUP:
 			log.Log(context.Background(), errlog.LevelNotice, "signal 1 (SIGHUP) received, reconfiguring")
-			reload(o, srv, log)
+			reload(o, srv, elog, log)
 		case syscall.SIGUSR1:
 			log.Log(context.Background(), errlog.LevelNotice, "signal 10 (SIGUSR1) received, reopening logs")
 			if err := elog.Reopen(); err != nil {
@@ -251,7 +251,7 @@ func serve(o *options, stderr io.Writer) int {
 
 // reload reads the configuration again and swaps it in; on any error the
 // running configuration keeps serving and the error is logged.
-func reload(o *options, srv *runtime.Server, log *slog.Logger) {
+func reload(o *options, srv *runtime.Server, elog *errlog.Log, log *slog.Logger) {
 	cfg, err := loadConfig(o)
 	if err == nil {
 		var gen *runtime.Generation
@@ -264,6 +264,9 @@ func reload(o *options, srv *runtime.Server, log *slog.Logger) {
 		log.Log(context.Background(), errlog.LevelEmerg, err.Error())
 		log.Log(context.Background(), errlog.LevelNotice, "reload failed, the running configuration is kept")
 		return
+	}
+	if err := elog.SetTargets(logTargets(o, cfg)); err != nil {
+		log.Log(context.Background(), errlog.LevelAlert, "error log kept", "err", err)
 	}
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
