@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# L4 benchmark: nginx, HAProxy and sluice side by side on the same stream
+# configuration, in one run, on loopback. Prints medians of RUNS runs and
+# ratios. Installs what it needs with apt-get (as root) when missing.
+#
+#   bash bench/stream.sh            # RUNS=3 by default
+#   RUNS=5 BULK=4G bash bench/stream.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+RUNS=${RUNS:-3}
+BULK=${BULK:-2G}
+IDLE=${IDLE:-4000}
+WRKDUR=${WRKDUR:-5s}
+
+need=()
+command -v nginx >/dev/null || need+=(nginx libnginx-mod-stream)
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(libnginx-mod-stream)
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v wrk >/dev/null || need+=(wrk)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-benchmark >/dev/null || need+=(redis-tools)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+W=$(mktemp -d /tmp/sluice-bench.XXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
+trap cleanup EXIT
+
+go build -o "$W/sluice" ./cmd/sluice
+go build -o "$W/benchpeer" ./bench/benchpeer
+
+# backends: 7001 byte source, 7002 HTTP 64-byte body, 7003 redis
+"$W/benchpeer" source -listen 127.0.0.1:7001 & pids+=($!)
+"$W/benchpeer" http -listen 127.0.0.1:7002 -size 64 & pids+=($!)
+redis-server --port 7003 --bind 127.0.0.1 --save '' --appendonly no --daemonize no >/dev/null & pids+=($!)
+
+# one stream configuration, read by nginx and sluice; BASE is the first port
+streamconf() { # $1 base port  $2 prefix dir
+cat <<CONF
+worker_processes auto;
+worker_rlimit_nofile 20000;
+pid $2/proxy.pid;
+error_log $2/error.log error;
+events { worker_connections 9000; }
+stream {
+    upstream source { server 127.0.0.1:7001; }
+    upstream web    { server 127.0.0.1:7002; }
+    upstream redis  { server 127.0.0.1:7003; }
+    server { listen 127.0.0.1:$(( $1 + 1 )); proxy_pass source; }
+    server { listen 127.0.0.1:$(( $1 + 2 )); proxy_pass web; }
+    server { listen 127.0.0.1:$(( $1 + 3 )); proxy_pass redis; }
+}
+CONF
+}
+mkdir -p "$W/nginx" "$W/sluice-run" "$W/haproxy"
+{ echo "load_module /usr/lib/nginx/modules/ngx_stream_module.so;"; echo "daemon off;"; streamconf 7100 "$W/nginx"; } > "$W/nginx/nginx.conf"
+streamconf 7300 "$W/sluice-run" > "$W/sluice-run/sluice.conf"
+cat > "$W/haproxy/haproxy.cfg" <<CONF
+global
+    maxconn 9000
+    nbthread $(nproc)
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 10m
+    timeout server 10m
+listen source
+    bind 127.0.0.1:7201
+    server s 127.0.0.1:7001
+listen web
+    bind 127.0.0.1:7202
+    server s 127.0.0.1:7002
+listen redis
+    bind 127.0.0.1:7203
+    server s 127.0.0.1:7003
+CONF
+
+nginx -c "$W/nginx/nginx.conf" -p "$W/nginx" -e "$W/nginx/error.log" & pids+=($!); NGINX_PID=$!
+haproxy -f "$W/haproxy/haproxy.cfg" -db >/dev/null 2>&1 & pids+=($!); HAPROXY_PID=$!
+SLUICE_OK=1
+"$W/sluice" -c "$W/sluice-run/sluice.conf" -p "$W/sluice-run" 2>"$W/sluice-run/stderr" & pids+=($!); SLUICE_PID=$!
+
+waitport() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+for p in 7001 7002 7003 7101 7201; do waitport $p || { echo "port $p did not open"; exit 1; }; done
+if ! waitport 7301; then SLUICE_OK=0; echo "sluice did not start:"; cat "$W/sluice-run/stderr"; fi
+
+targets=(direct nginx haproxy sluice)
+port() { case $1 in direct) echo $(( 7000 + $2 ));; nginx) echo $(( 7100 + $2 ));; haproxy) echo $(( 7200 + $2 ));; sluice) echo $(( 7300 + $2 ));; esac; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0 == 0 || a == "nan" || b == "nan") print "-"; else printf "%.2f", a/b }'; }
+avail() { [ "$1" != sluice ] || [ $SLUICE_OK = 1 ]; }
+
+declare -A R
+echo "== (a) bulk transfer through one connection ($BULK, median of $RUNS)"
+for t in "${targets[@]}"; do
+  avail $t || { R[bulk,$t]=nan; continue; }
+  R[bulk,$t]=$(for i in $(seq $RUNS); do "$W/benchpeer" bulk -addr 127.0.0.1:$(port $t 1) -bytes $BULK | awk '{print $1}'; done | median)
+  echo "  $t: ${R[bulk,$t]} GB/s"
+done
+echo "== (b) wrk -c64 -t2 -d$WRKDUR through the proxy to an HTTP backend (median of $RUNS)"
+for t in "${targets[@]}"; do
+  avail $t || { R[rps,$t]=nan; R[p99,$t]=nan; continue; }
+  out=$(for i in $(seq $RUNS); do wrk -c64 -t2 -d$WRKDUR --latency http://127.0.0.1:$(port $t 2)/ | awk '
+      /Requests\/sec/ {rps=$2}
+      /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p99=v}
+      END {print rps, p99}'; done)
+  R[rps,$t]=$(echo "$out" | awk '{print $1}' | median); R[p99,$t]=$(echo "$out" | awk '{print $2}' | median)
+  echo "  $t: ${R[rps,$t]} req/s, p99 ${R[p99,$t]} ms"
+done
+echo "== (c) redis-benchmark -c50 -n 100000 -t set,get (median of $RUNS, requests/s of SET+GET averaged)"
+for t in "${targets[@]}"; do
+  avail $t || { R[redis,$t]=nan; continue; }
+  R[redis,$t]=$(for i in $(seq $RUNS); do redis-benchmark -h 127.0.0.1 -p $(port $t 3) -c 50 -n 100000 -t set,get -q 2>/dev/null | tr '\r' '\n' | awk '/requests per second/ {s+=$2; n++} END {if (n) print s/n}'; done | median)
+  echo "  $t: ${R[redis,$t]} req/s"
+done
+echo "== (d) memory per idle proxied connection ($IDLE connections)"
+rss() { local tot=0; for p in "$@"; do for q in $p $(pgrep -P $p 2>/dev/null); do v=$(awk '/VmRSS/ {print $2}' /proc/$q/status 2>/dev/null || echo 0); tot=$(( tot + ${v:-0} )); done; done; echo $tot; }
+for t in nginx haproxy sluice; do
+  avail $t || { R[mem,$t]=nan; continue; }
+  case $t in nginx) pp=$NGINX_PID;; haproxy) pp=$HAPROXY_PID;; sluice) pp=$SLUICE_PID;; esac
+  before=$(rss $pp)
+  fifo="$W/idle.$t"; mkfifo "$fifo"
+  "$W/benchpeer" idle -addr 127.0.0.1:$(port $t 2) -n $IDLE < "$fifo" > "$W/idle.$t.out" & ip=$!
+  exec 9>"$fifo"
+  for _ in $(seq 1 200); do grep -q ready "$W/idle.$t.out" 2>/dev/null && break; sleep 0.1; done
+  sleep 1
+  after=$(rss $pp)
+  exec 9>&-; wait $ip || true
+  R[mem,$t]=$(awk -v a=$after -v b=$before -v n=$IDLE 'BEGIN {printf "%.1f", (a-b)/n}')
+  echo "  $t: ${R[mem,$t]} KB per connection (RSS $before KB -> $after KB)"
+done
+
+echo
+echo "== ratios (sluice / other)"
+printf "  %-34s %8s %8s %8s\n" metric "/nginx" "/haproxy" "/direct"
+printf "  %-34s %8s %8s %8s\n" "bulk GB/s (higher is better)" $(ratio ${R[bulk,sluice]} ${R[bulk,nginx]}) $(ratio ${R[bulk,sluice]} ${R[bulk,haproxy]}) $(ratio ${R[bulk,sluice]} ${R[bulk,direct]})
+printf "  %-34s %8s %8s %8s\n" "wrk req/s (higher is better)" $(ratio ${R[rps,sluice]} ${R[rps,nginx]}) $(ratio ${R[rps,sluice]} ${R[rps,haproxy]}) $(ratio ${R[rps,sluice]} ${R[rps,direct]})
+printf "  %-34s %8s %8s %8s\n" "wrk p99 ms (lower is better)" $(ratio ${R[p99,sluice]} ${R[p99,nginx]}) $(ratio ${R[p99,sluice]} ${R[p99,haproxy]}) $(ratio ${R[p99,sluice]} ${R[p99,direct]})
+printf "  %-34s %8s %8s %8s\n" "redis req/s (higher is better)" $(ratio ${R[redis,sluice]} ${R[redis,nginx]}) $(ratio ${R[redis,sluice]} ${R[redis,haproxy]}) $(ratio ${R[redis,sluice]} ${R[redis,direct]})
+printf "  %-34s %8s %8s %8s\n" "KB per idle conn (lower is better)" $(ratio ${R[mem,sluice]} ${R[mem,nginx]}) $(ratio ${R[mem,sluice]} ${R[mem,haproxy]}) "-"
