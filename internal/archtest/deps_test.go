@@ -19,7 +19,7 @@ var forbidden = map[string][]string{
 	"tlspreread": {"project"},
 	"balance":    {"net/http", mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
 	"upstream":   {mod + "stream", mod + "httpproxy", mod + "runtime"},
-	"vars":       {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"vars":       {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "accesslog", mod + "admin"},
 	"accesslog":  {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
 	"stream":     {mod + "httpproxy", mod + "runtime"},
 	"httpproxy":  {mod + "stream", mod + "runtime"},
