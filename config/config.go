@@ -37,15 +37,26 @@ type Options struct {
 	Directives string
 	// ReadFile reads a file; default os.ReadFile. Tests may replace it.
 	ReadFile func(string) ([]byte, error)
+
+	// glob expands an include pattern; default cGlob. Tests replace it
+	// to keep the file system out.
+	glob func(string) ([]string, error)
 }
 
-// Load parses and compiles the configuration described by opts.
+// Load parses and compiles the configuration described by opts. As in
+// nginx, which handles each directive as soon as it has read it, the
+// error reported is the first one in reading order: a directive error
+// before a syntax error wins over it.
 func Load(opts Options) (*Config, error) {
-	tree, files, err := Parse(opts)
-	if err != nil {
-		return nil, err
+	opts = opts.withDefaults()
+	tree, files, perr := parse(opts)
+	if perr != nil {
+		if _, err := compile(tree, opts, true); err != nil {
+			return nil, err
+		}
+		return nil, perr
 	}
-	cfg, err := Compile(tree, opts)
+	cfg, err := compile(tree, opts, false)
 	if err != nil {
 		return nil, err
 	}
@@ -57,32 +68,52 @@ func Load(opts Options) (*Config, error) {
 // main-context directive list. Directives given with -g come first, as in
 // nginx, and carry the file name "command line".
 func Parse(opts Options) ([]*Directive, []SourceFile, error) {
-	opts = opts.withDefaults()
-	confPrefix := filepath.Dir(opts.File)
-	p := &parser{confPrefix: confPrefix, readFile: opts.ReadFile}
-	var tree []*Directive
-	if opts.Directives != "" {
-		l := &lexer{file: cmdline, src: []byte(opts.Directives), line: 1}
-		list, err := p.block(l, false)
-		if err != nil {
-			return nil, nil, err
-		}
-		tree = append(tree, list...)
-	}
-	list, err := p.parseFile(opts.File)
+	tree, files, err := parse(opts.withDefaults())
 	if err != nil {
 		return nil, nil, err
 	}
+	return tree, files, nil
+}
+
+// parse is Parse that also returns, on an error, the directives read
+// before it.
+func parse(opts Options) ([]*Directive, []SourceFile, *Error) {
+	p := newParser(filepath.Dir(opts.File), opts.ReadFile)
+	if opts.glob != nil {
+		p.glob = opts.glob
+	}
+	var tree []*Directive
+	if opts.Directives != "" {
+		l := &lexer{file: cmdline, src: []byte(opts.Directives), line: 1, param: true}
+		list, err := p.block(l, false)
+		tree = append(tree, list...)
+		if err != nil {
+			return tree, p.files, err
+		}
+	}
+	list, err := p.parseFile(opts.File, "", 0)
 	tree = append(tree, list...)
-	return tree, p.files, nil
+	return tree, p.files, err
 }
 
 // Compile checks a parsed tree against the registry and builds the typed
 // configuration.
 func Compile(tree []*Directive, opts Options) (*Config, error) {
-	opts = opts.withDefaults()
+	return compile(tree, opts.withDefaults(), false)
+}
+
+// compile builds the configuration. A partial tree, cut short by a syntax
+// error, is only checked: checks that need the whole configuration are
+// skipped.
+func compile(tree []*Directive, opts Options, partial bool) (*Config, error) {
 	c := &compiler{cfg: defaultConfig(opts.File, opts.Prefix)}
 	if err := c.walk(tree, CtxMain, c.cfg); err != nil {
+		return nil, err
+	}
+	if partial {
+		return c.cfg, nil
+	}
+	if err := c.finish(); err != nil {
 		return nil, err
 	}
 	return c.cfg, nil
@@ -94,8 +125,7 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Prefix == "" {
 		o.Prefix = filepath.Dir(o.File)
-	}
-	if !filepath.IsAbs(o.File) {
+	} else if !filepath.IsAbs(o.File) {
 		o.File = filepath.Join(o.Prefix, o.File)
 	}
 	if p, err := filepath.Abs(o.Prefix); err == nil {

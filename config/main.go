@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 )
@@ -50,8 +51,7 @@ type Events struct {
 	AcceptMutex       bool
 }
 
-// Stream holds the stream {} block; the L4 proxy fills it.
-type Stream struct{}
+// Stream (the stream {} block) is declared in stream.go.
 
 // HTTP holds the http {} block; the L7 proxy fills it.
 type HTTP struct{}
@@ -85,9 +85,12 @@ var mainDirectives = []*Spec{
 			c.cfg.WorkerProcesses = 0
 			return nil, nil
 		}
+		// nginx also takes 0 (no worker at all) and any larger number;
+		// sluice refuses 0 and numbers above maxWorkerProcesses, which it
+		// could not turn into a number of CPUs to use.
 		n, ok := parseDigits(d.Args[0])
-		if !ok || n < 1 || n > 1<<20 {
-			return nil, errorf(d.File, d.Line, "%q directive invalid value", d.Name)
+		if !ok || n < 1 || n > maxWorkerProcesses {
+			return nil, errorf(d.File, d.Line, `"%s" directive invalid value`, d.Name)
 		}
 		c.cfg.WorkerProcesses = int(n)
 		return nil, nil
@@ -131,28 +134,27 @@ var mainDirectives = []*Spec{
 		return nil, nil
 	}},
 	{Name: "load_module", Ctx: CtxMain, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, _ any) (any, error) {
-		c.warnf(d, "the %q directive is ignored, the modules sluice has are built in", d.Name)
+		c.warnf(d, `the "%s" directive is ignored, the modules sluice has are built in`, d.Name)
 		return nil, nil
 	}},
 	{Name: "events", Ctx: CtxMain, Args: Args0, Block: CtxEvents, Set: func(c *compiler, d *Directive, _ any) (any, error) {
 		return &c.cfg.Events, nil
 	}},
 	{Name: "worker_connections", Ctx: CtxEvents, Args: Args1, Set: func(c *compiler, d *Directive, t any) (any, error) {
+		// a number too small for the listening sockets is refused once
+		// they are all known, in finish
 		n, ok := parseDigits(d.Args[0])
-		if !ok || n > 1<<30 {
-			return nil, errorf(d.File, d.Line, "invalid number %q", d.Args[0])
-		}
-		if n < 1 {
-			return nil, errorf(d.File, d.Line, "%q directive invalid value", d.Name)
+		if !ok {
+			return nil, errorf(d.File, d.Line, `invalid number "%s"`, d.Args[0])
 		}
 		t.(*Events).WorkerConnections = int(n)
 		return nil, nil
 	}},
 	{Name: "use", Ctx: CtxEvents, Args: Args1, Set: func(c *compiler, d *Directive, t any) (any, error) {
-		switch d.Args[0] {
-		case "epoll", "poll", "select":
-		default:
-			return nil, errorf(d.File, d.Line, "invalid event type %q", d.Args[0])
+		// nginx built for Linux has the epoll event module only (select
+		// and poll are left out when a better method exists).
+		if d.Args[0] != "epoll" {
+			return nil, errorf(d.File, d.Line, `invalid event type "%s"`, d.Args[0])
 		}
 		t.(*Events).Use = d.Args[0]
 		return nil, nil
@@ -177,21 +179,44 @@ var mainDirectives = []*Spec{
 	}},
 }
 
+// maxWorkerProcesses bounds worker_processes: sluice turns it into the
+// number of CPUs Go may use at once.
+const maxWorkerProcesses = 1 << 20
+
+// parseErrorLog reads error_log's arguments as nginx does: a target, then
+// levels. nginx takes one of the eight levels and, with debug support,
+// debug_core, debug_http and similar per-module debug masks; sluice treats
+// a mask as the level "debug" and says so with a warning.
 func parseErrorLog(c *compiler, d *Directive) (ErrorLog, error) {
 	target := d.Args[0]
 	if strings.HasPrefix(target, "syslog:") || strings.HasPrefix(target, "memory:") {
-		return ErrorLog{}, errorf(d.File, d.Line, "%q error log target is not supported by sluice", target)
+		return ErrorLog{}, errorf(d.File, d.Line, `"%s" error log target is not supported by sluice`, target)
 	}
 	el := ErrorLog{Path: c.path(target), Level: "error"}
-	if len(d.Args) > 2 {
-		// nginx accepts several levels for debug_* masks; sluice knows the eight levels only.
-		return ErrorLog{}, errorf(d.File, d.Line, "invalid number of arguments in %q directive", d.Name)
-	}
-	if len(d.Args) == 2 {
-		if !isLogLevel(d.Args[1]) {
-			return ErrorLog{}, errorf(d.File, d.Line, "invalid log level %q", d.Args[1])
+	var level string
+	var masks []string
+	for _, a := range d.Args[1:] {
+		switch {
+		case isLogLevel(a):
+			if level != "" || len(masks) > 0 {
+				return ErrorLog{}, errorf(d.File, d.Line, `duplicate log level "%s"`, a)
+			}
+			level = a
+		case isDebugMask(a):
+			if level != "" {
+				return ErrorLog{}, errorf(d.File, d.Line, `invalid log level "%s"`, a)
+			}
+			masks = append(masks, a)
+		default:
+			return ErrorLog{}, errorf(d.File, d.Line, `invalid log level "%s"`, a)
 		}
-		el.Level = d.Args[1]
+	}
+	if level != "" {
+		el.Level = level
+	}
+	if len(masks) > 0 {
+		el.Level = "debug"
+		c.warnf(d, `the debug mask "%s" is not supported, all debug messages are logged`, masks[0])
 	}
 	return el, nil
 }
@@ -203,4 +228,29 @@ func isLogLevel(s string) bool {
 		}
 	}
 	return false
+}
+
+// debugMasks are nginx's per-module debug levels.
+var debugMasks = []string{"debug_core", "debug_alloc", "debug_mutex", "debug_event", "debug_http", "debug_mail", "debug_stream"}
+
+func isDebugMask(s string) bool {
+	for _, m := range debugMasks {
+		if m == s {
+			return true
+		}
+	}
+	return false
+}
+
+// finish runs the checks nginx makes once the whole configuration is read.
+func (c *compiler) finish() error {
+	// nginx keeps one connection for the channel to the master process
+	listening := 0
+	for _, count := range listenCounters {
+		listening += count(c.cfg)
+	}
+	if n := c.cfg.Events.WorkerConnections; n < listening+1 {
+		return &Error{Msg: fmt.Sprintf("%d worker_connections are not enough for %d listening sockets", n, listening)}
+	}
+	return nil
 }

@@ -25,6 +25,10 @@ type Directive struct {
 	File    string
 	Line    int
 	EndLine int // line of the closing "}" of a block
+
+	// partial marks a block whose end was not reached because of a parse
+	// error; it is compiled only to find errors that come before it.
+	partial bool
 }
 
 // IsBlock reports whether d was written with a { ... } block.
@@ -86,10 +90,19 @@ type token struct {
 // could start and must be followed by whitespace, ";", "{" or ")"; a
 // backslash escapes the next character; "${" does not end a word.
 type lexer struct {
-	file string
-	src  []byte
-	pos  int
-	line int
+	file  string
+	src   []byte
+	pos   int
+	line  int
+	param bool // reading -g directives: no blocks, nginx's "end of parameter" wording
+}
+
+// eofError is the error for an end of input in the middle of a directive.
+func (l *lexer) eofError() *Error {
+	if l.param {
+		return errorf(l.file, l.line, `unexpected end of parameter, expecting ";"`)
+	}
+	return errorf(l.file, l.line, `unexpected end of file, expecting ";" or "}"`)
 }
 
 func (l *lexer) next() (token, *Error) {
@@ -142,8 +155,9 @@ func (l *lexer) next() (token, *Error) {
 			continue
 		}
 		if c == '{' && variable {
+			// "${" does not end a word; nginx keeps the "$" state, so
+			// "${{" does not end it either.
 			l.pos++
-			variable = false
 			continue
 		}
 		variable = c == '$'
@@ -163,7 +177,7 @@ func (l *lexer) quoted(q byte) (token, *Error) {
 	start := l.pos
 	for {
 		if l.pos >= len(l.src) {
-			return token{}, errorf(l.file, l.line, `unexpected end of file, expecting ";" or "}"`)
+			return token{}, l.eofError()
 		}
 		c := l.src[l.pos]
 		if c == '\n' {
@@ -187,11 +201,10 @@ func (l *lexer) quoted(q byte) (token, *Error) {
 		switch c := l.src[l.pos]; c {
 		case ' ', '\t', '\r', '\n', ';', '{':
 		case ')':
-			// nginx drops a ")" that directly follows a quoted word
-			// (it closes an "if" condition).
-			l.pos++
+			// A ")" may directly follow a quoted word (it closes an
+			// "if" condition); it starts the next word, as in nginx.
 		default:
-			return token{}, errorf(l.file, l.line, "unexpected %q", string(c))
+			return token{}, errorf(l.file, l.line, `unexpected "%s"`, []byte{c})
 		}
 	}
 	return token{kind: tokWord, text: text, quoted: true, line: l.line}, nil
@@ -233,39 +246,68 @@ func unescape(b []byte) string {
 // parser turns files into a tree of Directives, expanding include as nginx
 // does: relative paths are taken from the directory of the main file, glob
 // patterns are expanded in sorted order and may match nothing, a plain path
-// must exist.
+// must exist. On an error it still returns what it parsed before the error
+// (blocks left open are marked partial), so that Load can report an earlier
+// directive error first, as nginx, which handles each directive as soon as
+// it is read, does.
 type parser struct {
 	confPrefix string
 	files      []SourceFile
-	depth      int
+	stack      []string // files being read, outermost first
+	reads      int      // files read so far
 	readFile   func(string) ([]byte, error)
+	glob       func(string) ([]string, error)
 }
 
-const maxIncludeDepth = 64
+const (
+	// maxIncludeDepth bounds include nesting. nginx has no bound (an
+	// include loop crashes it); sluice refuses loops and deep nesting.
+	maxIncludeDepth = 64
+	// maxFiles bounds the number of files read for one configuration, so
+	// that globs including each other cannot make the work explode.
+	maxFiles = 10000
+)
 
-func (p *parser) parseFile(name string) ([]*Directive, *Error) {
-	return p.parseFileFrom(name, "", 0)
+func newParser(confPrefix string, readFile func(string) ([]byte, error)) *parser {
+	return &parser{confPrefix: confPrefix, readFile: readFile, glob: cGlob}
 }
 
-func (p *parser) parseFileFrom(name, fromFile string, fromLine int) ([]*Directive, *Error) {
+// parseFile reads and parses one file. fromFile and fromLine name the
+// include directive that asked for it, if any.
+func (p *parser) parseFile(name, fromFile string, fromLine int) ([]*Directive, *Error) {
+	for _, f := range p.stack {
+		if f == name {
+			return nil, errorf(fromFile, fromLine, `recursive include of "%s"`, name)
+		}
+	}
+	if len(p.stack) > maxIncludeDepth {
+		return nil, errorf(fromFile, fromLine, "too many nested includes")
+	}
+	if p.reads >= maxFiles {
+		return nil, errorf(fromFile, fromLine, "too many included files (more than %d)", maxFiles)
+	}
+	p.reads++
 	data, err := p.readFile(name)
 	if err != nil {
-		msg := fmt.Sprintf("open() %q failed (%s)", name, errnoText(err))
+		if errors.Is(err, syscall.EISDIR) {
+			// nginx opens a directory, then fails to read it and
+			// reports the read without a position.
+			return nil, &Error{Msg: fmt.Sprintf(`pread() "%s" failed (%s)`, name, errnoText(err))}
+		}
+		msg := fmt.Sprintf(`open() "%s" failed (%s)`, name, errnoText(err))
 		if fromFile == "" {
 			return nil, &Error{Msg: msg}
 		}
 		return nil, errorf(fromFile, fromLine, "%s", msg)
 	}
 	p.files = append(p.files, SourceFile{Name: name, Content: data})
-	return p.parseBytes(name, data)
-}
-
-func (p *parser) parseBytes(name string, data []byte) ([]*Directive, *Error) {
+	p.stack = append(p.stack, name)
+	defer func() { p.stack = p.stack[:len(p.stack)-1] }()
 	l := &lexer{file: name, src: data, line: 1}
 	return p.block(l, false)
 }
 
-// block parses directives until "}" (inBlock) or end of file.
+// block parses directives until "}" (inBlock) or the end of the input.
 func (p *parser) block(l *lexer, inBlock bool) ([]*Directive, *Error) {
 	list := []*Directive{}
 	for {
@@ -274,7 +316,7 @@ func (p *parser) block(l *lexer, inBlock bool) ([]*Directive, *Error) {
 		for {
 			t, err := l.next()
 			if err != nil {
-				return nil, err
+				return list, err
 			}
 			switch t.kind {
 			case tokWord:
@@ -283,46 +325,50 @@ func (p *parser) block(l *lexer, inBlock bool) ([]*Directive, *Error) {
 				continue
 			case tokEOF:
 				if len(args) > 0 {
-					return nil, errorf(l.file, t.line, `unexpected end of file, expecting ";" or "}"`)
+					return list, l.eofError()
 				}
 				if inBlock {
-					return nil, errorf(l.file, t.line, `unexpected end of file, expecting "}"`)
+					return list, errorf(l.file, t.line, `unexpected end of file, expecting "}"`)
 				}
 				return list, nil
 			case tokClose:
-				if len(args) > 0 {
-					return nil, errorf(l.file, t.line, `unexpected "}"`)
-				}
-				if !inBlock {
-					return nil, errorf(l.file, t.line, `unexpected "}"`)
+				if len(args) > 0 || !inBlock {
+					return list, errorf(l.file, t.line, `unexpected "}"`)
 				}
 				return list, nil
 			case tokSemi:
 				if len(args) == 0 {
-					return nil, errorf(l.file, t.line, `unexpected ";"`)
+					return list, errorf(l.file, t.line, `unexpected ";"`)
 				}
 				d := &Directive{Name: args[0], Args: args[1:], Quoted: quoted[1:], File: l.file, Line: t.line}
-				if d.Name == "include" {
-					inc, err := p.include(d)
-					if err != nil {
-						return nil, err
-					}
-					list = append(list, inc...)
-				} else {
+				if d.Name != "include" {
 					list = append(list, d)
+					break
+				}
+				inc, err := p.include(d)
+				list = append(list, inc...)
+				if err != nil {
+					return list, err
 				}
 			case tokOpen:
 				if len(args) == 0 {
-					return nil, errorf(l.file, t.line, `unexpected "{"`)
+					return list, errorf(l.file, t.line, `unexpected "{"`)
+				}
+				if l.param {
+					return list, errorf(l.file, t.line, "block directives are not supported in -g option")
 				}
 				d := &Directive{Name: args[0], Args: args[1:], Quoted: quoted[1:], File: l.file, Line: t.line}
-				children, err := p.block(l, true)
-				if err != nil {
-					return nil, err
+				if d.Name == "include" {
+					return list, errorf(l.file, t.line, `directive "include" is not terminated by ";"`)
 				}
+				children, err := p.block(l, true)
 				d.Block = children
 				d.EndLine = l.line
 				list = append(list, d)
+				if err != nil {
+					d.partial = true
+					return list, err
+				}
 			}
 			break
 		}
@@ -333,35 +379,107 @@ func (p *parser) include(d *Directive) ([]*Directive, *Error) {
 	if len(d.Args) != 1 {
 		return nil, errorf(d.File, d.Line, `invalid number of arguments in "include" directive`)
 	}
-	if p.depth >= maxIncludeDepth {
-		return nil, errorf(d.File, d.Line, "too many nested includes")
-	}
 	name := d.Args[0]
 	if !filepath.IsAbs(name) {
 		name = filepath.Join(p.confPrefix, name)
 	}
-	p.depth++
-	defer func() { p.depth-- }()
 	if !strings.ContainsAny(name, "*?[") {
-		return p.parseFileFrom(name, d.File, d.Line)
+		return p.parseFile(name, d.File, d.Line)
 	}
-	matches, err := filepath.Glob(name)
+	matches, err := p.glob(name)
 	if err != nil {
-		return nil, errorf(d.File, d.Line, "glob() %q failed (%v)", name, err)
+		return nil, errorf(d.File, d.Line, `glob() "%s" failed (%s)`, name, errnoText(err))
 	}
-	sort.Strings(matches)
 	var out []*Directive
 	for _, m := range matches {
-		if st, err := os.Stat(m); err == nil && st.IsDir() {
-			continue // nginx skips directories matched by a glob
-		}
-		list, err := p.parseFileFrom(m, d.File, d.Line)
-		if err != nil {
-			return nil, err
-		}
+		list, err := p.parseFile(m, d.File, d.Line)
 		out = append(out, list...)
+		if err != nil {
+			return out, err
+		}
 	}
 	return out, nil
+}
+
+// cGlob expands pattern as the C library's glob(3) does for nginx: a name
+// starting with "." is matched only by a pattern component starting with
+// "."; a "[" without its "]" stands for itself; directories are matched
+// like files; the result is sorted bytewise; no match is not an error.
+func cGlob(pattern string) ([]string, error) {
+	paths := []string{""}
+	if strings.HasPrefix(pattern, "/") {
+		paths = []string{"/"}
+	}
+	parts := strings.Split(pattern, "/")
+	literalTail := false
+	for _, part := range parts {
+		if part == "" {
+			continue
+		}
+		var next []string
+		if !strings.ContainsAny(part, "*?[") {
+			for _, p := range paths {
+				next = append(next, p+part+"/")
+			}
+			paths = next
+			literalTail = true
+			continue
+		}
+		literalTail = false
+		for _, p := range paths {
+			dir := p
+			if dir == "" {
+				dir = "."
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				continue // not a directory, or unreadable: no match below it
+			}
+			for _, e := range entries {
+				name := e.Name()
+				if name[0] == '.' && part[0] != '.' {
+					continue
+				}
+				ok, err := filepath.Match(part, name)
+				if err != nil {
+					ok, _ = filepath.Match(escapeOpenBrackets(part), name)
+				}
+				if ok {
+					next = append(next, p+name+"/")
+				}
+			}
+		}
+		paths = next
+	}
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		p = strings.TrimSuffix(p, "/")
+		if p == "" {
+			p = "/"
+		}
+		if literalTail {
+			if _, err := os.Lstat(p); err != nil {
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// escapeOpenBrackets escapes each "[" that has no "]" after it: glob(3)
+// takes such a "[" as itself, where filepath.Match refuses the pattern.
+func escapeOpenBrackets(pattern string) string {
+	var sb strings.Builder
+	for i := 0; i < len(pattern); i++ {
+		if pattern[i] == '[' && !strings.Contains(pattern[i+1:], "]") {
+			sb.WriteString(`\[`)
+			continue
+		}
+		sb.WriteByte(pattern[i])
+	}
+	return sb.String()
 }
 
 // errnoText renders an OS error the way nginx does: "2: No such file or directory".

@@ -125,6 +125,17 @@ var nginxDirectives = func() map[string]bool {
 	return m
 }()
 
+// listenCounters count the listening sockets of a configuration, one
+// function per area that has listen directives; registered in init like the
+// directive tables. nginx refuses a worker_connections smaller than the
+// number of listening sockets plus one.
+var listenCounters []func(*Config) int
+
+// registerListenCounter adds a function counting listening sockets.
+func registerListenCounter(f func(*Config) int) {
+	listenCounters = append(listenCounters, f)
+}
+
 func register(tables ...[]*Spec) {
 	for _, t := range tables {
 		for _, s := range t {
@@ -143,16 +154,16 @@ func lookup(d *Directive, ctx Context) (*Spec, error) {
 	specs, ok := registry[d.Name]
 	if !ok {
 		if nginxDirectives[d.Name] {
-			return nil, errorf(d.File, d.Line, "%q directive is not supported by sluice", d.Name)
+			return nil, errorf(d.File, d.Line, `"%s" directive is not supported by sluice`, d.Name)
 		}
-		return nil, errorf(d.File, d.Line, "unknown directive %q", d.Name)
+		return nil, errorf(d.File, d.Line, `unknown directive "%s"`, d.Name)
 	}
 	for _, s := range specs {
 		if s.Ctx&ctx != 0 {
 			return s, nil
 		}
 	}
-	return nil, errorf(d.File, d.Line, "%q directive is not allowed here", d.Name)
+	return nil, errorf(d.File, d.Line, `"%s" directive is not allowed here`, d.Name)
 }
 
 // compiler walks the directive tree, checks every directive against the
@@ -174,17 +185,17 @@ func (c *compiler) walk(list []*Directive, ctx Context, target any) error {
 			return err
 		}
 		if s.Block == 0 && d.IsBlock() {
-			return errorf(d.File, d.Line, "directive %q is not terminated by \";\"", d.Name)
+			return errorf(d.File, d.Line, `directive "%s" is not terminated by ";"`, d.Name)
 		}
 		if s.Block != 0 && !d.IsBlock() {
-			return errorf(d.File, d.Line, "directive %q has no opening \"{\"", d.Name)
+			return errorf(d.File, d.Line, `directive "%s" has no opening "{"`, d.Name)
 		}
 		if !s.Args.accepts(len(d.Args)) {
-			return errorf(d.File, d.Line, "invalid number of arguments in %q directive", d.Name)
+			return errorf(d.File, d.Line, `invalid number of arguments in "%s" directive`, d.Name)
 		}
 		if !s.Multi {
 			if seen[s] {
-				return errorf(d.File, d.Line, "%q directive is duplicate", d.Name)
+				return errorf(d.File, d.Line, `"%s" directive is duplicate`, d.Name)
 			}
 			seen[s] = true
 		}
@@ -202,6 +213,11 @@ func (c *compiler) walk(list []*Directive, ctx Context, target any) error {
 		}
 		if err := c.walk(d.Block, s.Block, child); err != nil {
 			return err
+		}
+		if d.partial {
+			// the block was cut short by a syntax error: its
+			// closing checks would report what nginx never reaches
+			return nil
 		}
 		if s.Close != nil {
 			if err := s.Close(c, d, child); err != nil {

@@ -3,7 +3,7 @@ package config
 import (
 	"errors"
 	"math"
-	"strconv"
+	"strings"
 	"time"
 )
 
@@ -64,11 +64,44 @@ func parseDigits(s string) (int64, bool) {
 	return n, true
 }
 
-// ParseTime parses an nginx time such as "30s", "1h 30m", "500ms" or "10"
-// (seconds), as ngx_parse_time: units y M w d h m s ms in decreasing order,
-// optionally separated by spaces; the total must fit nginx's 32-bit limit
-// in milliseconds.
+// ParseTime parses an nginx time for a directive kept in milliseconds
+// (proxy_timeout, proxy_connect_timeout, ...), as nginx's ngx_parse_time
+// does for them: numbers with the units w (weeks), d, h, m, s and ms, in
+// decreasing order, such as "30s", "1h 30m" (quoted in a configuration
+// file) or "500ms"; a number without a unit counts seconds, so "10" is ten
+// seconds. Units of months and years are refused here, as in nginx.
+// Spaces may follow a unit. Like nginx it also takes a few odd forms:
+// "30s 5" (a last bare number adds seconds), "1h m" (a unit without a
+// number adds nothing). Values beyond what a time.Duration holds (about
+// 292 years) are accepted and saturate to the largest Duration.
 func ParseTime(s string) (time.Duration, error) {
+	ms, err := parseTime(s, false)
+	if err != nil {
+		return 0, err
+	}
+	if ms > math.MaxInt64/int64(time.Millisecond) {
+		return math.MaxInt64, nil
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// ParseSeconds parses an nginx time for a directive kept in seconds
+// (fail_timeout, slow_start, ...): like ParseTime, but with the units y
+// (365 days) and M (30 days) allowed and ms refused.
+func ParseSeconds(s string) (time.Duration, error) {
+	sec, err := parseTime(s, true)
+	if err != nil {
+		return 0, err
+	}
+	if sec > math.MaxInt64/int64(time.Second) {
+		return math.MaxInt64, nil
+	}
+	return time.Duration(sec) * time.Second, nil
+}
+
+// parseTime follows ngx_parse_time: the result is in seconds (isSec) or
+// milliseconds.
+func parseTime(s string, isSec bool) (int64, error) {
 	const (
 		stStart = iota
 		stYear
@@ -79,93 +112,114 @@ func ParseTime(s string) (time.Duration, error) {
 		stMin
 		stSec
 		stMsec
+		stLast
 	)
-	if s == "" {
-		return 0, errInvalid
+	const day = 24 * 60 * 60
+	step := stStart
+	if !isSec {
+		step = stMonth // months and years are for times in seconds only
 	}
 	var total, value int64
-	step := stStart
 	valid := false
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
+		i++
 		if c >= '0' && c <= '9' {
-			value = value*10 + int64(c-'0')
-			if value > math.MaxInt32 {
+			d := int64(c - '0')
+			if value > (math.MaxInt64-d)/10 {
 				return 0, errInvalid
 			}
+			value = value*10 + d
 			valid = true
 			continue
 		}
-		var st int
-		var scale int64 // milliseconds
+		var next int
+		var scale int64 // in seconds, or milliseconds for "ms"
 		switch c {
 		case 'y':
-			st, scale = stYear, 365*24*3600*1000
+			next, scale = stYear, 365*day
 		case 'M':
-			st, scale = stMonth, 30*24*3600*1000
+			next, scale = stMonth, 30*day
 		case 'w':
-			st, scale = stWeek, 7*24*3600*1000
+			next, scale = stWeek, 7*day
 		case 'd':
-			st, scale = stDay, 24*3600*1000
+			next, scale = stDay, day
 		case 'h':
-			st, scale = stHour, 3600*1000
+			next, scale = stHour, 60*60
 		case 'm':
-			if i+1 < len(s) && s[i+1] == 's' {
+			if i < len(s) && s[i] == 's' {
+				if isSec {
+					return 0, errInvalid
+				}
 				i++
-				st, scale = stMsec, 1
+				next, scale = stMsec, 1
 			} else {
-				st, scale = stMin, 60*1000
+				next, scale = stMin, 60
 			}
 		case 's':
-			st, scale = stSec, 1000
+			next, scale = stSec, 1
+		case ' ':
+			// a bare number followed by a space counts seconds
+			if step >= stSec {
+				return 0, errInvalid
+			}
+			next, scale = stLast, 1
 		default:
 			return 0, errInvalid
 		}
-		if !valid || st <= step {
+		if next != stLast && step >= next {
 			return 0, errInvalid
 		}
-		step = st
-		total += value * scale
-		if total > math.MaxInt32 {
+		step = next
+		max := int64(math.MaxInt64) / scale
+		if next != stMsec && !isSec {
+			scale *= 1000
+			max /= 1000
+		}
+		if value > max {
 			return 0, errInvalid
 		}
+		value *= scale
+		if total > math.MaxInt64-value {
+			return 0, errInvalid
+		}
+		total += value
 		value = 0
-		valid = false
-		for i+1 < len(s) && s[i+1] == ' ' {
+		for i < len(s) && s[i] == ' ' {
 			i++
 		}
 	}
-	if valid {
-		if step >= stSec {
-			// a bare number after seconds or milliseconds
+	if !valid {
+		return 0, errInvalid
+	}
+	if !isSec {
+		if value > math.MaxInt64/1000 {
 			return 0, errInvalid
 		}
-		total += value * 1000
-	} else if step == stStart {
+		value *= 1000
+	}
+	if total > math.MaxInt64-value {
 		return 0, errInvalid
 	}
-	if total > math.MaxInt32 {
-		return 0, errInvalid
-	}
-	return time.Duration(total) * time.Millisecond, nil
+	return total + value, nil
 }
 
-// parseFlag parses on/off with nginx's error text.
+// parseFlag parses on/off, in any letter case, with nginx's error text.
 func parseFlag(d *Directive) (bool, error) {
-	switch d.Args[0] {
-	case "on":
+	switch {
+	case strings.EqualFold(d.Args[0], "on"):
 		return true, nil
-	case "off":
+	case strings.EqualFold(d.Args[0], "off"):
 		return false, nil
 	}
-	return false, errorf(d.File, d.Line, "invalid value %q in %q directive, it must be \"on\" or \"off\"", d.Args[0], d.Name)
+	return false, errorf(d.File, d.Line, `invalid value "%s" in "%s" directive, it must be "on" or "off"`, d.Args[0], d.Name)
 }
 
 // parseNum parses a non-negative integer argument the way ngx_conf_set_num_slot does.
 func parseNum(d *Directive, s string) (int, error) {
 	n, ok := parseDigits(s)
-	if !ok || n > math.MaxInt32 {
-		return 0, errorf(d.File, d.Line, "%q directive invalid number", d.Name)
+	if !ok || n > math.MaxInt {
+		return 0, errorf(d.File, d.Line, `"%s" directive invalid number`, d.Name)
 	}
 	return int(n), nil
 }
@@ -174,19 +228,29 @@ func parseNum(d *Directive, s string) (int, error) {
 func sizeArg(d *Directive, s string) (int64, error) {
 	n, err := ParseSize(s)
 	if err != nil {
-		return 0, errorf(d.File, d.Line, "%q directive invalid value", d.Name)
+		return 0, errorf(d.File, d.Line, `"%s" directive invalid value`, d.Name)
 	}
 	return n, nil
 }
 
-// timeArg parses a time argument with nginx's error text.
+// timeArg parses a time in milliseconds (ParseTime) with nginx's error text.
 func timeArg(d *Directive, s string) (time.Duration, error) {
 	t, err := ParseTime(s)
 	if err != nil {
-		return 0, errorf(d.File, d.Line, "%q directive invalid value", d.Name)
+		return 0, errorf(d.File, d.Line, `"%s" directive invalid value`, d.Name)
 	}
 	return t, nil
 }
 
-// quote renders a value for an error message.
-func quote(s string) string { return strconv.Quote(s) }
+// secondsArg parses a time in seconds (ParseSeconds) with nginx's error text.
+func secondsArg(d *Directive, s string) (time.Duration, error) {
+	t, err := ParseSeconds(s)
+	if err != nil {
+		return 0, errorf(d.File, d.Line, `"%s" directive invalid value`, d.Name)
+	}
+	return t, nil
+}
+
+// quote renders a value for an error message as nginx does: between
+// double quotes, with nothing escaped.
+func quote(s string) string { return `"` + s + `"` }

@@ -4,13 +4,38 @@ import (
 	"log/slog"
 	goruntime "runtime"
 
+	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/stream"
 )
 
+// Peers holds the state of every upstream server (active connections,
+// failures, latency estimates) keyed by upstream name and server address.
+// It is shared by all generations built in this process, so that a reload
+// keeps what was learnt about each server. It is safe for concurrent use.
+var Peers = balance.NewRegistry(nil)
+
 // Build builds the generation a configuration describes. Nothing is bound
-// or started until the generation is applied to a Server.
+// or started until the generation is applied to a Server; files it opens
+// (access logs) are closed by the generation's Closers.
 func Build(cfg *config.Config, log *slog.Logger) (*Generation, error) {
 	gen := &Generation{Config: cfg}
+	if cfg.Stream != nil {
+		b, err := stream.Build(cfg.Stream, stream.Options{Log: log, Registry: Peers})
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range b.Listeners {
+			gen.Bindings = append(gen.Bindings, Binding{
+				Network: l.Network,
+				Address: l.Address,
+				Options: ListenOptions{Backlog: l.Backlog, ReusePort: l.ReusePort, RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only},
+				Handler: l.Handler,
+			})
+		}
+		gen.Closers = append(gen.Closers, b.Closers...)
+		gen.Reopeners = append(gen.Reopeners, b.Reopeners...)
+	}
 	return gen, nil
 }
 

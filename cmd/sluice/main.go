@@ -29,6 +29,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if demo, implicit, rest := wantDemo(args); demo {
+		return runDemo(rest, implicit, stdout, stderr)
+	}
 	opts, err := parseArgs(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)

@@ -1,0 +1,81 @@
+package balance
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a manually advanced clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// splitmix is a deterministic random source safe for concurrent use.
+type splitmix struct {
+	mu sync.Mutex
+	x  uint64
+}
+
+func newRand(seed uint64) *splitmix { return &splitmix{x: seed} }
+
+func (s *splitmix) Uint64() uint64 {
+	s.mu.Lock()
+	s.x += 0x9e3779b97f4a7c15
+	z := s.x
+	s.mu.Unlock()
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// servers builds Servers named a, b, c... with the given weights.
+func servers(weights ...int) []Server {
+	out := make([]Server, len(weights))
+	for i, w := range weights {
+		out[i] = Server{Addr: string(rune('a'+i)) + ":80", Weight: w}
+	}
+	return out
+}
+
+func mustBuild(t testing.TB, reg *Registry, srv []Server, cfg Config) *Group {
+	t.Helper()
+	g, err := reg.Build("up", srv, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// seq picks n times, ending each attempt successfully at once, and returns
+// the first letters of the picked addresses.
+func seq(t testing.TB, g *Group, n int) string {
+	t.Helper()
+	b := make([]byte, 0, n)
+	for range n {
+		var req Request
+		sel, err := g.Pick(&req)
+		if err != nil {
+			b = append(b, '-')
+			continue
+		}
+		b = append(b, sel.Peer.Addr()[0])
+		sel.Done(Outcome{})
+	}
+	return string(b)
+}

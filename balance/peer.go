@@ -1,0 +1,272 @@
+package balance
+
+import (
+	"math"
+	"time"
+)
+
+// Peer is one server of a group as the balancer sees it: its configuration
+// and a handle on its shared state. Peers are created by Registry.Build and
+// are immutable except through their methods; all methods are safe for
+// concurrent use.
+type Peer struct {
+	srv              Server // with defaults applied
+	network, address string
+
+	backup   bool
+	idx      int // index in its tier
+	tier     *tier
+	st       *peerState
+	weight   int64
+	maxFails int32
+	maxConns int32
+	failTO   int64 // ns
+	slowTO   int64 // ns
+	group    *Group
+
+	slowPending bool // set while building: start slow_start
+}
+
+// Addr returns the configured address ("host:port" or "unix:/path").
+func (p *Peer) Addr() string { return p.srv.Addr }
+
+// Name returns the configured server name (Server.Name, or Addr).
+func (p *Peer) Name() string { return p.srv.Name }
+
+// Network returns the network for net.Dial: "tcp" or "unix".
+func (p *Peer) Network() string { return p.network }
+
+// DialAddr returns the address for net.Dial (the path for unix sockets).
+func (p *Peer) DialAddr() string { return p.address }
+
+// Server returns the server's configuration with defaults applied.
+func (p *Peer) Server() Server { return p.srv }
+
+// Backup reports whether p is a backup server.
+func (p *Peer) Backup() bool { return p.backup }
+
+// Active returns the number of attempts in progress on p.
+func (p *Peer) Active() int { return int(p.st.active.Load()) }
+
+// SetHealthy records the verdict of an active health check. An unhealthy
+// server receives no requests; when it becomes healthy again its share
+// ramps up over slow_start, if set.
+func (p *Peer) SetHealthy(healthy bool) {
+	was := !p.st.unhealthy.Swap(!healthy)
+	if was == healthy {
+		return
+	}
+	if healthy {
+		p.startSlow(p.group.reg.now())
+	} else {
+		p.group.dirty()
+	}
+}
+
+// SetDrain turns draining on or off at run time (the NGINX Plus API's
+// "drain"): a draining server gets no new sessions.
+func (p *Peer) SetDrain(on bool) {
+	if p.st.drain.Swap(on) != on {
+		p.group.dirty()
+	}
+}
+
+func (p *Peer) startSlow(now int64) {
+	if p.slowTO > 0 && !p.tier.single {
+		p.st.slowSince.Store(now)
+	}
+	p.group.dirty()
+}
+
+// State is the state of a server as reported by Peer.Stats, in NGINX Plus
+// API terms.
+type State string
+
+// States a server can be in.
+const (
+	StateUp        State = "up"
+	StateDown      State = "down"
+	StateUnavail   State = "unavail"
+	StateUnhealthy State = "unhealthy"
+	StateDraining  State = "draining"
+	StateSlowStart State = "slow_start"
+)
+
+// PeerStats is a point-in-time view of a server for a status API.
+type PeerStats struct {
+	Addr     string
+	Name     string
+	Backup   bool
+	Weight   int
+	MaxConns int
+	State    State
+	Active   int
+	Requests uint64        // attempts started on the server
+	Fails    uint64        // attempts that failed
+	Unavail  uint64        // times max_fails made the server unavailable
+	Latency  time.Duration // least_time estimate; 0 before the first sample
+}
+
+// Stats returns the server's counters and state.
+func (p *Peer) Stats() PeerStats {
+	st := p.st
+	now := p.group.reg.now()
+	s := PeerStats{
+		Addr:     p.srv.Addr,
+		Name:     p.srv.Name,
+		Backup:   p.backup,
+		Weight:   p.srv.Weight,
+		MaxConns: p.srv.MaxConns,
+		State:    StateUp,
+		Active:   int(st.active.Load()),
+		Requests: st.requests.Load(),
+		Fails:    st.failsAll.Load(),
+		Unavail:  st.unavail.Load(),
+	}
+	if b := st.ewma.Load(); b != 0 {
+		s.Latency = time.Duration(math.Float64frombits(b))
+	}
+	switch {
+	case p.srv.Down:
+		s.State = StateDown
+	case st.unhealthy.Load():
+		s.State = StateUnhealthy
+	case st.drain.Load():
+		s.State = StateDraining
+	case p.failed(now):
+		s.State = StateUnavail
+	case st.slowSince.Load() != 0 && now-st.slowSince.Load() < p.slowTO:
+		s.State = StateSlowStart
+	}
+	return s
+}
+
+// failed reports nginx's "max_fails reached within fail_timeout".
+func (p *Peer) failed(now int64) bool {
+	return p.maxFails > 0 && p.st.fails.Load() >= p.maxFails && now-p.st.checked.Load() <= p.failTO
+}
+
+// nominal reports whether p takes part in picks exactly as configured: no
+// failures on record, full effective weight, not ramping, not excluded. A
+// group whose peers are all nominal follows the precomputed schedule.
+func (p *Peer) nominal() bool {
+	st := p.st
+	return st.fails.Load() == 0 && st.ew.Load() == p.weight && st.slowSince.Load() == 0 &&
+		!st.unhealthy.Load() && !st.drain.Load() &&
+		(p.maxConns == 0 || st.active.Load() < p.maxConns)
+}
+
+// pickCtx carries what one pick needs lazily: the time and random numbers.
+type pickCtx struct {
+	s   *snapshot
+	req *Request
+	now int64
+}
+
+func (c *pickCtx) time() int64 {
+	if c.now == 0 {
+		c.now = c.s.g.reg.now()
+	}
+	return c.now
+}
+
+// usable reports whether p may be picked for this request (nginx's checks
+// plus health, drain and slow start).
+func (c *pickCtx) usable(p *Peer) bool {
+	st := p.st
+	if p.srv.Down || st.unhealthy.Load() || st.drain.Load() {
+		return false
+	}
+	if c.req.Tried.n != 0 && c.req.Tried.has(st.id) {
+		return false
+	}
+	if p.maxFails > 0 && st.fails.Load() >= p.maxFails && c.time()-st.checked.Load() <= p.failTO {
+		return false
+	}
+	if p.maxConns > 0 && st.active.Load() >= p.maxConns {
+		return false
+	}
+	if since := st.slowSince.Load(); since != 0 {
+		el := c.time() - since
+		if el >= p.slowTO {
+			st.slowSince.CompareAndSwap(since, 0)
+		} else if el <= 0 || int64(c.s.rand.Uint64()%uint64(p.slowTO)) >= el {
+			return false
+		}
+	}
+	return true
+}
+
+// take accounts a pick of p, as nginx does after choosing a peer.
+func (c *pickCtx) take(p *Peer) Selection {
+	st := p.st
+	st.active.Add(1)
+	st.requests.Add(1)
+	if st.fails.Load() != 0 {
+		// nginx: if (now - peer->checked > peer->fail_timeout) checked = now
+		now := c.time()
+		if chk := st.checked.Load(); now-chk > p.failTO {
+			st.checked.CompareAndSwap(chk, now)
+		}
+	}
+	c.req.Tried.add(st.id)
+	sel := Selection{Peer: p, snap: c.s}
+	if c.s.timed {
+		now := c.time()
+		sel.start = now
+		st.startSum.Add(now)
+		st.lastPick.Store(now)
+	}
+	return sel
+}
+
+func (p *Peer) done(s *snapshot, start int64, o Outcome) {
+	st := p.st
+	if start != 0 {
+		st.startSum.Add(-start)
+	}
+	if p.tier.single {
+		// nginx never marks the only server of a group failed.
+		st.active.Add(-1)
+		if !o.Failed && o.Latency > 0 && s.timed {
+			p.sample(s, start+int64(o.Latency), o.Latency)
+		}
+		return
+	}
+	if o.Failed {
+		now := s.g.reg.now()
+		st.failsAll.Add(1)
+		if p.maxFails > 0 {
+			st.accessed.Store(now)
+			st.checked.Store(now)
+			if st.fails.Add(1) == p.maxFails {
+				st.unavail.Add(1)
+			}
+			dec := p.weight / int64(p.maxFails)
+			for {
+				ew := st.ew.Load()
+				n := max(ew-dec, 0)
+				if n == ew || st.ew.CompareAndSwap(ew, n) {
+					break
+				}
+			}
+			p.group.dirty()
+			if s.g != p.group {
+				s.g.dirty()
+			}
+		}
+	} else {
+		// nginx: mark peer live if check passed.
+		if f := st.fails.Load(); f != 0 && st.accessed.Load() < st.checked.Load() {
+			if st.fails.CompareAndSwap(f, 0) && f >= p.maxFails {
+				p.startSlow(s.g.reg.now())
+			}
+		}
+		if o.Latency > 0 && s.timed {
+			// The attempt ended at least Latency after the pick: use that
+			// as its end time rather than reading the clock again.
+			p.sample(s, start+int64(o.Latency), o.Latency)
+		}
+	}
+	st.active.Add(-1)
+}

@@ -1,0 +1,58 @@
+package balance
+
+// random: nginx's ngx_http_upstream_get_random_peer. A server is drawn with
+// probability proportional to its weight; an unusable draw is retried up to
+// 20 times, then round robin decides.
+func (c *pickCtx) random() *Peer {
+	s, t, r := c.s, c.s.primary, c.req
+	if r.hashTries > 20 || len(t.peers) < 2 {
+		return s.pickRR(c)
+	}
+	for {
+		p := t.peers[t.at(int64(s.rand.Uint64()%uint64(t.total)))]
+		if c.usable(p) {
+			return p
+		}
+		if r.hashTries++; r.hashTries > 20 {
+			return s.pickRR(c)
+		}
+	}
+}
+
+// random two: nginx's ngx_http_upstream_get_random2_peer. Two different
+// usable servers are drawn; the one with fewer active connections relative
+// to weight (or the lower least_time score) wins, the second on a tie.
+func (c *pickCtx) random2() *Peer {
+	s, t, r := c.s, c.s.primary, c.req
+	if r.hashTries > 20 || len(t.peers) < 2 {
+		return s.pickRR(c)
+	}
+	var prev *Peer
+	for {
+		p := t.peers[t.at(int64(s.rand.Uint64()%uint64(t.total)))]
+		if p != prev && c.usable(p) {
+			if prev != nil {
+				if c.worse(p, prev) {
+					p = prev
+				}
+				return p
+			}
+			prev = p
+		}
+		if r.hashTries++; r.hashTries > 20 {
+			return s.pickRR(c)
+		}
+	}
+}
+
+// worse reports whether a is more loaded than b.
+func (c *pickCtx) worse(a, b *Peer) bool {
+	if c.s.g.cfg.TwoLeastTime {
+		now := c.time()
+		seed := c.s.lt.seedValue()
+		ea := a.estimate(now, seed, c.s.g.cfg.Inflight) * float64(a.st.active.Load()+1)
+		eb := b.estimate(now, seed, c.s.g.cfg.Inflight) * float64(b.st.active.Load()+1)
+		return ea*float64(b.weight) > eb*float64(a.weight)
+	}
+	return int64(a.st.active.Load())*b.weight > int64(b.st.active.Load())*a.weight
+}

@@ -1,0 +1,325 @@
+package balance
+
+import "sync/atomic"
+
+// Smooth weighted round robin.
+//
+// nginx's algorithm adds every live server's effective weight to its current
+// weight, picks the largest current weight and subtracts the total from it.
+// While every server is nominal (full effective weight, nothing failed,
+// excluded or ramping) the sequence is periodic with period equal to the
+// total weight, so a tier precomputes one period (the schedule) and a pick is
+// one atomic increment. When a server leaves the nominal state the tier
+// reconstructs nginx's current weights at the schedule position and runs
+// nginx's algorithm itself (on atomic current weights) until the weights
+// again equal those of some schedule position, then returns to the schedule.
+// Sequential picks therefore produce nginx's exact sequence, failures
+// included. Tiers of more than exactLimit servers never run the O(n)
+// algorithm: they follow the schedule and skip servers that cannot be used.
+
+const (
+	exactLimit  = 64      // largest tier that runs nginx's algorithm exactly
+	maxSchedule = 1 << 20 // longest precomputed schedule
+	maxSimWork  = 1 << 26 // schedule length × servers simulated at build
+)
+
+const (
+	modeSched int32 = iota
+	modeSync
+	modeExact
+)
+
+// tier is the primary or the backup servers of a snapshot.
+type tier struct {
+	peers  []*Peer
+	backup bool
+	single bool  // nginx peers->single: one server and no backups
+	total  int64 // sum of weights including down servers (nginx total_weight)
+	start  []int64
+
+	sched  []uint32          // one period of the nominal sequence
+	W      int64             // sum of the weights of servers not down
+	fp     map[uint64]uint32 // fingerprint of current weights → position
+	rnd    []uint64          // fingerprint multipliers
+	small  bool              // exact algorithm allowed
+	always bool              // exact algorithm always (max_conns, or no exact schedule)
+
+	mode   atomic.Int32
+	pos    atomic.Uint64
+	streak atomic.Int64
+	cw     []atomic.Int64
+}
+
+func newTier(peers []*Peer, backup, single bool) *tier {
+	t := &tier{peers: peers, backup: backup, single: single}
+	t.start = make([]int64, len(peers))
+	t.cw = make([]atomic.Int64, len(peers))
+	t.small = len(peers) <= exactLimit
+	var gcd int64
+	for i, p := range peers {
+		p.tier, p.idx = t, i
+		t.start[i] = t.total
+		t.total += p.weight
+		if p.srv.Down {
+			continue
+		}
+		t.W += p.weight
+		gcd = gcdInt(gcd, p.weight)
+		if p.maxConns > 0 {
+			t.always = true
+		}
+	}
+	if t.W == 0 {
+		t.always = true
+		t.mode.Store(modeExact)
+		return t
+	}
+	// Reduce the weights by their gcd: the sequence is the same.
+	w := make([]int64, len(peers))
+	var sum int64
+	for i, p := range peers {
+		if !p.srv.Down {
+			w[i] = p.weight / gcd
+			sum += w[i]
+		}
+	}
+	exact := sum <= maxSchedule && sum*int64(len(peers)) <= maxSimWork
+	if !exact {
+		// Too long to simulate: scale the weights down. The schedule keeps
+		// the proportions approximately; the exact algorithm is used for
+		// small tiers.
+		limit := min(int64(maxSchedule), maxSimWork/int64(len(peers)))
+		sum = 0
+		for i := range w {
+			if w[i] > 0 {
+				w[i] = max(1, w[i]*limit/(t.W/gcd))
+				sum += w[i]
+			}
+		}
+		t.always = true
+	}
+	t.sched = make([]uint32, sum)
+	if t.small && exact {
+		t.rnd = make([]uint64, len(peers))
+		x := uint64(0x9e3779b97f4a7c15)
+		for i := range t.rnd {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			t.rnd[i] = x | 1
+		}
+		t.fp = make(map[uint64]uint32, sum)
+		t.fp[0] = 0
+	}
+	cw := make([]int64, len(peers))
+	for n := int64(0); n < sum; n++ {
+		best := -1
+		for i := range peers {
+			if w[i] == 0 {
+				continue
+			}
+			cw[i] += w[i]
+			if best < 0 || cw[i] > cw[best] {
+				best = i
+			}
+		}
+		cw[best] -= sum
+		t.sched[n] = uint32(best)
+		if t.fp != nil && n+1 < sum {
+			var f uint64
+			for i, v := range cw {
+				f += uint64(v*gcd) * t.rnd[i]
+			}
+			if _, dup := t.fp[f]; !dup {
+				t.fp[f] = uint32(n + 1)
+			}
+		}
+	}
+	for _, p := range peers {
+		if !p.srv.Down && !p.nominal() {
+			t.mode.Store(modeExact)
+		}
+	}
+	if t.always || !t.small {
+		t.mode.Store(modeExact)
+	}
+	return t
+}
+
+func gcdInt(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// dirty switches a small tier from the schedule to nginx's algorithm.
+func (t *tier) dirty() {
+	if t.small && t.mode.Load() == modeSched {
+		t.toExact(t.pos.Load())
+	}
+}
+
+// toExact reconstructs nginx's current weights at schedule position pos:
+// after p picks server i has current weight p*w_i - W*(times picked).
+func (t *tier) toExact(pos uint64) {
+	if !t.mode.CompareAndSwap(modeSched, modeSync) {
+		return
+	}
+	p := int64(pos % uint64(len(t.sched)))
+	for i, peer := range t.peers {
+		if peer.srv.Down {
+			t.cw[i].Store(0)
+		} else {
+			t.cw[i].Store(p * peer.weight)
+		}
+	}
+	for _, i := range t.sched[:p] {
+		t.cw[i].Add(-t.W)
+	}
+	t.mode.Store(modeExact)
+}
+
+func (s *snapshot) pickRR(c *pickCtx) *Peer {
+	if p := c.rr(s.primary); p != nil {
+		return p
+	}
+	if s.backup != nil {
+		return c.rr(s.backup)
+	}
+	return nil
+}
+
+func (c *pickCtx) rr(t *tier) *Peer {
+	if t.single {
+		if p := t.peers[0]; c.usable(p) {
+			return p
+		}
+		return nil
+	}
+	if !t.small {
+		return c.rrSkip(t)
+	}
+	if t.mode.Load() == modeSched {
+		if c.req.Tried.n != 0 {
+			t.toExact(t.pos.Load())
+		} else {
+			i := t.pos.Add(1) - 1
+			p := t.peers[t.sched[i%uint64(len(t.sched))]]
+			if p.nominal() {
+				return p
+			}
+			t.toExact(i)
+		}
+	}
+	return c.rrExact(t)
+}
+
+// rrExact is nginx's ngx_http_upstream_get_peer on atomic current weights.
+func (c *pickCtx) rrExact(t *tier) *Peer {
+	best := -1
+	var bestCW, total int64
+	nominal := c.req.Tried.n == 0 && !t.always
+	for i, p := range t.peers {
+		if p.srv.Down {
+			continue
+		}
+		if !c.usable(p) {
+			nominal = false
+			continue
+		}
+		st := p.st
+		ew := st.ew.Load()
+		cw := t.cw[i].Add(ew)
+		total += ew
+		if ew < p.weight {
+			st.ew.CompareAndSwap(ew, ew+1)
+			if ew+1 < p.weight {
+				nominal = false
+			}
+		}
+		if nominal && (st.fails.Load() != 0 || st.slowSince.Load() != 0) {
+			nominal = false
+		}
+		if best < 0 || cw > bestCW {
+			best, bestCW = i, cw
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	t.cw[best].Add(-total)
+	if nominal {
+		t.trySync()
+	} else {
+		t.streak.Store(0)
+	}
+	return t.peers[best]
+}
+
+// trySync returns to the schedule when the current weights equal those of a
+// schedule position. If they do not for two periods, it resets them to
+// position zero (nginx would follow a different but equally fair order).
+func (t *tier) trySync() {
+	var f uint64
+	for i := range t.cw {
+		f += uint64(t.cw[i].Load()) * t.rnd[i]
+	}
+	if pos, ok := t.fp[f]; ok {
+		t.pos.Store(uint64(pos))
+		t.streak.Store(0)
+		t.mode.CompareAndSwap(modeExact, modeSched)
+		return
+	}
+	if t.streak.Add(1) > 2*int64(len(t.sched))+int64(len(t.peers)) {
+		for i := range t.cw {
+			t.cw[i].Store(0)
+		}
+		t.pos.Store(0)
+		t.streak.Store(0)
+		t.mode.CompareAndSwap(modeExact, modeSched)
+	}
+}
+
+// rrSkip serves tiers too large for the exact algorithm: follow the schedule,
+// skip servers that cannot be used, and let a server whose effective weight
+// was lowered by a failure sit out one turn per missing unit.
+func (c *pickCtx) rrSkip(t *tier) *Peer {
+	if n := uint64(len(t.sched)); n > 0 {
+		for range 64 {
+			i := t.pos.Add(1) - 1
+			p := t.peers[t.sched[i%n]]
+			if !c.usable(p) {
+				continue
+			}
+			if ew := p.st.ew.Load(); ew < p.weight {
+				p.st.ew.CompareAndSwap(ew, ew+1)
+				continue
+			}
+			return p
+		}
+	}
+	n := len(t.peers)
+	off := int(c.s.rand.Uint64() % uint64(n))
+	for k := range n {
+		if p := t.peers[(off+k)%n]; c.usable(p) {
+			return p
+		}
+	}
+	return nil
+}
+
+// at returns the index of the server owning weight unit w in [0, total):
+// nginx's walk "while (w >= peer->weight) w -= peer->weight", by bisection.
+func (t *tier) at(w int64) int {
+	i, j := 0, len(t.start)
+	for j-i > 1 {
+		k := int(uint(i+j) >> 1)
+		if w < t.start[k] {
+			j = k
+		} else {
+			i = k
+		}
+	}
+	return i
+}

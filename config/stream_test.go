@@ -1,0 +1,137 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func loadText(t *testing.T, text string) (*Config, error) {
+	t.Helper()
+	dir := t.TempDir()
+	f := filepath.Join(dir, "s.conf")
+	if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return Load(Options{File: f})
+}
+
+// TestStreamHostnames checks that host names in upstream servers and in
+// proxy_pass are resolved when the configuration is read, every address
+// becoming a peer, as nginx does.
+func TestStreamHostnames(t *testing.T) {
+	old := LookupHost
+	t.Cleanup(func() { LookupHost = old })
+	LookupHost = func(host string) ([]string, error) {
+		switch host {
+		case "two.test":
+			return []string{"10.0.0.1", "::ffff:10.0.0.2"}, nil
+		case "one.test":
+			return []string{"10.0.0.9"}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	cfg, err := loadText(t, `events {}
+stream {
+    upstream u {
+        server two.test:80 weight=2;
+    }
+    server {
+        listen 9000;
+        proxy_pass u;
+    }
+    server {
+        listen 9001;
+        proxy_pass one.test:81;
+    }
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := cfg.Stream.UpstreamByName("u")
+	if len(u.Servers) != 2 || u.Servers[0].Addr != "10.0.0.1:80" || u.Servers[1].Addr != "10.0.0.2:80" ||
+		u.Servers[1].Name != "two.test:80" || u.Servers[1].Weight != 2 {
+		t.Errorf("servers %+v", u.Servers)
+	}
+	imp := cfg.Stream.UpstreamByName("one.test:81")
+	if imp == nil || !imp.Implicit || len(imp.Servers) != 1 || imp.Servers[0].Addr != "10.0.0.9:81" {
+		t.Errorf("implicit upstream %+v", imp)
+	}
+	if cfg.Stream.Servers[1].Upstream != "one.test:81" {
+		t.Errorf("server 2 upstream %q", cfg.Stream.Servers[1].Upstream)
+	}
+}
+
+func TestStreamInheritance(t *testing.T) {
+	cfg, err := loadText(t, `events {}
+stream {
+    proxy_timeout 5m;
+    allow 10.0.0.0/8;
+    deny all;
+    server {
+        listen 9000;
+        proxy_pass 127.0.0.1:1;
+    }
+    server {
+        listen 9001;
+        proxy_pass 127.0.0.1:1;
+        proxy_timeout 1s;
+        deny 10.1.0.0/16;
+    }
+    proxy_connect_timeout 2s;
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"inherited proxy_timeout", cfg.Stream.Servers[0].ProxyTimeout, 5 * time.Minute},
+		{"own proxy_timeout", cfg.Stream.Servers[1].ProxyTimeout, time.Second},
+		{"stream-level directive after the servers", cfg.Stream.Servers[1].ProxyConnectTimeout, 2 * time.Second},
+		{"inherited rules", len(cfg.Stream.Servers[0].Access), 2},
+		{"own rules replace inherited ones", len(cfg.Stream.Servers[1].Access), 1},
+		{"default buffer", cfg.Stream.Servers[0].ProxyBufferSize, int64(16 << 10)},
+		{"default next upstream", cfg.Stream.Servers[0].ProxyNextUpstream, true},
+		{"default half close", cfg.Stream.Servers[0].ProxyHalfClose, false},
+		{"default nodelay", cfg.Stream.Servers[0].TCPNodelay, true},
+		{"default limit_conn_log_level", cfg.Stream.Servers[0].LimitConnLogLevel, "error"},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestStreamErrors(t *testing.T) {
+	tests := []struct{ body, want string }{
+		{"upstream u { server 127.0.0.1:1 max_fails=x; }", `invalid parameter "max_fails=x"`},
+		{"upstream u { server 127.0.0.1:1; least_conn; hash $x; }", ``},
+		{"upstream u { server 127.0.0.1:1; random three; }", `invalid parameter "three"`},
+		{"upstream u { server 127.0.0.1:1; hash $x inconsistent; }", `invalid parameter "inconsistent"`},
+		{"server { listen 9000 backlog=x; proxy_pass 127.0.0.1:1; }", `invalid backlog "backlog=x"`},
+		{"server { listen 9000 ssl; proxy_pass 127.0.0.1:1; }", `the "ssl" parameter of the "listen" directive is not supported by sluice yet`},
+		{"server { listen 9000; listen 9000; proxy_pass 127.0.0.1:1; }", `duplicate "0.0.0.0:9000" address and port pair`},
+		{"server { listen 9000; proxy_pass 127.0.0.1:1; proxy_bind off; proxy_bind 1.2.3.4; }", `"proxy_bind" directive is duplicate`},
+		{"server { listen 9000; proxy_pass 127.0.0.1:1; limit_conn_log_level foo; }", `invalid value "foo"`},
+		{"limit_conn_zone $binary_remote_addr zone=a:1m; limit_conn_zone $remote_addr zone=a:1m;", `limit_conn_zone "a" is already bound to key "$binary_remote_addr"`},
+		{"log_format a x; log_format a y;", `duplicate "log_format" name "a"`},
+		{"server { listen 9000; proxy_pass 127.0.0.1:1; proxy_next_upstream_tries x; }", `"proxy_next_upstream_tries" directive invalid number`},
+		{"server { listen 9000; proxy_pass 127.0.0.1:1; access_log /tmp/x f gzip; } log_format f x;", `unknown log format "f"`},
+	}
+	for _, tc := range tests {
+		_, err := loadText(t, "events {}\nstream {\n"+tc.body+"\n}\n")
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.body, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: got %v, want %q", tc.body, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,1 @@
+pid logs/g.pid;

@@ -1,0 +1,1 @@
+env FROM_G; pid logs/g.pid; error_log stderr notice;

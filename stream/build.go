@@ -1,0 +1,366 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicelb/sluice/balance"
+	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/vars"
+)
+
+// Options are what Build needs besides the configuration.
+type Options struct {
+	// Log is the main error log. Nil discards messages.
+	Log *slog.Logger
+	// Registry keeps peer state (active connections, failures) across
+	// reloads. Nil creates a fresh one, so state does not carry over.
+	Registry *balance.Registry
+	// Now is the clock for session times and time variables; nil means
+	// time.Now.
+	Now func() time.Time
+	// Version is the value of $nginx_version.
+	Version string
+	// Dial opens upstream connections; nil uses net.Dialer. Tests may
+	// replace it.
+	Dial func(network, address string, timeout time.Duration, local net.Addr) (net.Conn, error)
+}
+
+// Listener is a socket the stream block needs, with its handler.
+type Listener struct {
+	Network   string // "tcp" or "unix"
+	Address   string
+	Backlog   int
+	ReusePort bool
+	RcvBuf    int
+	SndBuf    int
+	IPv6Only  bool
+	Handler   *Handler
+}
+
+// Built is the result of Build: the listeners to open, and the functions
+// that release the generation's resources (access log files) and reopen
+// its log files.
+type Built struct {
+	Listeners []Listener
+	Closers   []func()
+	Reopeners []func()
+}
+
+// proxy is the state shared by every server of one stream block.
+type proxy struct {
+	opts   Options
+	now    func() time.Time
+	tab    *vars.Table[*session]
+	groups map[string]*upstream
+	zones  map[string]*zone
+
+	// variables the proxy itself reads
+	vBinaryRemoteAddr vars.Var
+}
+
+// upstream is a balance group and how to compute its hash key.
+type upstream struct {
+	name  string
+	group *balance.Group
+	key   *vars.Template[*session] // hash KEY, or nil
+}
+
+// server is the compiled form of one server {} block, shared by the
+// handlers of its listen addresses.
+type server struct {
+	p       *proxy
+	cfg     *config.StreamServer
+	log     *slog.Logger
+	sets    []setOp
+	access  []config.StreamAccessRule
+	limits  []limitRef
+	ret     *vars.Template[*session]
+	target  *upstream                // constant proxy_pass
+	pass    *vars.Template[*session] // proxy_pass with variables
+	bind    *vars.Template[*session]
+	logs    []accessLog
+	limitLv slog.Level
+}
+
+type setOp struct {
+	v    vars.Var
+	tmpl *vars.Template[*session]
+}
+
+type limitRef struct {
+	z *zone
+	n int
+}
+
+type accessLog struct {
+	f      *logFile
+	format *vars.LogFormat[*session]
+	cond   *vars.Template[*session]
+}
+
+// connSeq numbers client connections for $connection and the error log's
+// "*N", across generations, as nginx's connection counter does.
+var connSeq atomic.Uint64
+
+// Build compiles the stream block of a configuration into handlers, one
+// per listen address. Nothing is bound; log files are opened (and closed
+// by the returned Closers). Errors name the file and line.
+func Build(st *config.Stream, opts Options) (b *Built, err error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = balance.NewRegistry(nil)
+	}
+	p := &proxy{opts: opts, now: opts.Now, groups: map[string]*upstream{}, zones: map[string]*zone{}}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	b = &Built{}
+	defer func() {
+		if err != nil {
+			for _, c := range b.Closers {
+				c()
+			}
+			b = nil
+		}
+	}()
+	p.tab = vars.NewTable[*session]()
+	p.tab.OnWarn(func(msg, pos string) { opts.Log.Warn(msg + " in " + pos) })
+	if err := p.tab.DefineStock(vars.Stock{Clock: p.now, Version: opts.Version}); err != nil {
+		return b, err
+	}
+	if err := defineVars(p.tab); err != nil {
+		return b, err
+	}
+	if p.vBinaryRemoteAddr, err = p.tab.Ref("binary_remote_addr", ""); err != nil {
+		return b, err
+	}
+	for _, vb := range st.VarBlocks {
+		lines := make([]vars.Line, len(vb.Lines))
+		for i, l := range vb.Lines {
+			lines[i] = vars.Line{Args: l.Args, Pos: l.Pos}
+		}
+		switch vb.Kind {
+		case "map":
+			err = p.tab.AddMap(vars.MapSpec{Source: vb.Source, Variable: vb.Var, Lines: lines, Pos: vb.Pos})
+		case "geo":
+			err = p.tab.AddGeo(vars.GeoSpec{Source: vb.Source, Variable: vb.Var, Lines: lines, Pos: vb.Pos})
+		case "split_clients":
+			err = p.tab.AddSplitClients(vars.SplitSpec{Source: vb.Source, Variable: vb.Var, Lines: lines, Pos: vb.Pos})
+		}
+		if err != nil {
+			return b, varsErr(err)
+		}
+	}
+	formats := vars.NewLogFormats(p.tab, false)
+	for _, f := range st.LogFormats {
+		if err := formats.Add(f.Args, f.Pos); err != nil {
+			return b, varsErr(err)
+		}
+	}
+	for _, z := range st.LimitConnZones {
+		key, err := p.tab.Compile(z.Key, z.Pos)
+		if err != nil {
+			return b, varsErr(err)
+		}
+		p.zones[z.Name] = newZone(z.Name, key)
+	}
+	for _, u := range st.Upstreams {
+		up, err := p.buildUpstream(u)
+		if err != nil {
+			return b, err
+		}
+		p.groups[u.Name] = up
+	}
+	files := map[string]*logFile{}
+	var servers []*server
+	for _, sc := range st.Servers {
+		s, err := p.buildServer(sc, formats, files, b)
+		if err != nil {
+			return b, err
+		}
+		servers = append(servers, s)
+	}
+	if err := p.tab.Freeze(); err != nil {
+		return b, varsErr(err)
+	}
+	for _, s := range servers {
+		for _, l := range s.cfg.Listens {
+			h := &Handler{s: s, listen: l}
+			h.serverName = l.Address
+			if l.Network == "unix" {
+				h.serverName = "unix:" + l.Address
+			}
+			b.Listeners = append(b.Listeners, Listener{
+				Network: l.Network, Address: l.Address, Backlog: l.Backlog, ReusePort: l.ReusePort,
+				RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only, Handler: h,
+			})
+		}
+	}
+	return b, nil
+}
+
+// varsErr turns an error of the vars package into the configuration error
+// nginx prints ("unknown "x" variable in file:line").
+func varsErr(err error) error {
+	var ve *vars.Error
+	if errors.As(err, &ve) {
+		if ve.Pos == "" {
+			return errors.New(ve.Msg)
+		}
+		return errors.New(ve.Msg + " in " + ve.Pos)
+	}
+	return err
+}
+
+func (p *proxy) buildUpstream(u *config.StreamUpstream) (*upstream, error) {
+	cfg := balance.Config{}
+	metric := map[string]balance.Metric{"connect": balance.MetricConnect, "first_byte": balance.MetricFirstByte, "last_byte": balance.MetricLastByte}
+	up := &upstream{name: u.Name}
+	switch u.Method {
+	case "round_robin":
+		cfg.Method = balance.RoundRobin
+	case "least_conn":
+		cfg.Method = balance.LeastConn
+	case "hash":
+		cfg.Method, cfg.Consistent = balance.Hash, u.Consistent
+		key, err := p.tab.Compile(u.HashKey, u.Pos)
+		if err != nil {
+			return nil, varsErr(err)
+		}
+		up.key = key
+	case "random":
+		cfg.Method, cfg.Two = balance.Random, u.RandomTwo
+		if u.RandomTwoMethod == "least_time" {
+			cfg.TwoLeastTime, cfg.Metric = true, metric[u.LeastTimeMetric]
+		}
+	case "least_time":
+		cfg.Method, cfg.Metric, cfg.Inflight = balance.LeastTime, metric[u.LeastTimeMetric], u.Inflight
+	default:
+		return nil, fmt.Errorf("stream: upstream %q: unknown balancing method %q", u.Name, u.Method)
+	}
+	servers := make([]balance.Server, 0, len(u.Servers))
+	for _, s := range u.Servers {
+		bs := balance.Server{
+			Addr: s.Addr, Name: s.Name, Weight: s.Weight, MaxConns: s.MaxConns, MaxFails: s.MaxFails,
+			FailTimeout: s.FailTimeout, Backup: s.Backup, Down: s.Down, Drain: s.Drain, SlowStart: s.SlowStart,
+		}
+		if s.MaxFails == 0 {
+			bs.MaxFails = balance.MaxFailsOff
+		}
+		servers = append(servers, bs)
+	}
+	g, err := p.opts.Registry.Build(u.Name, servers, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%v in %s", err, u.Pos)
+	}
+	up.group = g
+	return up, nil
+}
+
+func (p *proxy) buildServer(sc *config.StreamServer, formats *vars.LogFormats[*session], files map[string]*logFile, b *Built) (*server, error) {
+	s := &server{p: p, cfg: sc, log: p.opts.Log, access: sc.Access}
+	if len(sc.ErrorLogs) > 0 {
+		var ts []errlog.Target
+		for _, el := range sc.ErrorLogs {
+			lvl, _ := errlog.ParseLevel(el.Level)
+			ts = append(ts, errlog.Target{Path: el.Path, Level: lvl})
+		}
+		l, err := errlog.New(ts, errlog.Options{Now: p.now})
+		if err != nil {
+			return nil, fmt.Errorf("%v in %s", err, sc.Pos())
+		}
+		b.Closers = append(b.Closers, func() { l.Close() })
+		b.Reopeners = append(b.Reopeners, func() { l.Reopen() })
+		s.log = l.Logger()
+	}
+	s.limitLv, _ = errlog.ParseLevel(sc.LimitConnLogLevel)
+	for _, st := range sc.Sets {
+		v, err := p.tab.Settable(strings.TrimPrefix(st.Var, "$"), st.Pos)
+		if err != nil {
+			return nil, varsErr(err)
+		}
+		tmpl, err := p.tab.Compile(st.Value, st.Pos)
+		if err != nil {
+			return nil, varsErr(err)
+		}
+		s.sets = append(s.sets, setOp{v: v, tmpl: tmpl})
+	}
+	for _, lc := range sc.LimitConns {
+		s.limits = append(s.limits, limitRef{z: p.zones[lc.Zone], n: lc.Conn})
+	}
+	var err error
+	switch {
+	case sc.ReturnSet:
+		if s.ret, err = p.tab.Compile(sc.Return, sc.Pos()); err != nil {
+			return nil, varsErr(err)
+		}
+	case sc.Upstream != "":
+		s.target = p.groups[sc.Upstream]
+		if s.target == nil {
+			return nil, fmt.Errorf("stream: no upstream %q in %s", sc.Upstream, sc.ProxyPassPos)
+		}
+	default:
+		if s.pass, err = p.tab.Compile(sc.ProxyPass, sc.ProxyPassPos); err != nil {
+			return nil, varsErr(err)
+		}
+	}
+	if sc.ProxyBind != "" {
+		if s.bind, err = p.tab.Compile(sc.ProxyBind, sc.Pos()); err != nil {
+			return nil, varsErr(err)
+		}
+	}
+	if !sc.AccessLogOff {
+		for _, al := range sc.AccessLogs {
+			f, err := formats.Lookup(al.Format, al.Pos)
+			if err != nil {
+				return nil, varsErr(err)
+			}
+			lf := files[al.Path]
+			if lf == nil {
+				lf, err = openLogFile(al.Path, int(al.Buffer), al.Flush)
+				if err != nil {
+					return nil, fmt.Errorf("%v in %s", err, al.Pos)
+				}
+				files[al.Path] = lf
+				b.Closers = append(b.Closers, lf.Close)
+				b.Reopeners = append(b.Reopeners, lf.Reopen)
+			}
+			a := accessLog{f: lf, format: f}
+			if al.If != "" {
+				if a.cond, err = p.tab.Compile(al.If, al.Pos); err != nil {
+					return nil, varsErr(err)
+				}
+			}
+			s.logs = append(s.logs, a)
+		}
+	}
+	return s, nil
+}
+
+// matchAccess applies allow/deny rules; it reports whether the client is
+// allowed.
+func matchAccess(rules []config.StreamAccessRule, addr netip.Addr, unix bool) bool {
+	for _, r := range rules {
+		switch {
+		case r.All:
+			return r.Allow
+		case r.Unix:
+			if unix {
+				return r.Allow
+			}
+		case !unix && addr.IsValid() && r.Net.Contains(addr.Unmap()):
+			return r.Allow
+		}
+	}
+	return true
+}

@@ -1,0 +1,30 @@
+// Package stream is Sluice's TCP proxy: what nginx's stream {} block
+// configures.
+//
+// Each server {} of the stream block listens on its addresses and, for
+// every client connection, runs nginx's phases in order: the PROXY protocol
+// header when the listen has proxy_protocol, set, limit_conn (503 when a
+// zone is full), allow/deny (403 on a deny), then either return (a fixed
+// answer) or proxy_pass. Proxying picks a server of the upstream with the
+// upstream's balancing method (round robin with weights, hash KEY
+// [consistent], least_conn, random [two], least_time), connects within
+// proxy_connect_timeout, and on a failed connect tries the next server as
+// proxy_next_upstream, _tries and _timeout allow, marking the failure
+// against max_fails. Once connected it optionally sends a PROXY protocol v1
+// header, then copies bytes both ways until the session ends, and writes
+// one access log line with nginx's stream variables ($status is 200, 400,
+// 403, 500, 502 or 503 as in nginx).
+//
+// The copy loop waits for data without holding any buffer, then moves the
+// bytes that are ready with splice(2) between the two sockets, so an idle
+// connection costs its two sockets and two goroutines. proxy_timeout is the
+// time without data in either direction after which the session is closed.
+// With proxy_half_close on, the end of one direction is passed on with a
+// half-close (shutdown of the write side) and the session lasts until both
+// directions end; with the default (off) the session ends when either side
+// closes, as in nginx.
+//
+// A Handler is built from one generation's configuration and is immutable;
+// peer state (active connections, failures) lives in a balance.Registry that
+// outlives reloads.
+package stream

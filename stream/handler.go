@@ -1,0 +1,439 @@
+package stream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluicelb/sluice/balance"
+	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/proxyproto"
+)
+
+// nginx's stream session statuses ($status).
+const (
+	statusOK          = 200
+	statusBadRequest  = 400
+	statusForbidden   = 403
+	statusInternal    = 500
+	statusBadGateway  = 502
+	statusUnavailable = 503
+)
+
+// Handler serves the client connections of one listen address of one
+// stream server. It is immutable and safe for concurrent use; it
+// implements the runtime's connection handler interface.
+type Handler struct {
+	s          *server
+	listen     config.StreamListen
+	serverName string // the listen address, for error messages
+}
+
+// ServeConn runs one client session to its end and closes c.
+func (h *Handler) ServeConn(ctx context.Context, c net.Conn) {
+	s := &session{h: h, id: connSeq.Add(1), client: c, start: h.s.p.now(), status: statusOK}
+	defer c.Close()
+	switch a := c.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		s.remote = a.AddrPort()
+		if l, ok := c.LocalAddr().(*net.TCPAddr); ok {
+			s.local = l.AddrPort()
+		}
+	default:
+		s.unix = true
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		if !h.s.cfg.TCPNodelay {
+			tc.SetNoDelay(false)
+		}
+		h.keepalive(tc)
+	}
+	s.info("client %s connected to %s", h.clientText(s), h.serverName)
+	s.run(ctx)
+	h.s.writeLog(s)
+}
+
+func (h *Handler) clientText(s *session) string {
+	if s.unix {
+		return "unix:"
+	}
+	return netip.AddrPortFrom(s.remote.Addr().Unmap(), s.remote.Port()).String()
+}
+
+func (h *Handler) keepalive(tc *net.TCPConn) {
+	l := h.listen
+	switch l.SoKeepalive {
+	case "on":
+		cfg := net.KeepAliveConfig{Enable: true, Idle: l.KeepIdle, Interval: l.KeepIntvl, Count: l.KeepCnt}
+		if cfg.Idle == 0 {
+			cfg.Idle = -1
+		}
+		if cfg.Interval == 0 {
+			cfg.Interval = -1
+		}
+		if cfg.Count == 0 {
+			cfg.Count = -1
+		}
+		tc.SetKeepAliveConfig(cfg)
+	default:
+		// nginx leaves SO_KEEPALIVE off unless asked; Go's listener turns
+		// it on by default.
+		tc.SetKeepAlive(false)
+	}
+}
+
+// run goes through the phases of a session.
+func (s *session) run(ctx context.Context) {
+	h := s.h
+	srv := h.s
+	var pending []byte // bytes read past a PROXY protocol header
+	if h.listen.ProxyProtocol {
+		s.client.SetReadDeadline(srv.p.now().Add(srv.cfg.ProxyProtocolTimeout))
+		br := bufio.NewReaderSize(s.client, 256)
+		hdr, err := proxyproto.Read(br)
+		s.client.SetReadDeadline(time.Time{})
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				s.logf(errlog.LevelInfo, "client timed out (110: Connection timed out) while reading PROXY protocol header")
+			} else {
+				s.logf(errlog.LevelError, "broken header: %v while reading PROXY protocol header", err)
+			}
+			s.status = statusBadRequest
+			return
+		}
+		s.pp = &hdr
+		if n := br.Buffered(); n > 0 {
+			pending, _ = br.Peek(n)
+			pending = append([]byte(nil), pending...)
+		}
+	}
+	for _, op := range srv.sets {
+		srv.p.tab.SetTemplate(s, op.v, op.tmpl)
+	}
+	// limit_conn (nginx's preaccess phase)
+	for _, l := range srv.limits {
+		if l.z == nil {
+			continue
+		}
+		key := l.z.key.Append(nil, s)
+		if len(key) == 0 {
+			continue
+		}
+		if len(key) > 255 {
+			s.logf(errlog.LevelError, "the value of the %q key is more than 255 bytes: %q", l.z.key.Raw(), key)
+			s.status = statusInternal
+			return
+		}
+		if !l.z.acquire(key, l.n) {
+			if srv.cfg.LimitConnDryRun {
+				s.logf(srv.limitLv, "limiting connections, dry run, by zone %q", l.z.name)
+				s.limitState = "REJECTED_DRY_RUN"
+				continue
+			}
+			s.logf(srv.limitLv, "limiting connections by zone %q", l.z.name)
+			s.limitState = "REJECTED"
+			s.status = statusUnavailable
+			return
+		}
+		k := string(key)
+		z := l.z
+		defer z.release(k)
+		s.limitState = "PASSED"
+	}
+	// access
+	if !matchAccess(srv.access, s.remote.Addr(), s.unix) {
+		s.logf(errlog.LevelError, "access forbidden by rule")
+		s.status = statusForbidden
+		return
+	}
+	if srv.ret != nil {
+		out := srv.ret.Append(nil, s)
+		n, _ := s.client.Write(out)
+		s.bytesSent += int64(n)
+		return
+	}
+	s.proxy(ctx, pending)
+}
+
+// logf writes an error log message with nginx's context: client, server,
+// and, once proxying has begun, the upstream and the byte counts.
+func (s *session) logf(level slog.Level, format string, args ...any) {
+	log := s.h.s.log
+	if !log.Enabled(context.Background(), level) {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, format, args...)
+	b.WriteString(", client: ")
+	if s.unix {
+		b.WriteString("unix:")
+	} else {
+		b.WriteString(s.remote.Addr().Unmap().String())
+	}
+	b.WriteString(", server: ")
+	b.WriteString(s.h.serverName)
+	if n := len(s.tries); n > 0 {
+		fmt.Fprintf(&b, ", upstream: %q, bytes from/to client:%d/%d, bytes from/to upstream:%d/%d",
+			s.tries[n-1].addr, s.bytesRecvd, s.bytesSent, s.tries[n-1].received, s.tries[n-1].sent)
+	}
+	log.Log(context.Background(), level, b.String(), "cid", s.id)
+}
+
+// info writes an info message without the session context.
+func (s *session) info(format string, args ...any) {
+	log := s.h.s.log
+	if !log.Enabled(context.Background(), errlog.LevelInfo) {
+		return
+	}
+	log.Log(context.Background(), errlog.LevelInfo, fmt.Sprintf(format, args...), "cid", s.id)
+}
+
+// target is where one session's proxy_pass leads: a group, or a single
+// address from a proxy_pass with variables.
+type target struct {
+	up   *upstream
+	addr string // "ip:port" or "unix:/path" when up is nil
+	name string // what $upstream_addr shows when no server can be picked
+}
+
+func (s *session) resolveTarget(ctx context.Context) (target, bool) {
+	srv := s.h.s
+	if srv.target != nil {
+		return target{up: srv.target, name: srv.target.name}, true
+	}
+	v := string(srv.pass.Append(nil, s))
+	if up := srv.p.groups[v]; up != nil {
+		return target{up: up, name: v}, true
+	}
+	if strings.HasPrefix(v, "unix:") && len(v) > 5 {
+		return target{addr: v, name: v}, true
+	}
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		s.logf(errlog.LevelError, "no port in upstream %q", v)
+		return target{}, false
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return target{addr: net.JoinHostPort(a.String(), port), name: v}, true
+	}
+	if len(srv.cfg.Resolver) == 0 {
+		s.logf(errlog.LevelError, "no resolver defined to resolve %s", host)
+		return target{}, false
+	}
+	r := resolverFor(srv.cfg.Resolver)
+	rctx, cancel := context.WithTimeout(ctx, srv.cfg.ResolverTimeout)
+	defer cancel()
+	ips, err := r.LookupHost(rctx, host)
+	if err != nil || len(ips) == 0 {
+		s.logf(errlog.LevelError, "%s could not be resolved (3: Host not found)", host)
+		return target{}, false
+	}
+	return target{addr: net.JoinHostPort(ips[0], port), name: v}, true
+}
+
+// resolverFor returns a resolver that asks the first server of a resolver
+// directive.
+func resolverFor(args []string) *net.Resolver {
+	server := ""
+	for _, a := range args {
+		if !strings.Contains(a, "=") {
+			server = a
+			break
+		}
+	}
+	if server == "" {
+		return net.DefaultResolver
+	}
+	if _, _, err := net.SplitHostPort(server); err != nil {
+		server = net.JoinHostPort(strings.Trim(server, "[]"), "53")
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, server)
+	}}
+}
+
+// proxy connects to an upstream server, trying others as
+// proxy_next_upstream allows, then copies the session.
+func (s *session) proxy(ctx context.Context, pending []byte) {
+	srv := s.h.s
+	cfg := srv.cfg
+	t, ok := s.resolveTarget(ctx)
+	if !ok {
+		s.status = statusBadGateway
+		return
+	}
+	var local net.Addr
+	if srv.bind != nil {
+		if b := string(srv.bind.Append(nil, s)); b != "" {
+			a, err := netip.ParseAddr(b)
+			if err != nil {
+				s.logf(errlog.LevelError, "invalid local address %q", b)
+				s.status = statusInternal
+				return
+			}
+			local = &net.TCPAddr{IP: a.AsSlice()}
+		}
+	}
+	start := srv.p.now()
+	var req balance.Request
+	if t.up != nil {
+		if !s.unix {
+			req.Client = s.remote.Addr().Unmap()
+		}
+		if t.up.key != nil {
+			req.Key = t.up.key.Append(nil, s)
+		}
+	}
+	for {
+		var sel balance.Selection
+		network, addr, shown := "tcp", t.addr, t.addr
+		if t.up != nil {
+			var err error
+			sel, err = t.up.group.Pick(&req)
+			if err != nil {
+				s.tries = append(s.tries, try{addr: t.name, connect: -1, firstByte: -1})
+				s.logf(errlog.LevelError, "no live upstreams while connecting to upstream")
+				s.status = statusBadGateway
+				return
+			}
+			network, addr, shown = sel.Peer.Network(), sel.Peer.DialAddr(), sel.Peer.Addr()
+		} else if strings.HasPrefix(addr, "unix:") {
+			network, addr = "unix", addr[5:]
+		}
+		s.tries = append(s.tries, try{addr: shown, connect: -1, firstByte: -1, session: -1})
+		tr := &s.tries[len(s.tries)-1]
+		tryStart := srv.p.now()
+		up, err := s.dial(ctx, network, addr, cfg.ProxyConnectTimeout, local)
+		if err != nil {
+			tr.session = srv.p.now().Sub(tryStart)
+			s.logConnectError(err)
+			if t.up != nil {
+				sel.Done(balance.Outcome{Failed: true})
+			}
+			if ctx.Err() != nil {
+				s.status = statusBadGateway
+				return
+			}
+			tries := len(s.tries)
+			if t.up == nil || !cfg.ProxyNextUpstream ||
+				(cfg.ProxyNextUpstreamTries > 0 && tries >= cfg.ProxyNextUpstreamTries) ||
+				(cfg.ProxyNextUpstreamTimeout > 0 && srv.p.now().Sub(start) >= cfg.ProxyNextUpstreamTimeout) {
+				s.status = statusBadGateway
+				return
+			}
+			continue
+		}
+		tr.connect = srv.p.now().Sub(tryStart)
+		s.info("proxy %s connected to %s", up.LocalAddr(), up.RemoteAddr())
+		if tc, ok := up.(*net.TCPConn); ok && !cfg.TCPNodelay {
+			tc.SetNoDelay(false)
+		}
+		if cfg.ProxyProtocol {
+			hdr := proxyproto.FromAddrs(1, s.client.RemoteAddr(), s.client.LocalAddr())
+			if s.pp != nil {
+				hdr.Transport, hdr.Source, hdr.Destination = s.pp.Transport, s.pp.Source, s.pp.Destination
+				hdr.SourcePath, hdr.DestinationPath = s.pp.SourcePath, s.pp.DestinationPath
+				if s.pp.IsLocal() || !hdr.Transport.IsIP() {
+					hdr = proxyproto.Header{Version: 1, Command: proxyproto.Proxy, Transport: proxyproto.Unknown}
+				} else if !hdr.Transport.IsStream() {
+					hdr.Transport = hdr.Transport&0xf0 | 0x01
+				}
+			}
+			n, err := hdr.WriteTo(up)
+			tr.sent += n
+			if err != nil {
+				s.logf(errlog.LevelError, "could not send PROXY protocol header: %v", err)
+				up.Close()
+				if t.up != nil {
+					sel.Done(balance.Outcome{Failed: true})
+				}
+				s.status = statusInternal
+				return
+			}
+		}
+		s.pipe(ctx, up, tr, pending)
+		tr.session = srv.p.now().Sub(tryStart)
+		up.Close()
+		if t.up != nil {
+			var lat time.Duration
+			switch t.up.group.Metric() {
+			case balance.MetricConnect:
+				lat = tr.connect
+			case balance.MetricFirstByte:
+				lat = tr.firstByte
+			case balance.MetricLastByte:
+				lat = tr.session
+			}
+			if lat < 0 {
+				lat = 0
+			}
+			sel.Done(balance.Outcome{Latency: lat})
+		}
+		return
+	}
+}
+
+func (s *session) dial(ctx context.Context, network, addr string, timeout time.Duration, local net.Addr) (net.Conn, error) {
+	p := s.h.s.p
+	if p.opts.Dial != nil {
+		return p.opts.Dial(network, addr, timeout, local)
+	}
+	d := net.Dialer{Timeout: timeout, LocalAddr: local}
+	if network == "unix" {
+		d.LocalAddr = nil
+	}
+	if !s.h.s.cfg.ProxySocketKeepalive {
+		d.KeepAlive = -1
+	}
+	return d.DialContext(ctx, network, addr)
+}
+
+func (s *session) logConnectError(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		s.logf(errlog.LevelError, "upstream timed out (110: Connection timed out) while connecting to upstream")
+		return
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		s.logf(errlog.LevelError, "connect() failed (%s) while connecting to upstream", errnoText(errno))
+		return
+	}
+	s.logf(errlog.LevelError, "connect() failed (%v) while connecting to upstream", err)
+}
+
+func errnoText(e syscall.Errno) string {
+	t := e.Error()
+	if t != "" {
+		t = strings.ToUpper(t[:1]) + t[1:]
+	}
+	return strconv.Itoa(int(e)) + ": " + t
+}
+
+// writeLog writes the session's access log lines.
+func (srv *server) writeLog(s *session) {
+	for _, l := range srv.logs {
+		if l.cond != nil {
+			var ok bool
+			if ok, s.logBuf = l.cond.Truthy(s, s.logBuf); !ok {
+				continue
+			}
+		}
+		s.logBuf = l.format.AppendLine(s.logBuf[:0], s)
+		l.f.Write(s.logBuf)
+	}
+}
+
+var _ io.Closer = (*net.TCPConn)(nil)

@@ -1,0 +1,263 @@
+package stream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicelb/sluice/balance"
+	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/errlog"
+)
+
+const waitLimit = 10 * time.Second
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fakeClock is a balance.Clock moved by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// harness runs the handlers of a stream configuration on loopback
+// listeners of its own: the listen addresses of the configuration are
+// mapped to free ports.
+type harness struct {
+	t       *testing.T
+	addr    map[string]string // configured listen address -> real address
+	logPath string
+	errs    *syncBuffer
+	ended   chan struct{} // one value per finished session
+	wg      sync.WaitGroup
+}
+
+// startProxy compiles conf (a whole configuration; {{LOG}} is replaced by
+// the access log path) and serves it. reg may be nil.
+func startProxy(t *testing.T, conf string, reg *balance.Registry) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	h := &harness{t: t, addr: map[string]string{}, logPath: filepath.Join(dir, "access.log"),
+		errs: &syncBuffer{}, ended: make(chan struct{}, 1000)}
+	conf = strings.ReplaceAll(conf, "{{LOG}}", h.logPath)
+	file := filepath.Join(dir, "sluice.conf")
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(config.Options{File: file})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	elog, err := errlog.New([]errlog.Target{{Path: "stderr", Level: errlog.LevelInfo}}, errlog.Options{Stderr: h.errs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Build(cfg.Stream, Options{Log: elog.Logger(), Registry: reg})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var lns []net.Listener
+	for _, l := range b.Listeners {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		h.addr[l.Address] = ln.Addr().String()
+		h.wg.Add(1)
+		go func(hd *Handler) {
+			defer h.wg.Done()
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				h.wg.Add(1)
+				go func() {
+					defer h.wg.Done()
+					hd.ServeConn(ctx, c)
+					h.ended <- struct{}{}
+				}()
+			}
+		}(l.Handler)
+	}
+	t.Cleanup(func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		cancel()
+		h.wg.Wait()
+		for _, c := range b.Closers {
+			c()
+		}
+	})
+	return h
+}
+
+// dial connects to the proxy's listen address as configured.
+func (h *harness) dial(listen string) net.Conn {
+	h.t.Helper()
+	c, err := net.DialTimeout("tcp", h.addr[listen], waitLimit)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(waitLimit))
+	return c
+}
+
+// waitSessions waits until n more sessions have ended.
+func (h *harness) waitSessions(n int) {
+	h.t.Helper()
+	timeout := time.After(waitLimit)
+	for i := 0; i < n; i++ {
+		select {
+		case <-h.ended:
+		case <-timeout:
+			h.t.Fatalf("only %d of %d sessions ended", i, n)
+		}
+	}
+}
+
+// logLines returns the access log lines written so far.
+func (h *harness) logLines() []string {
+	h.t.Helper()
+	data, err := os.ReadFile(h.logPath)
+	if err != nil && !os.IsNotExist(err) {
+		h.t.Fatal(err)
+	}
+	s := strings.TrimSuffix(string(data), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// request sends msg on a new connection to listen and returns everything
+// the proxy sends back until it closes.
+func (h *harness) request(listen, msg string) string {
+	h.t.Helper()
+	c := h.dial(listen)
+	defer c.Close()
+	if _, err := io.WriteString(c, msg); err != nil {
+		h.t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		// A proxy that closes a connection without reading what the
+		// client sent resets it, as nginx does.
+		h.t.Fatalf("read: %v", err)
+	}
+	return string(b)
+}
+
+// backend is a TCP server for tests. handle runs for each connection,
+// which is closed when it returns.
+type backend struct {
+	ln    net.Listener
+	wg    sync.WaitGroup
+	conns chan net.Conn // accepted connections, when observed
+}
+
+func startBackend(t *testing.T, handle func(net.Conn)) *backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{ln: ln, conns: make(chan net.Conn, 100)}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(waitLimit))
+				handle(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		b.wg.Wait()
+	})
+	return b
+}
+
+func (b *backend) addr() string { return b.ln.Addr().String() }
+
+// seedHandler answers like the Python servers of the seed article: read
+// once, reply "[Server NAME] Received: DATA", close.
+func seedHandler(name string) func(net.Conn) {
+	return func(c net.Conn) {
+		buf := make([]byte, 1024)
+		n, _ := c.Read(buf)
+		fmt.Fprintf(c, "[Server %s] Received: %s", name, strings.TrimSpace(string(buf[:n])))
+	}
+}
+
+// deadAddr returns a loopback address nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ln.Addr().String()
+	ln.Close()
+	return a
+}
+
+func readLine(t *testing.T, r *bufio.Reader) string {
+	t.Helper()
+	l, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("read line: %v", err)
+	}
+	return l
+}
