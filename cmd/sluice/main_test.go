@@ -291,3 +291,16 @@ func TestStartFailsOnBadConfig(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestExamples keeps the configurations in examples/ valid.
+func TestExamples(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/*.conf")
+	if len(files) == 0 {
+		t.Fatal("no examples")
+	}
+	for _, f := range files {
+		if code, _, stderr := sluice(t, "-t", "-q", "-c", f); code != 0 {
+			t.Errorf("%s: exit %d: %s", f, code, stderr)
+		}
+	}
+}

@@ -26,11 +26,11 @@ var modules = []struct {
 	name string
 	done bool
 }{
-	{"stream", false},
+	{"stream", true},
 	{"stream_ssl_module", false},
 	{"stream_ssl_preread_module", false},
 	{"stream_realip_module", false},
-	{"stream_upstream_hash_module", false},
+	{"stream_upstream_hash_module", true},
 	{"http_upstream_module", false},
 	{"http_proxy_module", false},
 	{"http_ssl_module", false},
