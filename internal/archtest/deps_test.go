@@ -14,18 +14,19 @@ const mod = "github.com/sluicelb/sluice/"
 // not have, directly or indirectly. "project" stands for every package of
 // the module.
 var forbidden = map[string][]string{
-	"config":     {"project"},
-	"proxyproto": {"project"},
-	"tlspreread": {"project"},
-	"balance":    {"net/http", mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
-	"upstream":   {mod + "stream", mod + "httpproxy", mod + "runtime"},
-	"vars":       {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "accesslog", mod + "admin"},
-	"accesslog":  {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
-	"stream":     {mod + "httpproxy", mod + "runtime"},
-	"httpproxy":  {mod + "stream", mod + "runtime"},
-	"admin":      {mod + "stream", mod + "httpproxy", mod + "runtime"},
-	"client":     {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "admin"},
-	"errlog":     {"project"},
+	"config":       {"project"},
+	"proxyproto":   {"project"},
+	"tlspreread":   {"project"},
+	"balance":      {"net/http", mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"upstream":     {mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"vars":         {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "accesslog", mod + "admin"},
+	"accesslog":    {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"stream":       {mod + "httpproxy", mod + "runtime"},
+	"httpproxy":    {mod + "stream", mod + "runtime"},
+	"admin":        {mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"client":       {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "admin"},
+	"errlog":       {"project"},
+	"httpproxy/h1": {"project", "net/http"},
 }
 
 type pkg struct {
