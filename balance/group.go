@@ -96,7 +96,7 @@ func (g *Group) Update(servers []Server) error {
 		keep[k] = true
 		st, created := r.acquire(k)
 		p := &Peer{
-			srv: d, backup: d.Backup, st: st, group: g,
+			srv: d, backup: d.Backup, st: st, group: g, plain: !d.Down && d.MaxConns == 0,
 			weight:   int64(d.Weight),
 			maxFails: int32(d.MaxFails),
 			maxConns: int32(d.MaxConns),

@@ -23,6 +23,9 @@ func (c *pickCtx) least(t *tier, byTime bool) *Peer {
 		}
 		return nil
 	}
+	if !byTime {
+		return c.leastConn(t)
+	}
 	var (
 		cand  [exactLimit]int32
 		score [exactLimit]float64
@@ -42,13 +45,15 @@ func (c *pickCtx) least(t *tier, byTime bool) *Peer {
 	}
 	inflight := c.s.g.cfg.Inflight
 	stale, staleAt := -1, int64(0)
+	noTried := c.req.Tried.n == 0
 	for j := range k {
 		i := j + off
 		if i >= n {
 			i -= n
 		}
 		p := t.peers[i]
-		if !c.usable(p) {
+		// usable, with its common case inlined by hand
+		if !(p.plain && noTried && p.st.quiet()) && !c.usableSlow(p) {
 			continue
 		}
 		cand[m] = int32(i)
@@ -113,6 +118,79 @@ func (c *pickCtx) least(t *tier, byTime bool) *Peer {
 	}
 	t.cw[best].Add(-total)
 	return t.peers[best]
+}
+
+// leastConn is least with the connection count as the score. Scores are
+// integers and ties exact, so one pass finds the best server and counts
+// its ties without keeping a candidate list; only when some but not all
+// usable servers tie does a second pass, like nginx's, share the picks
+// among the tied by smooth weighted round robin.
+func (c *pickCtx) leastConn(t *tier) *Peer {
+	n, k, off := len(t.peers), len(t.peers), 0
+	if n > exactLimit {
+		k, off = scanWindow, int(c.s.rand.Uint64()%uint64(n))
+	}
+	best, m, tied := -1, 0, 0
+	var ba, bw int64
+	noTried := c.req.Tried.n == 0
+	for j := range k {
+		i := j + off
+		if i >= n {
+			i -= n
+		}
+		p := t.peers[i]
+		// usable, with its common case inlined by hand
+		if !(p.plain && noTried && p.st.quiet()) && !c.usableSlow(p) {
+			continue
+		}
+		m++
+		a, w := int64(p.st.active.Load()), p.weight
+		switch {
+		case best < 0 || a*bw < ba*w:
+			best, ba, bw, tied = i, a, w, 1
+		case a*bw == ba*w:
+			tied++
+		}
+	}
+	if m == 0 {
+		return nil
+	}
+	if tied == 1 {
+		return t.peers[best]
+	}
+	if tied == m && n <= exactLimit {
+		if p := c.rr(t); p != nil {
+			return p
+		}
+	}
+	t.dirty() // the tier's current weights leave the schedule
+	pick := -1
+	var pickCW, total int64
+	for j := range k {
+		i := j + off
+		if i >= n {
+			i -= n
+		}
+		p := t.peers[i]
+		if int64(p.st.active.Load())*bw != ba*p.weight || !c.usable(p) {
+			continue
+		}
+		ew := p.st.ew.Load()
+		cw := t.cw[i].Add(ew)
+		total += ew
+		if ew < p.weight {
+			p.st.ew.CompareAndSwap(ew, ew+1)
+		}
+		if pick < 0 || cw > pickCW {
+			pick, pickCW = i, cw
+		}
+	}
+	if pick < 0 {
+		// Counts moved under concurrent picks: keep the first best.
+		return t.peers[best]
+	}
+	t.cw[pick].Add(-total)
+	return t.peers[pick]
 }
 
 // Least time.

@@ -25,6 +25,7 @@ type Peer struct {
 	group    *Group
 
 	slowPending bool // set while building: start slow_start
+	plain       bool // neither down nor limited by max_conns
 }
 
 // Addr returns the configured address ("host:port" or "unix:/path").
@@ -173,6 +174,18 @@ func (c *pickCtx) time() int64 {
 // usable reports whether p may be picked for this request (nginx's checks
 // plus health, drain and slow start).
 func (c *pickCtx) usable(p *Peer) bool {
+	return (p.plain && c.req.Tried.n == 0 && p.st.quiet()) || c.usableSlow(p)
+}
+
+// quiet reports a server with no failures, no slow start, and neither
+// unhealthy nor draining.
+func (st *peerState) quiet() bool {
+	return st.fails.Load() == 0 && st.slowSince.Load() == 0 && !st.unhealthy.Load() && !st.drain.Load()
+}
+
+// usableSlow is usable for a peer with failures, a connection limit or
+// slow start, or a request with a tried set.
+func (c *pickCtx) usableSlow(p *Peer) bool {
 	st := p.st
 	if p.srv.Down || st.unhealthy.Load() || st.drain.Load() {
 		return false
