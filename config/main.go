@@ -54,7 +54,7 @@ type Events struct {
 // Stream (the stream {} block) is declared in stream.go.
 
 // HTTP holds the http {} block; the L7 proxy fills it.
-type HTTP struct{}
+// type HTTP is declared in http.go.
 
 // LogLevels are nginx's error log levels from most to least verbose.
 var LogLevels = []string{"debug", "info", "notice", "warn", "error", "crit", "alert", "emerg"}

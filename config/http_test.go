@@ -1,0 +1,466 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// loadHTTP compiles "events {} http { body }" from a temporary file and
+// returns the configuration or the error text with the file name replaced
+// by FILE.
+func loadHTTP(t *testing.T, body string) (*Config, string) {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "t.conf")
+	if err := os.WriteFile(file, []byte("events {}\nhttp {\n"+body+"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(Options{File: file, Prefix: dir})
+	if err != nil {
+		return nil, strings.ReplaceAll(err.Error(), file, "FILE")
+	}
+	return cfg, ""
+}
+
+// httpErrorCases are http {} bodies nginx 1.22 refuses, with its message
+// ("FILE" stands for the configuration file; line 3 is the first line of
+// the body). diff names a deliberate difference from nginx.
+var httpErrorCases = []struct {
+	name, body, want, diff string
+}{
+	{name: "duplicate_location", body: "server { listen 127.0.0.1:18080; location /a {}\nlocation /a {} }", want: `duplicate location "/a" in FILE:4`},
+	{name: "duplicate_location_sorted", body: "server { listen 127.0.0.1:18080; location = /a {}\nlocation /a {} location ^~ /b {}\nlocation /b {} }", want: `duplicate location "/b" in FILE:5`},
+	{name: "inside_exact", body: "server { listen 127.0.0.1:18080; location = /a { location /a/b {} } }", want: `location "/a/b" cannot be inside the exact location "/a" in FILE:3`},
+	{name: "inside_named", body: "server { listen 127.0.0.1:18080; location @a { location /a/b {} } }", want: `location "/a/b" cannot be inside the named location "@a" in FILE:3`},
+	{name: "named_nested", body: "server { listen 127.0.0.1:18080; location /a { location @b {} } }", want: `named location "@b" can be on the server level only in FILE:3`},
+	{name: "outside", body: "server { listen 127.0.0.1:18080;\n location /b { location /a {} } }", want: `location "/a" is outside location "/b" in FILE:4`},
+	{name: "outside_regex_parent", body: "server { listen 127.0.0.1:18080; location ~ ^/a { location /b {} } }", want: `location "/b" is outside location "^/a" in FILE:3`},
+	{name: "location_modifier", body: "server { listen 127.0.0.1:18080; location ! /a {} }", want: `invalid location modifier "!" in FILE:3`},
+	{name: "empty_upstream", body: "upstream u {\n}", want: `no servers are inside upstream in FILE:4`},
+	{name: "backup_hash", body: "upstream u { hash $remote_addr; server 127.0.0.1 backup; }", want: `balancing method does not support parameter "backup" in FILE:3`},
+	{name: "backup_ip_hash", body: "upstream u { ip_hash; server 127.0.0.1 backup; }", want: `balancing method does not support parameter "backup" in FILE:3`},
+	{name: "backup_random", body: "upstream u { random; server 127.0.0.1 backup; }", want: `balancing method does not support parameter "backup" in FILE:3`},
+	{name: "only_backup", body: "upstream u { server 127.0.0.1 backup; }", want: `no servers in upstream "u" in FILE:3`},
+	{name: "zone_no_size", body: "upstream u { zone z; server 127.0.0.1; }", want: `zero size shared memory zone "z"`},
+	{name: "zone_small", body: "upstream u { zone z 1k; server 127.0.0.1; }", want: `zone "z" is too small in FILE:3`},
+	{name: "weight_zero", body: "upstream u { server 127.0.0.1 weight=0; }", want: `invalid parameter "weight=0" in FILE:3`},
+	{name: "fail_timeout_ms", body: "upstream u { server 127.0.0.1 fail_timeout=10ms; }", want: `invalid parameter "fail_timeout=10ms" in FILE:3`},
+	{name: "resolve", body: "upstream u { server 127.0.0.1 resolve; }", want: `the "resolve" parameter of the "server" directive is not supported by sluice in FILE:3`, diff: "resolve is refused by name"},
+	{name: "keepalive_zero", body: "upstream u { server 127.0.0.1; keepalive 0; }", want: `invalid value "0" in "keepalive" directive in FILE:3`},
+	{name: "upstream_port", body: "upstream u { server 127.0.0.1:abc; }", want: `invalid port in upstream "127.0.0.1:abc" in FILE:3`},
+	{name: "upstream_unix", body: "upstream u { server unix:; }", want: `no path in the unix domain socket in upstream "unix:" in FILE:3`},
+	{name: "hash_param", body: "upstream u { hash $remote_addr foo; server 127.0.0.1; }", want: `invalid parameter "foo" in FILE:3`},
+	{name: "duplicate_upstream", body: "upstream b { server 127.0.0.1; } upstream b { server 127.0.0.1; }", want: `duplicate upstream "b" in FILE:3`},
+	{name: "proxy_pass_regex_uri", body: "server { listen 127.0.0.1:18080; location ~ /a { proxy_pass http://127.0.0.1/x; } }", want: `"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block in FILE:3`},
+	{name: "proxy_pass_named_uri", body: "server { listen 127.0.0.1:18080; location @a { proxy_pass http://127.0.0.1/; } }", want: `"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block in FILE:3`},
+	{name: "proxy_pass_prefix", body: "server { listen 127.0.0.1:18080; location /a { proxy_pass ftp://127.0.0.1/x; } }", want: `invalid URL prefix in FILE:3`},
+	{name: "proxy_pass_upstream_port", body: "upstream b { server 127.0.0.1; } server { listen 127.0.0.1:18080; location /a { proxy_pass http://b:8080; } }", want: `upstream "b" may not have port 8080 in FILE:3`},
+	{name: "proxy_pass_upstream_port_later", body: "server { listen 127.0.0.1:18080; location /a { proxy_pass http://b:8080; } }\nupstream b { server 127.0.0.1; }", want: `upstream "b" may not have port 8080 in FILE:3`},
+	{name: "proxy_pass_bad_port", body: "server { listen 18092; location / { proxy_pass http://127.0.0.1:99999; } }", want: `invalid port in upstream "127.0.0.1:99999" in FILE:3`},
+	{name: "proxy_pass_no_host", body: "server { listen 18092; location / { proxy_pass http://; } }", want: `no host in upstream "" in FILE:3`},
+	{name: "proxy_pass_in_server", body: "server { listen 18092; proxy_pass http://127.0.0.1; }", want: `"proxy_pass" directive is not allowed here in FILE:3`},
+	{name: "proxy_pass_duplicate", body: "server { listen 18092; location / { proxy_pass http://127.0.0.1; proxy_pass http://127.0.0.1; } }", want: `"proxy_pass" directive is duplicate in FILE:3`},
+	{name: "duplicate_default", body: "server { listen 127.0.0.1:18080 default_server; }\nserver { listen 127.0.0.1:18080 default_server; }", want: `a duplicate default server for 127.0.0.1:18080 in FILE:4`},
+	{name: "duplicate_listen", body: "server { listen 127.0.0.1:18080; listen 127.0.0.1:18080; }", want: `a duplicate listen 127.0.0.1:18080 in FILE:3`},
+	{name: "duplicate_listen_options", body: "server { listen 127.0.0.1:18080 backlog=10; }\nserver { listen 127.0.0.1:18080 rcvbuf=10; }", want: `duplicate listen options for 127.0.0.1:18080 in FILE:4`},
+	{name: "listen_parameter", body: "server { listen 127.0.0.1:18080 foo; }", want: `invalid parameter "foo" in FILE:3`},
+	{name: "listen_port_zero", body: "server { listen 127.0.0.1:0; }", want: `invalid port in "127.0.0.1:0" of the "listen" directive in FILE:3`},
+	{name: "listen_bad_v6", body: "server { listen [::1:18081; }", want: `invalid host in "[::1:18081" of the "listen" directive in FILE:3`},
+	{name: "listen_spdy", body: "server { listen 18082 spdy; }", want: `invalid parameter "spdy" in FILE:3`},
+	{name: "listen_backlog", body: "server { listen 18082 backlog=x; }", want: `invalid backlog "backlog=x" in FILE:3`, diff: ""},
+	{name: "server_name_star", body: "server { listen 18083; server_name *x; }", want: `server name "*x" is invalid in FILE:3`},
+	{name: "server_name_dot", body: "server { listen 18083; server_name .; }", want: `server name "." is invalid in FILE:3`},
+	{name: "server_name_regex", body: "server { listen 18083; server_name ~(a; }", want: `invalid regular expression "(a": missing closing ) at "(a" in FILE:3`, diff: "regular expressions are Go's (RE2); the message differs"},
+	{name: "location_regex", body: "server { listen 18083; location ~ (?<=a)b {} }", want: `invalid regular expression "(?<=a)b": invalid named capture at "(?<=a)b" in FILE:3`, diff: "look-behind is not in RE2"},
+	{name: "return_code", body: "server { listen 18084; return 1000; }", want: `invalid return code "1000" in FILE:3`},
+	{name: "return_word", body: "server { listen 18084; return foo; }", want: `invalid return code "foo" in FILE:3`},
+	{name: "return_url_text", body: "server { listen 18084; return http://x extra; }", want: `invalid return code "http://x" in FILE:3`},
+	{name: "error_page_range", body: "server { listen 18085; error_page 200 /x; }", want: `value "200" must be between 300 and 599 in FILE:3`},
+	{name: "error_page_overwrite", body: "server { listen 18085; error_page 404 =abc /x; }", want: `invalid value "=abc" in FILE:3`},
+	{name: "error_page_args", body: "server { listen 18085; error_page 404; }", want: `invalid number of arguments in "error_page" directive in FILE:3`},
+	{name: "error_page_code", body: "server { listen 18085; error_page 404 = /x; error_page x /y; }", want: `invalid value "x" in FILE:3`},
+	{name: "log_format_combined", body: `log_format combined "$remote_addr";`, want: `duplicate "log_format" name "combined" in FILE:3`},
+	{name: "log_format_escape", body: `log_format a escape=foo "$remote_addr";`, want: `unknown log format escaping "foo" in FILE:3`},
+	{name: "log_format_duplicate", body: `log_format a "x"; log_format a "y";`, want: `duplicate "log_format" name "a" in FILE:3`},
+	{name: "access_log_format", body: `access_log /tmp/a.log nosuch;`, want: `unknown log format "nosuch" in FILE:3`},
+	{name: "access_log_off_args", body: `access_log off foo;`, want: `invalid parameter "foo" in FILE:3`},
+	{name: "access_log_param", body: `access_log /tmp/a.log combined bad=1;`, want: `invalid parameter "bad=1" in FILE:3`},
+	{name: "access_log_buffer", body: `access_log /tmp/a.log combined buffer=x;`, want: `invalid buffer size "x" in FILE:3`},
+	{name: "access_log_flush", body: `access_log /tmp/a.log combined flush=1s;`, want: `no buffer is defined for access_log "/tmp/a.log" in FILE:3`},
+	{name: "limit_conn_zone_size", body: `limit_conn_zone $binary_remote_addr zone=a;`, want: `invalid zone size "zone=a" in FILE:3`},
+	{name: "limit_conn_zone_small", body: `limit_conn_zone $binary_remote_addr zone=a:1k;`, want: `zone "zone=a:1k" is too small in FILE:3`},
+	{name: "limit_conn_zone_param", body: `limit_conn_zone $binary_remote_addr foo=a:1m;`, want: `invalid parameter "foo=a:1m" in FILE:3`},
+	{name: "limit_conn_zone_bound", body: `limit_conn_zone $binary_remote_addr zone=a:1m; limit_conn_zone $remote_addr zone=a:1m;`, want: `limit_conn_zone "a" is already bound to key "$binary_remote_addr" in FILE:3`},
+	{name: "limit_conn_zero", body: `limit_conn a 0;`, want: `invalid number of connections "0" in FILE:3`},
+	{name: "limit_conn_no_zone", body: "limit_conn a 1;\nserver { listen 18086; }", want: `zero size shared memory zone "a"`},
+	{name: "limit_conn_duplicate", body: `limit_conn_zone $binary_remote_addr zone=a:1m; limit_conn a 1; limit_conn a 2;`, want: `"limit_conn" directive is duplicate in FILE:3`},
+	{name: "limit_conn_status", body: `limit_conn_status 300;`, want: `value must be between 400 and 599 in FILE:3`},
+	{name: "limit_conn_log_level", body: `limit_conn_log_level foo;`, want: `invalid value "foo" in FILE:3`},
+	{name: "limit_req_zone_rate", body: `limit_req_zone $binary_remote_addr zone=a:1m rate=x;`, want: `invalid rate "rate=x" in FILE:3`},
+	{name: "limit_req_zone_args", body: `limit_req_zone $binary_remote_addr zone=a:1m;`, want: `invalid number of arguments in "limit_req_zone" directive in FILE:3`},
+	{name: "limit_req_zone_hour", body: `limit_req_zone $binary_remote_addr zone=a:1m rate=10r/h;`, want: `invalid rate "rate=10r/h" in FILE:3`},
+	{name: "limit_req_burst", body: `limit_req_zone $binary_remote_addr zone=a:1m rate=1r/s; limit_req zone=a burst=x;`, want: `invalid burst value "burst=x" in FILE:3`},
+	{name: "limit_req_duplicate", body: `limit_req_zone $binary_remote_addr zone=a:1m rate=1r/s; limit_req zone=a; limit_req zone=a;`, want: `"limit_req" directive is duplicate in FILE:3`},
+	{name: "limit_req_no_zone_param", body: `limit_req burst=1;`, want: `"limit_req" must have "zone" parameter in FILE:3`},
+	{name: "limit_req_delay", body: `limit_req_zone $binary_remote_addr zone=a:1m rate=1r/s; limit_req zone=a delay=x;`, want: `invalid delay value "delay=x" in FILE:3`},
+	{name: "keepalive_timeout_header", body: `keepalive_timeout 10s x;`, want: `"keepalive_timeout" directive invalid value in FILE:3`},
+	{name: "large_client_header_buffers", body: `large_client_header_buffers 0 8k;`, want: `"large_client_header_buffers" directive invalid value in FILE:3`},
+	{name: "server_tokens", body: `server_tokens foo;`, want: `invalid value "foo" in FILE:3`},
+	{name: "proxy_http_version", body: `proxy_http_version 2.0;`, want: `invalid value "2.0" in FILE:3`},
+	{name: "proxy_next_upstream", body: `proxy_next_upstream foo;`, want: `invalid value "foo" in FILE:3`},
+	{name: "proxy_buffers_zero", body: `proxy_buffers 0 4k;`, want: `"proxy_buffers" directive invalid value in FILE:3`},
+	{name: "proxy_busy_buffers", body: "server { listen 18086; location / { proxy_buffers 2 4k; } }", want: `"proxy_busy_buffers_size" must be less than the size of all "proxy_buffers" minus one buffer in FILE:4`},
+	{name: "proxy_buffer_size", body: `proxy_buffer_size x;`, want: `"proxy_buffer_size" directive invalid value in FILE:3`},
+	{name: "proxy_redirect_default_http", body: `proxy_redirect default;`, want: `"proxy_redirect default" should be placed after the "proxy_pass" directive in FILE:3`},
+	{name: "proxy_redirect_default_vars", body: "server { listen 18087; location / { proxy_pass http://127.0.0.1$uri; proxy_redirect default; } }", want: `"proxy_redirect default" cannot be used with "proxy_pass" directive with variables in FILE:3`},
+	{name: "proxy_redirect_one", body: `proxy_redirect a;`, want: `invalid parameter "a" in FILE:3`},
+	{name: "proxy_bind", body: `proxy_bind foo;`, want: `invalid address "foo" in FILE:3`},
+	{name: "ssl_no_certificate", body: "server { listen 18090 ssl; }", want: `no "ssl_certificate" is defined for the "listen ... ssl" directive in FILE:3`},
+	{name: "ssl_no_key", body: "server { listen 18090; ssl_certificate /nonexist.pem; }", want: `no "ssl_certificate_key" is defined for certificate "/nonexist.pem"`},
+	{name: "ssl_protocols", body: `ssl_protocols TLSv1.4;`, want: `invalid value "TLSv1.4" in FILE:3`},
+	{name: "ssl_session_cache", body: `ssl_session_cache foo;`, want: `invalid session cache "foo" in FILE:3`},
+	{name: "ssl_session_cache_shared", body: `ssl_session_cache shared:x;`, want: `invalid session cache "shared:x" in FILE:3`},
+	{name: "ssl_verify_client", body: `ssl_verify_client maybe;`, want: `invalid value "maybe" in FILE:3`},
+	{name: "ssl_session_timeout", body: `ssl_session_timeout 10ms;`, want: `"ssl_session_timeout" directive invalid value in FILE:3`},
+	{name: "try_files_args", body: "server { listen 18091; location / { try_files $uri; } }", want: `invalid number of arguments in "try_files" directive in FILE:3`},
+	{name: "alias_in_server", body: "server { listen 18091; alias /x; }", want: `"alias" directive is not allowed here in FILE:3`},
+	{name: "map_variable", body: `map $a b { }`, want: `invalid variable name "b" in FILE:3`},
+	{name: "map_block", body: `map $a $b { x { } }`, want: `unexpected "{" in FILE:3`},
+	{name: "add_header_param", body: `add_header X a foo;`, want: `invalid parameter "foo" in FILE:3`},
+	{name: "proxy_set_header_args", body: `proxy_set_header X;`, want: `invalid number of arguments in "proxy_set_header" directive in FILE:3`},
+	{name: "allow", body: `allow foo;`, want: `invalid parameter "foo" in FILE:3`},
+	{name: "server_in_server", body: "server { listen 18093; server { } }", want: `"server" directive is not allowed here in FILE:3`},
+	{name: "unsupported_if", body: "server { listen 18093; if ($a) { } }", want: `"if" directive is not supported by sluice in FILE:3`, diff: "if is not implemented"},
+}
+
+func TestHTTPErrors(t *testing.T) {
+	for _, tc := range httpErrorCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, got := loadHTTP(t, tc.body)
+			if got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestHTTPErrorsNginx checks the expected messages of httpErrorCases
+// against nginx itself, so the table cannot drift from nginx.
+func TestHTTPErrorsNginx(t *testing.T) {
+	requireNginx(t)
+	prefix := t.TempDir()
+	if err := os.Mkdir(filepath.Join(prefix, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range httpErrorCases {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "t.conf")
+			if err := os.WriteFile(file, []byte("events {}\nhttp {\n"+tc.body+"\n}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ok, msg := runNginx(t, file, prefix, "")
+			msg = strings.ReplaceAll(msg, file, "FILE")
+			if tc.diff != "" {
+				if !ok && msg == tc.want {
+					t.Errorf("listed as a difference (%s) but nginx says the same: %q", tc.diff, msg)
+				}
+				return
+			}
+			if ok || msg != tc.want {
+				t.Errorf("nginx: ok=%v %q\nwant %q", ok, msg, tc.want)
+			}
+		})
+	}
+}
+
+func requireNginx(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(nginxBinary); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("nginx is required in CI: %v", err)
+		}
+		t.Skipf("nginx not installed: %v", err)
+	}
+}
+
+// httpAccepted are http {} bodies nginx accepts; sluice must too.
+var httpAccepted = []struct{ name, body string }{
+	{"nested_regex_in_regex", "server { listen 127.0.0.1:18080; location ~ ^/a { location ^/a/b {} location ~ c {} } }"},
+	{"duplicate_named", "server { listen 127.0.0.1:18080; location @a { return 200; }\nlocation @a { return 201; } }"},
+	{"exact_and_prefix", "server { listen 127.0.0.1:18080; location = /a {} location /a {} }"},
+	{"backup_before_ip_hash", "upstream u { server 127.0.0.1 backup; server 127.0.0.2; ip_hash; }"},
+	{"backup_before_random", "upstream u { server 127.0.0.1 backup; server 127.0.0.2; random; }"},
+	{"upstream_case", "upstream Back { server 127.0.0.1; } server { listen 127.0.0.1:18080; location /a { proxy_pass http://back; } }"},
+	{"keepalive_all", "upstream u { server 127.0.0.1; keepalive 2; keepalive_requests 0; keepalive_time 1h; keepalive_timeout 60s; }"},
+	{"ip_hash_params", "upstream u { ip_hash; server 127.0.0.1 weight=2 max_conns=3 max_fails=0 fail_timeout=5 down; }"},
+	{"random_two", "upstream u { random two least_conn; server 127.0.0.1; }"},
+	{"hash_consistent", "upstream u { hash $remote_addr consistent; server 127.0.0.1; }"},
+	{"proxy_pass_unix", "server { listen 18092; location / { proxy_pass http://unix:/tmp/x.sock:/foo; } }"},
+	{"proxy_pass_unix_regex", "server { listen 18092; location ~ / { proxy_pass http://unix:/tmp/x.sock; } }"},
+	{"proxy_pass_vars_regex", "server { listen 18092; location ~ ^/(.*)$ { proxy_pass http://127.0.0.1/$1; } }"},
+	{"server_names", `server { listen 18083; server_name "" _ example.com *.example.com .example.org www.example.* ~^(?<sub>\w+)\.example\.net$; }`},
+	{"listen_forms", "server { listen 127.0.0.1:18094; listen 18095; listen [::1]:18096; listen [::]:18097 ipv6only=off; listen unix:/tmp/sluice-test.sock; listen 18098 default_server reuseport backlog=100 rcvbuf=64k sndbuf=64k so_keepalive=30s:10s:3 proxy_protocol http2; }"},
+	{"return_forms", "server { listen 18084; location /a { return 200 \"ok\"; } location /b { return 301 https://$host$request_uri; } location /c { return $scheme://x; } location /d { return 204; } }"},
+	{"error_pages", "server { listen 18085; error_page 404 = /x; error_page 500 502 503 504 =200 @fallback; location @fallback { return 200; } }"},
+	{"proxy_next_upstream_off", "proxy_next_upstream off error;"},
+	{"real_ip", "set_real_ip_from 10.0.0.0/8; set_real_ip_from unix:; real_ip_header X-Forwarded-For; real_ip_recursive on;"},
+	{"limits", "limit_conn_zone $binary_remote_addr zone=c:1m; limit_req_zone $binary_remote_addr zone=r:1m rate=30r/m; server { listen 18086; limit_conn c 10; limit_req zone=r burst=5 nodelay; limit_conn_status 429; limit_req_status 429; }"},
+	{"ssl_settings", "ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers HIGH; ssl_prefer_server_ciphers on; ssl_session_cache builtin:1000 shared:SSL:10m; ssl_session_timeout 10m; ssl_session_tickets off; ssl_verify_client optional; ssl_verify_depth 2;"},
+	{"stub_status", "server { listen 18093; location /s { stub_status; } location /t { stub_status on; } }"},
+	{"variables_blocks", "map $http_upgrade $connection_upgrade { default upgrade; '' close; } geo $geo { default 0; 127.0.0.1 1; } split_clients \"${remote_addr}\" $variant { 50% a; * b; }"},
+	{"client_side", "keepalive_timeout 65 60; keepalive_requests 100; keepalive_time 30m; client_max_body_size 2g; client_header_buffer_size 2k; large_client_header_buffers 8 16k; client_header_timeout 10s; client_body_timeout 10s; client_body_buffer_size 32k; send_timeout 5s; server_tokens build; underscores_in_headers on; ignore_invalid_headers off; tcp_nodelay off;"},
+}
+
+func TestHTTPAccepted(t *testing.T) {
+	nginx := true
+	if _, err := os.Stat(nginxBinary); err != nil {
+		nginx = false
+	}
+	prefix := t.TempDir()
+	if err := os.Mkdir(filepath.Join(prefix, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range httpAccepted {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, msg := loadHTTP(t, tc.body); msg != "" {
+				t.Errorf("sluice refused: %s", msg)
+			}
+			if nginx {
+				file := filepath.Join(t.TempDir(), "t.conf")
+				if err := os.WriteFile(file, []byte("events {}\nhttp {\n"+tc.body+"\n}\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if ok, msg := runNginx(t, file, prefix, ""); !ok {
+					t.Errorf("nginx refused: %s", msg)
+				}
+			}
+		})
+	}
+}
+
+func TestHTTPInheritance(t *testing.T) {
+	cfg, msg := loadHTTP(t, `
+proxy_set_header X-A a;
+proxy_set_header X-B b;
+add_header X-Upstream $upstream_addr always;
+proxy_read_timeout 30s;
+access_log off;
+server {
+	listen 127.0.0.1:18080;
+	proxy_connect_timeout 5s;
+	location / {
+		proxy_set_header Host $host;
+		location /n/ {
+			proxy_read_timeout 1s;
+			access_log /tmp/x.log;
+		}
+	}
+	location /other {
+		add_header X-Other 1;
+	}
+}
+server { listen 127.0.0.1:18081; }
+`)
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	h := cfg.HTTP
+	s0, s1 := h.Servers[0], h.Servers[1]
+	root, nested, other := s0.Locations[0], s0.Locations[0].Locations[0], s0.Locations[1]
+	hdr := func(list ...string) []HTTPHeader {
+		var out []HTTPHeader
+		for i := 0; i < len(list); i += 2 {
+			out = append(out, HTTPHeader{Name: list[i], Value: list[i+1]})
+		}
+		return out
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"http headers reach the server", s0.Settings.ProxySetHeaders, hdr("X-A", "a", "X-B", "b", "Host", "$proxy_host", "Connection", "close")},
+		{"a level that sets a header replaces the list", root.Settings.ProxySetHeaders, hdr("Host", "$host", "Connection", "close")},
+		{"nested location inherits the replaced list", nested.Settings.ProxySetHeaders, hdr("Host", "$host", "Connection", "close")},
+		{"sibling keeps the http list", other.Settings.ProxySetHeaders, hdr("X-A", "a", "X-B", "b", "Host", "$proxy_host", "Connection", "close")},
+		{"add_header after the server applies to it", root.Settings.AddHeaders, []HTTPHeader{{Name: "X-Upstream", Value: "$upstream_addr", Always: true}}},
+		{"add_header at a level replaces", other.Settings.AddHeaders, []HTTPHeader{{Name: "X-Other", Value: "1"}}},
+		{"timeout from http", root.Settings.ProxyReadTimeout, 30 * time.Second},
+		{"timeout from nested", nested.Settings.ProxyReadTimeout, time.Second},
+		{"timeout from server", nested.Settings.ProxyConnectTimeout, 5 * time.Second},
+		{"default timeout", s1.Settings.ProxyConnectTimeout, 60 * time.Second},
+		{"access_log off inherited", root.Settings.AccessLogOff, true},
+		{"access_log at a level replaces off", nested.Settings.AccessLogOff, false},
+		{"default keepalive_timeout", s1.Settings.KeepaliveTimeout, 75 * time.Second},
+		{"default proxy_http_version", s1.Settings.ProxyHTTPVersion, "1.0"},
+		{"default busy buffers", s1.Settings.ProxyBusyBuffersSize, int64(8 << 10)},
+		{"default next upstream", s1.Settings.ProxyNextUpstream, []string{"error", "timeout"}},
+		{"implicit server name", s1.Names, []HTTPServerName{{Name: ""}}},
+		{"header timeout default", s1.ClientHeaderTimeout, 60 * time.Second},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s: got %#v, want %#v", c.name, c.got, c.want)
+		}
+	}
+	if n := len(nested.Settings.AccessLogs); n != 1 || nested.Settings.AccessLogs[0].Path != "/tmp/x.log" || nested.Settings.AccessLogs[0].Format != "combined" {
+		t.Errorf("nested access log: %+v", nested.Settings.AccessLogs)
+	}
+}
+
+func TestHTTPDefaultListen(t *testing.T) {
+	cfg, msg := loadHTTP(t, "server { server_name a; }")
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	got := cfg.HTTP.Servers[0].Listens
+	if len(got) != 1 || got[0].Address != "0.0.0.0:80" || !got[0].Implicit {
+		t.Errorf("listens = %+v, want the implicit *:80", got)
+	}
+}
+
+func TestHTTPProxyPass(t *testing.T) {
+	restore := LookupHost
+	t.Cleanup(func() { LookupHost = restore })
+	LookupHost = func(host string) ([]string, error) {
+		switch host {
+		case "api.internal":
+			return []string{"10.0.0.1", "10.0.0.2", "::ffff:10.0.0.3"}, nil
+		case "localhost":
+			return []string{"127.0.0.1"}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	cfg, msg := loadHTTP(t, `
+upstream backend { least_conn; server api.internal:8001 weight=3 max_fails=2 fail_timeout=30s; server 127.0.0.1:8002 backup; keepalive 16; }
+server {
+	listen 127.0.0.1:18080;
+	location / { proxy_pass http://backend; }
+	location /v1/ { proxy_pass http://api.internal:9000/api/; }
+	location /local { proxy_pass http://localhost; }
+	location /again { proxy_pass http://LOCALHOST:80; }
+	location /sock { proxy_pass http://unix:/run/app.sock:/x; }
+	location ~ ^/re/(.*)$ { proxy_pass http://backend/$1; }
+	location /tls { proxy_pass https://127.0.0.1; }
+}`)
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	h := cfg.HTTP
+	u := h.UpstreamByName("backend")
+	if u == nil || u.Method != "least_conn" || u.Keepalive != 16 || len(u.Servers) != 4 {
+		t.Fatalf("backend = %+v", u)
+	}
+	wantAddrs := []string{"10.0.0.1:8001", "10.0.0.2:8001", "10.0.0.3:8001", "127.0.0.1:8002"}
+	for i, s := range u.Servers {
+		if s.Addr != wantAddrs[i] {
+			t.Errorf("server %d addr %s, want %s", i, s.Addr, wantAddrs[i])
+		}
+	}
+	if s := u.Servers[0]; s.Weight != 3 || s.MaxFails != 2 || s.FailTimeout != 30*time.Second || s.Name != "api.internal:8001" {
+		t.Errorf("server 0 = %+v", s)
+	}
+	if !u.Servers[3].Backup {
+		t.Errorf("server 3 not backup")
+	}
+	locs := h.Servers[0].Locations
+	type want struct {
+		upstream, uri string
+		hasURI, vars  bool
+		auto          bool
+	}
+	wants := []want{
+		{upstream: "backend", auto: true},
+		{upstream: "api.internal:9000", uri: "/api/", hasURI: true, auto: true},
+		{upstream: "localhost:80"},
+		{upstream: "localhost:80"},
+		{upstream: "unix:/run/app.sock", uri: "/x", hasURI: true},
+		{vars: true},
+		{upstream: "127.0.0.1:443"},
+	}
+	for i, w := range wants {
+		pp := locs[i].ProxyPass
+		if pp.Upstream != w.upstream || pp.URI != w.uri || pp.HasURI != w.hasURI || pp.HasVars != w.vars || locs[i].AutoRedirect != w.auto {
+			t.Errorf("location %s: proxy_pass %+v auto=%v, want %+v", locs[i].Name, pp, locs[i].AutoRedirect, w)
+		}
+	}
+	impl := h.UpstreamByName("api.internal:9000")
+	if impl == nil || !impl.Implicit || len(impl.Servers) != 3 {
+		t.Errorf("implicit upstream = %+v", impl)
+	}
+	n := 0
+	for _, u := range h.Upstreams {
+		if strings.EqualFold(u.Name, "localhost:80") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d implicit upstreams for localhost:80, want 1 shared", n)
+	}
+
+	_, msg = loadHTTP(t, "server { listen 127.0.0.1:18080; location / { proxy_pass http://nosuch; } }")
+	if want := `host not found in upstream "nosuch" in FILE:3`; msg != want {
+		t.Errorf("got %q, want %q", msg, want)
+	}
+	_, msg = loadHTTP(t, "upstream u { server webtest001:6969; }")
+	if want := `host not found in upstream "webtest001:6969" in FILE:3`; msg != want {
+		t.Errorf("got %q, want %q", msg, want)
+	}
+}
+
+func TestHTTPWarnings(t *testing.T) {
+	cfg, msg := loadHTTP(t, "server { listen 18083; server_name a a/b; }\nserver { listen 18083; server_name a; location / { root /x; } }\nupstream u { server 127.0.0.1; keepalive 2; least_conn; }")
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	want := []string{
+		`server name "a/b" has suspicious symbols in FILE:3`,
+		`load balancing method redefined in FILE:5`,
+		`conflicting server name "a" on 0.0.0.0:18083, ignored`,
+		`static files are not served by sluice yet: requests to this server are answered with 404 in FILE:3`,
+		`static files are not served by sluice yet: location "/" answers 404 in FILE:4`,
+	}
+	var got []string
+	for _, w := range cfg.Warnings {
+		got = append(got, strings.ReplaceAll(w, cfg.File, "FILE"))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestHTTPGoldenNginx runs nginx -t on every http_* golden case and checks
+// that it agrees with sluice (same acceptance, same first error).
+func TestHTTPGoldenNginx(t *testing.T) {
+	requireNginx(t)
+	dir, err := filepath.Abs("testdata/golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	confs, _ := filepath.Glob(filepath.Join(dir, "http_*.conf"))
+	if len(confs) < 5 {
+		t.Fatalf("only %d http golden cases", len(confs))
+	}
+	prefix := t.TempDir()
+	if err := os.Mkdir(filepath.Join(prefix, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, conf := range confs {
+		name := strings.TrimSuffix(filepath.Base(conf), ".conf")
+		t.Run(name, func(t *testing.T) {
+			nginxOK, nginxMsg := runNginx(t, conf, prefix, "")
+			_, err := Load(Options{File: conf, Prefix: dir})
+			sluiceOK, sluiceMsg := err == nil, ""
+			if err != nil {
+				sluiceMsg = err.Error()
+			}
+			if nginxOK != sluiceOK || nginxMsg != sluiceMsg {
+				t.Errorf("sluice and nginx disagree\n nginx:  ok=%v %s\n sluice: ok=%v %s", nginxOK, nginxMsg, sluiceOK, sluiceMsg)
+			}
+		})
+	}
+}
