@@ -13,7 +13,7 @@ import (
 
 // positionless are the errors nginx reports without a file and line: checks
 // of the whole configuration made once it is read.
-var positionless = regexp.MustCompile(`^(\d+ worker_connections are not enough for \d+ listening sockets|zero size shared memory zone "[^"]*")$`)
+var positionless = regexp.MustCompile(`^(\d+ worker_connections are not enough for \d+ listening sockets|zero size shared memory zone "[^"]*"|no (proxy_)?ssl_(client|trusted)_certificate for (proxy_)?ssl_verify(_client)?|no "proxy_ssl_certificate_key" is defined for certificate "[^"]*")$`)
 
 // FuzzParse feeds arbitrary bytes to the lexer, parser and compiler as a
 // configuration file (and as -g directives) through a ReadFile stub. It

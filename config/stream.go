@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +72,73 @@ type StreamSettings struct {
 	LimitConnLogLevel string            // default "error"
 	LimitConnDryRun   bool
 
+	// SSLPreread is ssl_preread: read the TLS ClientHello before proxying.
+	SSLPreread bool `json:",omitempty"`
+	// SSL holds the ssl_* directives of TLS termination (listen ... ssl).
+	SSL StreamSSL
+	// ProxySSL holds proxy_ssl and the proxy_ssl_* directives: TLS towards
+	// the upstream.
+	ProxySSL StreamProxySSL
+	// RealIPFrom are the set_real_ip_from networks: peers whose PROXY
+	// protocol header replaces the client address.
+	RealIPFrom []StreamAccessRule `json:",omitempty"`
+	// ProxyRequests is proxy_requests (UDP): the datagrams from a client
+	// after which its binding to the session is dropped; 0: no limit.
+	ProxyRequests int `json:",omitempty"`
+	// ProxyResponses is proxy_responses (UDP): the datagrams expected in
+	// answer to each client datagram; -1 (the default): not limited.
+	ProxyResponses int
+
 	set map[string]bool
+}
+
+// StreamSSL is the configuration of TLS termination for a stream server.
+type StreamSSL struct {
+	// Certificates and CertificateKeys are the ssl_certificate and
+	// ssl_certificate_key files, paired by position. A path may contain
+	// variables (for example $ssl_server_name): it is then evaluated
+	// during each handshake.
+	Certificates    []string `json:",omitempty"`
+	CertificateKeys []string `json:",omitempty"`
+	// Protocols are the ssl_protocols names; default TLSv1 TLSv1.1
+	// TLSv1.2, as nginx 1.22.
+	Protocols []string
+	// Ciphers is the OpenSSL cipher list of ssl_ciphers, default
+	// "HIGH:!aNULL:!MD5".
+	Ciphers             string
+	PreferServerCiphers bool `json:",omitempty"`
+	// SessionCache is ssl_session_cache as written: "none" (default),
+	// "off", "builtin[:N]" and/or "shared:NAME:SIZE".
+	SessionCache     []string
+	SessionTimeout   time.Duration // ssl_session_timeout, default 5m
+	SessionTickets   bool          // ssl_session_tickets, default on
+	HandshakeTimeout time.Duration // ssl_handshake_timeout, default 60s
+	// VerifyClient is "off" (default), "on", "optional" or
+	// "optional_no_ca".
+	VerifyClient       string
+	ClientCertificate  string   `json:",omitempty"`
+	TrustedCertificate string   `json:",omitempty"`
+	VerifyDepth        int      // ssl_verify_depth, default 1
+	ALPN               []string `json:",omitempty"` // ssl_alpn
+}
+
+// StreamProxySSL is the configuration of TLS towards upstream servers.
+type StreamProxySSL struct {
+	Enable bool `json:",omitempty"` // proxy_ssl
+	// ServerName is proxy_ssl_server_name: send SNI (default off).
+	ServerName bool `json:",omitempty"`
+	// Name is proxy_ssl_name (a complex value); empty means the host of
+	// proxy_pass, as nginx.
+	Name               string `json:",omitempty"`
+	Verify             bool   `json:",omitempty"` // proxy_ssl_verify
+	VerifyDepth        int    // proxy_ssl_verify_depth, default 1
+	TrustedCertificate string `json:",omitempty"`
+	Certificate        string `json:",omitempty"`
+	CertificateKey     string `json:",omitempty"`
+	// Protocols default TLSv1 TLSv1.1 TLSv1.2; Ciphers default "DEFAULT".
+	Protocols    []string
+	Ciphers      string
+	SessionReuse bool // proxy_ssl_session_reuse, default on
 }
 
 var defaultStreamSettings = StreamSettings{
@@ -85,6 +152,23 @@ var defaultStreamSettings = StreamSettings{
 	ProxyProtocolTimeout: 30 * time.Second,
 	ResolverTimeout:      30 * time.Second,
 	LimitConnLogLevel:    "error",
+	ProxyResponses:       -1,
+	SSL: StreamSSL{
+		Protocols:        []string{"TLSv1", "TLSv1.1", "TLSv1.2"},
+		Ciphers:          "HIGH:!aNULL:!MD5",
+		SessionCache:     []string{"none"},
+		SessionTimeout:   5 * time.Minute,
+		SessionTickets:   true,
+		HandshakeTimeout: 60 * time.Second,
+		VerifyClient:     "off",
+		VerifyDepth:      1,
+	},
+	ProxySSL: StreamProxySSL{
+		VerifyDepth:  1,
+		Protocols:    []string{"TLSv1", "TLSv1.1", "TLSv1.2"},
+		Ciphers:      "DEFAULT",
+		SessionReuse: true,
+	},
 }
 
 // StreamServer is one server {} block of the stream block.
@@ -325,6 +409,35 @@ var inherit = []struct {
 	{"limit_conn", func(d, s *StreamSettings) { d.LimitConns = s.LimitConns }},
 	{"limit_conn_log_level", func(d, s *StreamSettings) { d.LimitConnLogLevel = s.LimitConnLogLevel }},
 	{"limit_conn_dry_run", func(d, s *StreamSettings) { d.LimitConnDryRun = s.LimitConnDryRun }},
+	{"ssl_preread", func(d, s *StreamSettings) { d.SSLPreread = s.SSLPreread }},
+	{"ssl_certificate", func(d, s *StreamSettings) { d.SSL.Certificates = s.SSL.Certificates }},
+	{"ssl_certificate_key", func(d, s *StreamSettings) { d.SSL.CertificateKeys = s.SSL.CertificateKeys }},
+	{"ssl_protocols", func(d, s *StreamSettings) { d.SSL.Protocols = s.SSL.Protocols }},
+	{"ssl_ciphers", func(d, s *StreamSettings) { d.SSL.Ciphers = s.SSL.Ciphers }},
+	{"ssl_prefer_server_ciphers", func(d, s *StreamSettings) { d.SSL.PreferServerCiphers = s.SSL.PreferServerCiphers }},
+	{"ssl_session_cache", func(d, s *StreamSettings) { d.SSL.SessionCache = s.SSL.SessionCache }},
+	{"ssl_session_timeout", func(d, s *StreamSettings) { d.SSL.SessionTimeout = s.SSL.SessionTimeout }},
+	{"ssl_session_tickets", func(d, s *StreamSettings) { d.SSL.SessionTickets = s.SSL.SessionTickets }},
+	{"ssl_handshake_timeout", func(d, s *StreamSettings) { d.SSL.HandshakeTimeout = s.SSL.HandshakeTimeout }},
+	{"ssl_verify_client", func(d, s *StreamSettings) { d.SSL.VerifyClient = s.SSL.VerifyClient }},
+	{"ssl_client_certificate", func(d, s *StreamSettings) { d.SSL.ClientCertificate = s.SSL.ClientCertificate }},
+	{"ssl_trusted_certificate", func(d, s *StreamSettings) { d.SSL.TrustedCertificate = s.SSL.TrustedCertificate }},
+	{"ssl_verify_depth", func(d, s *StreamSettings) { d.SSL.VerifyDepth = s.SSL.VerifyDepth }},
+	{"ssl_alpn", func(d, s *StreamSettings) { d.SSL.ALPN = s.SSL.ALPN }},
+	{"proxy_ssl", func(d, s *StreamSettings) { d.ProxySSL.Enable = s.ProxySSL.Enable }},
+	{"proxy_ssl_server_name", func(d, s *StreamSettings) { d.ProxySSL.ServerName = s.ProxySSL.ServerName }},
+	{"proxy_ssl_name", func(d, s *StreamSettings) { d.ProxySSL.Name = s.ProxySSL.Name }},
+	{"proxy_ssl_verify", func(d, s *StreamSettings) { d.ProxySSL.Verify = s.ProxySSL.Verify }},
+	{"proxy_ssl_verify_depth", func(d, s *StreamSettings) { d.ProxySSL.VerifyDepth = s.ProxySSL.VerifyDepth }},
+	{"proxy_ssl_trusted_certificate", func(d, s *StreamSettings) { d.ProxySSL.TrustedCertificate = s.ProxySSL.TrustedCertificate }},
+	{"proxy_ssl_certificate", func(d, s *StreamSettings) { d.ProxySSL.Certificate = s.ProxySSL.Certificate }},
+	{"proxy_ssl_certificate_key", func(d, s *StreamSettings) { d.ProxySSL.CertificateKey = s.ProxySSL.CertificateKey }},
+	{"proxy_ssl_protocols", func(d, s *StreamSettings) { d.ProxySSL.Protocols = s.ProxySSL.Protocols }},
+	{"proxy_ssl_ciphers", func(d, s *StreamSettings) { d.ProxySSL.Ciphers = s.ProxySSL.Ciphers }},
+	{"proxy_ssl_session_reuse", func(d, s *StreamSettings) { d.ProxySSL.SessionReuse = s.ProxySSL.SessionReuse }},
+	{"set_real_ip_from", func(d, s *StreamSettings) { d.RealIPFrom = s.RealIPFrom }},
+	{"proxy_requests", func(d, s *StreamSettings) { d.ProxyRequests = s.ProxyRequests }},
+	{"proxy_responses", func(d, s *StreamSettings) { d.ProxyResponses = s.ProxyResponses }},
 }
 
 // merge fills the settings a server did not set from the stream level,
@@ -495,6 +608,75 @@ var streamDirectives = []*Spec{
 	}},
 	{Name: "limit_conn_dry_run", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.LimitConnDryRun })},
 
+	{Name: "ssl_preread", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.SSLPreread })},
+	{Name: "ssl_certificate", Ctx: ctxStreamBoth, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
+		s := settings(parent)
+		s.SSL.Certificates = append(s.SSL.Certificates, pathArg(c, d.Args[0]))
+		s.mark(d.Name)
+		return nil, nil
+	}},
+	{Name: "ssl_certificate_key", Ctx: ctxStreamBoth, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
+		s := settings(parent)
+		s.SSL.CertificateKeys = append(s.SSL.CertificateKeys, pathArg(c, d.Args[0]))
+		s.mark(d.Name)
+		return nil, nil
+	}},
+	{Name: "ssl_protocols", Ctx: ctxStreamBoth, Args: Args1More, Set: protocolsSetting(func(s *StreamSettings) *[]string { return &s.SSL.Protocols })},
+	{Name: "ssl_ciphers", Ctx: ctxStreamBoth, Args: Args1, Set: stringSetting(func(s *StreamSettings) *string { return &s.SSL.Ciphers })},
+	{Name: "ssl_prefer_server_ciphers", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.SSL.PreferServerCiphers })},
+	{Name: "ssl_session_cache", Ctx: ctxStreamBoth, Args: Args12, Set: setSSLSessionCache},
+	{Name: "ssl_session_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
+		t, err := secondsArg(d, d.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		s := settings(parent)
+		s.SSL.SessionTimeout = t
+		s.mark(d.Name)
+		return nil, nil
+	}},
+	{Name: "ssl_session_tickets", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.SSL.SessionTickets })},
+	{Name: "ssl_handshake_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: timeSetting(func(s *StreamSettings) *time.Duration { return &s.SSL.HandshakeTimeout })},
+	{Name: "ssl_verify_client", Ctx: ctxStreamBoth, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
+		switch d.Args[0] {
+		case "on", "off", "optional", "optional_no_ca":
+		default:
+			return nil, errorf(d.File, d.Line, "invalid value %q", d.Args[0])
+		}
+		s := settings(parent)
+		s.SSL.VerifyClient = d.Args[0]
+		s.mark(d.Name)
+		return nil, nil
+	}},
+	{Name: "ssl_client_certificate", Ctx: ctxStreamBoth, Args: Args1, Set: pathSetting(func(s *StreamSettings) *string { return &s.SSL.ClientCertificate })},
+	{Name: "ssl_trusted_certificate", Ctx: ctxStreamBoth, Args: Args1, Set: pathSetting(func(s *StreamSettings) *string { return &s.SSL.TrustedCertificate })},
+	{Name: "ssl_verify_depth", Ctx: ctxStreamBoth, Args: Args1, Set: numSetting(func(s *StreamSettings) *int { return &s.SSL.VerifyDepth })},
+	{Name: "ssl_alpn", Ctx: ctxStreamBoth, Args: Args1More, Set: func(c *compiler, d *Directive, parent any) (any, error) {
+		for _, a := range d.Args {
+			if len(a) > 255 {
+				return nil, errorf(d.File, d.Line, "protocol too long")
+			}
+		}
+		s := settings(parent)
+		s.SSL.ALPN = append([]string(nil), d.Args...)
+		s.mark(d.Name)
+		return nil, nil
+	}},
+	{Name: "proxy_ssl", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.ProxySSL.Enable })},
+	{Name: "proxy_ssl_server_name", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.ProxySSL.ServerName })},
+	{Name: "proxy_ssl_name", Ctx: ctxStreamBoth, Args: Args1, Set: stringSetting(func(s *StreamSettings) *string { return &s.ProxySSL.Name })},
+	{Name: "proxy_ssl_verify", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.ProxySSL.Verify })},
+	{Name: "proxy_ssl_verify_depth", Ctx: ctxStreamBoth, Args: Args1, Set: numSetting(func(s *StreamSettings) *int { return &s.ProxySSL.VerifyDepth })},
+	{Name: "proxy_ssl_trusted_certificate", Ctx: ctxStreamBoth, Args: Args1, Set: pathSetting(func(s *StreamSettings) *string { return &s.ProxySSL.TrustedCertificate })},
+	{Name: "proxy_ssl_certificate", Ctx: ctxStreamBoth, Args: Args1, Set: pathSetting(func(s *StreamSettings) *string { return &s.ProxySSL.Certificate })},
+	{Name: "proxy_ssl_certificate_key", Ctx: ctxStreamBoth, Args: Args1, Set: pathSetting(func(s *StreamSettings) *string { return &s.ProxySSL.CertificateKey })},
+	{Name: "proxy_ssl_protocols", Ctx: ctxStreamBoth, Args: Args1More, Set: protocolsSetting(func(s *StreamSettings) *[]string { return &s.ProxySSL.Protocols })},
+	{Name: "proxy_ssl_ciphers", Ctx: ctxStreamBoth, Args: Args1, Set: stringSetting(func(s *StreamSettings) *string { return &s.ProxySSL.Ciphers })},
+	{Name: "proxy_ssl_session_reuse", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.ProxySSL.SessionReuse })},
+	{Name: "set_real_ip_from", Ctx: ctxStreamBoth, Args: Args1, Multi: true, Set: setStreamRealIPFrom},
+	{Name: "proxy_requests", Ctx: ctxStreamBoth, Args: Args1, Set: numSetting(func(s *StreamSettings) *int { return &s.ProxyRequests })},
+	{Name: "proxy_responses", Ctx: ctxStreamBoth, Args: Args1, Set: numSetting(func(s *StreamSettings) *int { return &s.ProxyResponses })},
+
 	{Name: "limit_conn_zone", Ctx: CtxStream, Args: Args2, Multi: true, Set: setStreamLimitConnZone},
 	{Name: "log_format", Ctx: CtxStream, Args: Args2More, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		st := parent.(*Stream)
@@ -540,7 +722,7 @@ func setStreamListen(c *compiler, d *Directive, parent any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ipv6onlySet := false
+	ipv6onlySet, backlogSet := false, false
 	for _, a := range d.Args[1:] {
 		switch {
 		case a == "ssl":
@@ -554,6 +736,7 @@ func setStreamListen(c *compiler, d *Directive, parent any) (any, error) {
 		case a == "bind":
 			l.Bind = true
 		case strings.HasPrefix(a, "backlog="):
+			backlogSet = true
 			n, ok := parseDigits(a[8:])
 			if !ok || n == 0 || n > 1<<31-1 {
 				return nil, errorf(d.File, d.Line, "invalid backlog %q", a)
@@ -587,14 +770,18 @@ func setStreamListen(c *compiler, d *Directive, parent any) (any, error) {
 			return nil, errorf(d.File, d.Line, "the invalid %q parameter", a)
 		}
 	}
-	if l.SSL && l.UDP {
-		return nil, errorf(d.File, d.Line, "\"ssl\" parameter is incompatible with \"udp\"")
-	}
-	switch {
-	case l.UDP:
-		return nil, errorf(d.File, d.Line, "the \"udp\" parameter of the \"listen\" directive is not supported by sluice yet")
-	case l.SSL:
-		return nil, errorf(d.File, d.Line, "the \"ssl\" parameter of the \"listen\" directive is not supported by sluice yet")
+	if l.UDP {
+		// nginx's checks, in its order.
+		switch {
+		case l.Backlog != 511 || backlogSet:
+			return nil, errorf(d.File, d.Line, "\"listen\" directive \"backlog\" parameter is incompatible with \"udp\"")
+		case l.SSL:
+			return nil, errorf(d.File, d.Line, "\"listen\" directive \"ssl\" parameter is incompatible with \"udp\"")
+		case l.SoKeepalive != "":
+			return nil, errorf(d.File, d.Line, "\"listen\" directive \"so_keepalive\" parameter is incompatible with \"udp\"")
+		case l.ProxyProtocol:
+			return nil, errorf(d.File, d.Line, "\"listen\" directive \"proxy_protocol\" parameter is incompatible with \"udp\"")
+		}
 	}
 	if st.listens == nil {
 		st.listens = map[string]bool{}
@@ -1134,6 +1321,9 @@ func closeStream(c *compiler, d *Directive, child any) error {
 		if err := checkZones(&srv.StreamSettings); err != nil {
 			return err
 		}
+		if err := checkStreamSSL(srv); err != nil {
+			return err
+		}
 		if srv.ProxyPass == "" || strings.Contains(srv.ProxyPass, "$") {
 			continue
 		}
@@ -1175,6 +1365,178 @@ func (s *Stream) UpstreamByName(name string) *StreamUpstream {
 	for _, u := range s.Upstreams {
 		if u.Name == name {
 			return u
+		}
+	}
+	return nil
+}
+
+// pathArg resolves a certificate or key path as nginx does: relative
+// paths are taken from the directory of the main configuration file. A
+// path that starts with a variable is left as written.
+func pathArg(c *compiler, p string) string {
+	if filepath.IsAbs(p) || strings.HasPrefix(p, "$") || strings.HasPrefix(p, "data:") {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.cfg.File), p)
+}
+
+func pathSetting(field func(*StreamSettings) *string) func(*compiler, *Directive, any) (any, error) {
+	return func(c *compiler, d *Directive, parent any) (any, error) {
+		s := settings(parent)
+		*field(s) = pathArg(c, d.Args[0])
+		s.mark(d.Name)
+		return nil, nil
+	}
+}
+
+func stringSetting(field func(*StreamSettings) *string) func(*compiler, *Directive, any) (any, error) {
+	return func(c *compiler, d *Directive, parent any) (any, error) {
+		s := settings(parent)
+		*field(s) = d.Args[0]
+		s.mark(d.Name)
+		return nil, nil
+	}
+}
+
+func numSetting(field func(*StreamSettings) *int) func(*compiler, *Directive, any) (any, error) {
+	return func(c *compiler, d *Directive, parent any) (any, error) {
+		n, err := parseNum(d, d.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		s := settings(parent)
+		*field(s) = n
+		s.mark(d.Name)
+		return nil, nil
+	}
+}
+
+// sslProtocolNames are the values ssl_protocols and proxy_ssl_protocols
+// accept, as nginx 1.22.
+var sslProtocolNames = map[string]bool{"SSLv2": true, "SSLv3": true, "TLSv1": true, "TLSv1.1": true, "TLSv1.2": true, "TLSv1.3": true}
+
+func protocolsSetting(field func(*StreamSettings) *[]string) func(*compiler, *Directive, any) (any, error) {
+	return func(c *compiler, d *Directive, parent any) (any, error) {
+		for _, a := range d.Args {
+			if !sslProtocolNames[a] {
+				return nil, errorf(d.File, d.Line, "invalid value %q", a)
+			}
+		}
+		s := settings(parent)
+		*field(s) = append([]string(nil), d.Args...)
+		s.mark(d.Name)
+		return nil, nil
+	}
+}
+
+// setSSLSessionCache parses ssl_session_cache off | none | [builtin[:size]]
+// [shared:name:size].
+func setSSLSessionCache(c *compiler, d *Directive, parent any) (any, error) {
+	invalid := func(a string) error { return errorf(d.File, d.Line, "invalid session cache %q", a) }
+	for _, a := range d.Args {
+		switch {
+		case a == "off" || a == "none":
+			if len(d.Args) > 1 {
+				return nil, invalid(a)
+			}
+		case a == "builtin":
+		case strings.HasPrefix(a, "builtin:"):
+			if n, ok := parseDigits(a[8:]); !ok || n == 0 {
+				return nil, invalid(a)
+			}
+		case strings.HasPrefix(a, "shared:"):
+			name, size, ok := strings.Cut(a[7:], ":")
+			if !ok || name == "" {
+				return nil, invalid(a)
+			}
+			n, err := ParseSize(size)
+			if err != nil {
+				return nil, invalid(a)
+			}
+			if n < 8*4096 {
+				return nil, errorf(d.File, d.Line, "session cache %q is too small", a)
+			}
+		default:
+			return nil, invalid(a)
+		}
+	}
+	s := settings(parent)
+	s.SSL.SessionCache = append([]string(nil), d.Args...)
+	s.mark(d.Name)
+	return nil, nil
+}
+
+// setStreamRealIPFrom parses set_real_ip_from ADDRESS | CIDR | unix: |
+// HOST (every address of the host).
+func setStreamRealIPFrom(c *compiler, d *Directive, parent any) (any, error) {
+	s := settings(parent)
+	a := d.Args[0]
+	var rules []StreamAccessRule
+	switch {
+	case a == "unix:":
+		rules = append(rules, StreamAccessRule{Allow: true, Unix: true})
+	default:
+		p, err := parseCIDR(a)
+		if err == nil {
+			if p.Masked() != p {
+				c.warnf(d, "low address bits of %s are meaningless", a)
+				p = p.Masked()
+			}
+			rules = append(rules, StreamAccessRule{Allow: true, Net: p})
+			break
+		}
+		var ips []string
+		var lerr error
+		if !strings.Contains(a, "/") {
+			ips, lerr = LookupHost(a)
+		}
+		for _, ip := range ips {
+			if ad, err := netip.ParseAddr(ip); err == nil {
+				ad = ad.Unmap()
+				rules = append(rules, StreamAccessRule{Allow: true, Net: netip.PrefixFrom(ad, ad.BitLen())})
+			}
+		}
+		if lerr != nil || len(rules) == 0 {
+			return nil, errorf(d.File, d.Line, "host not found in set_real_ip_from %q", a)
+		}
+	}
+	s.RealIPFrom = append(s.RealIPFrom, rules...)
+	s.mark(d.Name)
+	return nil, nil
+}
+
+// checkStreamSSL applies nginx's checks of the TLS settings of a server
+// once inherited values are known.
+func checkStreamSSL(srv *StreamServer) error {
+	var sslListen *StreamListen
+	for i := range srv.Listens {
+		if srv.Listens[i].SSL {
+			sslListen = &srv.Listens[i]
+			break
+		}
+	}
+	if sslListen != nil {
+		file, line := splitPos(sslListen.Pos)
+		ssl := &srv.SSL
+		if len(ssl.Certificates) == 0 {
+			return errorf(file, line, "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive")
+		}
+		if len(ssl.CertificateKeys) == 0 {
+			return errorf(file, line, "no \"ssl_certificate_key\" is defined for the \"listen ... ssl\" directive")
+		}
+		if len(ssl.CertificateKeys) < len(ssl.Certificates) {
+			return errorf(file, line, "no \"ssl_certificate_key\" is defined for certificate %q and the \"listen ... ssl\" directive", ssl.Certificates[len(ssl.CertificateKeys)])
+		}
+		if (ssl.VerifyClient == "on" || ssl.VerifyClient == "optional") && ssl.ClientCertificate == "" {
+			return &Error{Msg: "no ssl_client_certificate for ssl_verify_client"}
+		}
+	}
+	if p := &srv.ProxySSL; p.Enable {
+		if p.Certificate != "" && p.CertificateKey == "" {
+			return &Error{Msg: fmt.Sprintf("no \"proxy_ssl_certificate_key\" is defined for certificate %q", p.Certificate)}
+		}
+		if p.Verify && p.TrustedCertificate == "" {
+			return &Error{Msg: "no proxy_ssl_trusted_certificate for proxy_ssl_verify"}
 		}
 	}
 	return nil

@@ -40,7 +40,7 @@ type ListenOptions struct {
 
 // Binding is one listening socket a generation needs, and its handler.
 type Binding struct {
-	Network string // "tcp" or "unix"
+	Network string // "tcp", "unix" or "udp"
 	Address string
 	Options ListenOptions
 	Handler ConnHandler
@@ -324,6 +324,13 @@ func listen(b Binding) (net.Listener, error) {
 		if st, err := os.Lstat(b.Address); err == nil && st.Mode()&os.ModeSocket != 0 {
 			os.Remove(b.Address)
 		}
+	}
+	if b.Network == "udp" {
+		pc, err := lc.ListenPacket(context.Background(), "udp", b.Address)
+		if err != nil {
+			return nil, fmt.Errorf("bind() to %s failed (%v)", b.Address, unwrapSyscall(err))
+		}
+		return newPacketListener(pc.(*net.UDPConn)), nil
 	}
 	ln, err := lc.Listen(context.Background(), b.Network, b.Address)
 	if err != nil {

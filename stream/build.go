@@ -35,7 +35,7 @@ type Options struct {
 
 // Listener is a socket the stream block needs, with its handler.
 type Listener struct {
-	Network   string // "tcp" or "unix"
+	Network   string // "tcp", "unix" or "udp"
 	Address   string
 	Backlog   int
 	ReusePort bool
@@ -88,6 +88,8 @@ type server struct {
 	bind    *vars.Template[*session]
 	logs    []accessLog
 	limitLv slog.Level
+	tls     *serverTLS   // listen ... ssl, or nil
+	upTLS   *upstreamTLS // proxy_ssl on, or nil
 }
 
 type setOp struct {
@@ -200,8 +202,12 @@ func Build(st *config.Stream, opts Options) (b *Built, err error) {
 			if l.Network == "unix" {
 				h.serverName = "unix:" + l.Address
 			}
+			network := l.Network
+			if l.UDP {
+				network = "udp"
+			}
 			b.Listeners = append(b.Listeners, Listener{
-				Network: l.Network, Address: l.Address, Backlog: l.Backlog, ReusePort: l.ReusePort,
+				Network: network, Address: l.Address, Backlog: l.Backlog, ReusePort: l.ReusePort,
 				RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only, Handler: h,
 			})
 		}
@@ -312,6 +318,19 @@ func (p *proxy) buildServer(sc *config.StreamServer, formats *vars.LogFormats[*s
 	default:
 		if s.pass, err = p.tab.Compile(sc.ProxyPass, sc.ProxyPassPos); err != nil {
 			return nil, varsErr(err)
+		}
+	}
+	for _, l := range sc.Listens {
+		if l.SSL {
+			if s.tls, err = p.buildServerTLS(sc); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	if sc.ProxySSL.Enable {
+		if s.upTLS, err = p.buildUpstreamTLS(sc); err != nil {
+			return nil, err
 		}
 	}
 	if sc.ProxyBind != "" {

@@ -50,6 +50,11 @@ func (h *Handler) ServeConn(ctx context.Context, c net.Conn) {
 		if l, ok := c.LocalAddr().(*net.TCPAddr); ok {
 			s.local = l.AddrPort()
 		}
+	case *net.UDPAddr:
+		s.remote, s.udp = a.AddrPort(), true
+		if l, ok := c.LocalAddr().(*net.UDPAddr); ok {
+			s.local = l.AddrPort()
+		}
 	default:
 		s.unix = true
 	}
@@ -117,6 +122,11 @@ func (s *session) run(ctx context.Context) {
 			pending, _ = br.Peek(n)
 			pending = append([]byte(nil), pending...)
 		}
+		// realip: a trusted peer's header gives the client address.
+		if hdr.Source.IsValid() && trusted(srv.cfg.RealIPFrom, s.remote.Addr(), s.unix) {
+			s.realip = &realIP{addr: s.remote, unix: s.unix}
+			s.remote, s.unix = hdr.Source, false
+		}
 	}
 	for _, op := range srv.sets {
 		srv.p.tab.SetTemplate(s, op.v, op.tmpl)
@@ -157,6 +167,20 @@ func (s *session) run(ctx context.Context) {
 		s.status = statusForbidden
 		return
 	}
+	// ssl (listen ... ssl)
+	if h.listen.SSL && srv.tls != nil {
+		if !s.handshake(ctx, pending) {
+			return
+		}
+		pending = nil
+	}
+	// preread (ssl_preread)
+	if srv.cfg.SSLPreread {
+		var ok bool
+		if pending, ok = s.preread(pending); !ok {
+			return
+		}
+	}
 	if srv.ret != nil {
 		out := srv.ret.Append(nil, s)
 		n, _ := s.client.Write(out)
@@ -164,6 +188,16 @@ func (s *session) run(ctx context.Context) {
 		return
 	}
 	s.proxy(ctx, pending)
+}
+
+// trusted reports whether a peer is in set_real_ip_from.
+func trusted(rules []config.StreamAccessRule, addr netip.Addr, unix bool) bool {
+	for _, r := range rules {
+		if r.Unix && unix || !r.Unix && !unix && addr.IsValid() && r.Net.Contains(addr.Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 // logf writes an error log message with nginx's context: client, server,
@@ -312,6 +346,9 @@ func (s *session) proxy(ctx context.Context, pending []byte) {
 		} else if strings.HasPrefix(addr, "unix:") {
 			network, addr = "unix", addr[5:]
 		}
+		if s.udp {
+			network = map[string]string{"tcp": "udp", "unix": "unixgram"}[network]
+		}
 		s.tries = append(s.tries, try{addr: shown, connect: -1, firstByte: -1, session: -1})
 		tr := &s.tries[len(s.tries)-1]
 		tryStart := srv.p.now()
@@ -326,10 +363,7 @@ func (s *session) proxy(ctx context.Context, pending []byte) {
 				s.status = statusBadGateway
 				return
 			}
-			tries := len(s.tries)
-			if t.up == nil || !cfg.ProxyNextUpstream ||
-				(cfg.ProxyNextUpstreamTries > 0 && tries >= cfg.ProxyNextUpstreamTries) ||
-				(cfg.ProxyNextUpstreamTimeout > 0 && srv.p.now().Sub(start) >= cfg.ProxyNextUpstreamTimeout) {
+			if !s.canRetry(t, start) {
 				s.status = statusBadGateway
 				return
 			}
@@ -339,6 +373,15 @@ func (s *session) proxy(ctx context.Context, pending []byte) {
 		s.info("proxy %s connected to %s", up.LocalAddr(), up.RemoteAddr())
 		if tc, ok := up.(*net.TCPConn); ok && !cfg.TCPNodelay {
 			tc.SetNoDelay(false)
+		}
+		if s.udp {
+			s.udpPipe(ctx, up, tr)
+			tr.session = srv.p.now().Sub(tryStart)
+			up.Close()
+			if t.up != nil {
+				sel.Done(balance.Outcome{Failed: s.status == statusBadGateway})
+			}
+			return
 		}
 		if cfg.ProxyProtocol {
 			hdr := proxyproto.FromAddrs(1, s.client.RemoteAddr(), s.client.LocalAddr())
@@ -363,6 +406,22 @@ func (s *session) proxy(ctx context.Context, pending []byte) {
 				return
 			}
 		}
+		if srv.upTLS != nil {
+			tup, err := s.upstreamHandshake(ctx, up, t, cfg.ProxyConnectTimeout)
+			if err != nil {
+				up.Close()
+				s.logf(errlog.LevelError, "%s while SSL handshaking to upstream", upstreamTLSErrText(err))
+				if t.up != nil {
+					sel.Done(balance.Outcome{Failed: true})
+				}
+				if ctx.Err() == nil && s.canRetry(t, start) {
+					continue
+				}
+				s.status = statusBadGateway
+				return
+			}
+			up = tup
+		}
 		s.pipe(ctx, up, tr, pending)
 		tr.session = srv.p.now().Sub(tryStart)
 		up.Close()
@@ -385,14 +444,44 @@ func (s *session) proxy(ctx context.Context, pending []byte) {
 	}
 }
 
+// canRetry reports whether proxy_next_upstream lets the session try
+// another server after a failure.
+func (s *session) canRetry(t target, start time.Time) bool {
+	cfg := s.h.s.cfg
+	tries := len(s.tries)
+	// As nginx, a session tries each server of the upstream at most once.
+	return t.up != nil && cfg.ProxyNextUpstream && tries < len(t.up.group.Peers()) &&
+		(cfg.ProxyNextUpstreamTries == 0 || tries < cfg.ProxyNextUpstreamTries) &&
+		(cfg.ProxyNextUpstreamTimeout == 0 || s.h.s.p.now().Sub(start) < cfg.ProxyNextUpstreamTimeout)
+}
+
+// upstreamTLSErrText words a failed upstream handshake as nginx does.
+func upstreamTLSErrText(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "upstream timed out (110: Connection timed out)"
+	}
+	if m := err.Error(); strings.Contains(m, "upstream SSL certificate") {
+		if i := strings.Index(m, "upstream SSL certificate"); i >= 0 {
+			return m[i:]
+		}
+	}
+	return "SSL_do_handshake() failed (" + err.Error() + ")"
+}
+
 func (s *session) dial(ctx context.Context, network, addr string, timeout time.Duration, local net.Addr) (net.Conn, error) {
 	p := s.h.s.p
 	if p.opts.Dial != nil {
 		return p.opts.Dial(network, addr, timeout, local)
 	}
 	d := net.Dialer{Timeout: timeout, LocalAddr: local}
-	if network == "unix" {
+	switch network {
+	case "unix", "unixgram":
 		d.LocalAddr = nil
+	case "udp":
+		if ta, ok := local.(*net.TCPAddr); ok {
+			d.LocalAddr = &net.UDPAddr{IP: ta.IP}
+		}
 	}
 	if !s.h.s.cfg.ProxySocketKeepalive {
 		d.KeepAlive = -1

@@ -1,12 +1,14 @@
 package stream
 
 import (
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/sluicelb/sluice/proxyproto"
+	"github.com/sluicelb/sluice/tlspreread"
 	"github.com/sluicelb/sluice/vars"
 )
 
@@ -32,6 +34,7 @@ type session struct {
 	remote     netip.AddrPort
 	local      netip.AddrPort
 	unix       bool
+	udp        bool // a "listen ... udp" session
 	status     int
 	bytesSent  int64 // to the client
 	bytesRecvd int64 // from the client
@@ -39,6 +42,26 @@ type session struct {
 	pp         *proxyproto.Header
 	limitState string // $limit_conn_status
 	logBuf     []byte
+	hello      *tlspreread.Parser // ssl_preread's ClientHello, or nil
+
+	realip       *realIP              // the peer, when realip replaced it
+	tlsState     *tls.ConnectionState // TLS termination, once the handshake is done
+	clientVerify string               // $ssl_client_verify
+	sniName      string               // the server name during the handshake
+}
+
+// realIP is the address of the peer that sent a trusted PROXY header.
+type realIP struct {
+	addr netip.AddrPort
+	unix bool
+}
+
+// peer returns the address the connection came from, before realip.
+func (s *session) peer() (netip.AddrPort, bool) {
+	if s.realip != nil {
+		return s.realip.addr, s.realip.unix
+	}
+	return s.remote, s.unix
 }
 
 // VarState implements vars.Context.
@@ -124,7 +147,12 @@ func defineVars(t *vars.Table[*session]) error {
 			}
 			return strconv.AppendUint(dst, uint64(s.local.Port()), 10), true
 		}},
-		{"protocol", func(dst []byte, _ *session) ([]byte, bool) { return append(dst, "TCP"...), true }},
+		{"protocol", func(dst []byte, s *session) ([]byte, bool) {
+			if s.udp {
+				return append(dst, "UDP"...), true
+			}
+			return append(dst, "TCP"...), true
+		}},
 		{"status", func(dst []byte, s *session) ([]byte, bool) {
 			return strconv.AppendInt(dst, int64(s.status), 10), true
 		}},
@@ -171,10 +199,49 @@ func defineVars(t *vars.Table[*session]) error {
 			return strconv.AppendUint(dst, uint64(s.pp.Destination.Port()), 10), true
 		}},
 	}
+	defs = append(defs, []struct {
+		name string
+		get  vars.Getter[*session]
+	}{
+		{"ssl_preread_server_name", helloVar((*tlspreread.Parser).ServerName)},
+		{"ssl_preread_alpn_protocols", helloVar((*tlspreread.Parser).ALPNProtocols)},
+		{"ssl_preread_protocol", helloVar((*tlspreread.Parser).Protocol)},
+	}...)
+	defs = append(defs, tlsVars()...)
+	defs = append(defs, []struct {
+		name string
+		get  vars.Getter[*session]
+	}{
+		{"realip_remote_addr", func(dst []byte, s *session) ([]byte, bool) {
+			a, unix := s.peer()
+			if unix {
+				return append(dst, "unix:"...), true
+			}
+			return addrText(dst, a.Addr()), true
+		}},
+		{"realip_remote_port", func(dst []byte, s *session) ([]byte, bool) {
+			a, unix := s.peer()
+			if unix {
+				return dst, true
+			}
+			return strconv.AppendUint(dst, uint64(a.Port()), 10), true
+		}},
+	}...)
 	for _, d := range defs {
 		if err := t.Define(d.name, d.get, 0); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// helloVar returns the getter of an $ssl_preread_* variable: not found
+// unless ssl_preread ran.
+func helloVar(get func(*tlspreread.Parser) string) vars.Getter[*session] {
+	return func(dst []byte, s *session) ([]byte, bool) {
+		if s.hello == nil {
+			return dst, false
+		}
+		return append(dst, get(s.hello)...), true
+	}
 }

@@ -27,9 +27,9 @@ var modules = []struct {
 	done bool
 }{
 	{"stream", true},
-	{"stream_ssl_module", false},
-	{"stream_ssl_preread_module", false},
-	{"stream_realip_module", false},
+	{"stream_ssl_module", true},
+	{"stream_ssl_preread_module", true},
+	{"stream_realip_module", true},
 	{"stream_upstream_hash_module", true},
 	{"http_upstream_module", false},
 	{"http_proxy_module", false},

@@ -1,0 +1,251 @@
+package stream
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicelb/sluice/proxyproto"
+)
+
+const realipFormat = `log_format rip '$status|$remote_addr|$remote_port|$realip_remote_addr|$realip_remote_port|$proxy_protocol_addr';`
+
+func TestRealIP(t *testing.T) {
+	be := echoBackend(t)
+	h := startProxy(t, fmt.Sprintf(`events {}
+stream {
+    %s
+    access_log {{LOG}} rip;
+    server {
+        listen 127.0.0.1:1 proxy_protocol;
+        set_real_ip_from 127.0.0.0/8;
+        deny 192.0.2.66;
+        proxy_pass %s;
+    }
+    server {
+        listen 127.0.0.1:2 proxy_protocol;
+        set_real_ip_from 10.0.0.0/8;
+        proxy_pass %[2]s;
+    }
+    server {
+        listen 127.0.0.1:3;
+        set_real_ip_from 127.0.0.1;
+        proxy_pass %[2]s;
+    }
+}`, realipFormat, be.addr()), nil)
+	tests := []struct {
+		listen, pre, answer, log string
+	}{
+		{"127.0.0.1:1", "PROXY TCP4 192.0.2.1 198.51.100.2 1234 443\r\n", "echo x\n", "200|192.0.2.1|1234|127.0.0.1|%d|192.0.2.1"},
+		{"127.0.0.1:1", "PROXY TCP4 192.0.2.66 198.51.100.2 1234 443\r\n", "", "403|192.0.2.66|1234|127.0.0.1|%d|192.0.2.66"},
+		// Not a trusted peer: the header is read but the address stays.
+		{"127.0.0.1:2", "PROXY TCP4 192.0.2.1 198.51.100.2 1234 443\r\n", "echo x\n", "200|127.0.0.1|%[1]d|127.0.0.1|%[1]d|192.0.2.1"},
+		// No PROXY protocol on the listen: nothing to take the address from.
+		{"127.0.0.1:3", "", "echo x\n", "200|127.0.0.1|%[1]d|127.0.0.1|%[1]d|-"},
+	}
+	for _, tc := range tests {
+		c := h.dial(tc.listen)
+		port := c.LocalAddr().(*net.TCPAddr).Port
+		io.WriteString(c, tc.pre+"x\n")
+		got, _ := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if got != tc.answer {
+			t.Errorf("%s: answer %q", tc.listen, got)
+		}
+		h.waitSessions(1)
+		l := h.logLines()
+		if want := fmt.Sprintf(tc.log, port); l[len(l)-1] != want {
+			t.Errorf("%s: log %q, want %q", tc.listen, l[len(l)-1], want)
+		}
+	}
+}
+
+func haproxyBin(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("haproxy is required in CI")
+		}
+		t.Skip("haproxy not installed")
+	}
+	return bin
+}
+
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startHAProxy runs haproxy with cfg until the test ends, once it listens
+// on every address of ready.
+func startHAProxy(t *testing.T, cfg string, ready ...string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, haproxyBin(t), "-db", "-f", path)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cancel(); <-exited })
+	deadline := time.Now().Add(waitLimit)
+	for _, a := range ready {
+		for {
+			c, err := net.DialTimeout("tcp", a, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-exited:
+				t.Fatalf("haproxy exited:\n%s", out.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("haproxy not listening on %s:\n%s", a, out.String())
+			}
+		}
+	}
+}
+
+// dialFrom connects to addr from the loopback address 127.0.0.2, so that
+// the client address differs from the proxies' own.
+func dialFrom(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: waitLimit}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(waitLimit))
+	return c
+}
+
+const haproxyGlobal = `global
+    maxconn 100
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+`
+
+// TestHAProxySendsProxy puts haproxy (send-proxy and send-proxy-v2) in
+// front of sluice's listen ... proxy_protocol with set_real_ip_from.
+func TestHAProxySendsProxy(t *testing.T) {
+	haproxyBin(t)
+	be := echoBackend(t)
+	h := startProxy(t, fmt.Sprintf(`events {}
+stream {
+    %s
+    access_log {{LOG}} rip;
+    server {
+        listen 127.0.0.1:1 proxy_protocol;
+        set_real_ip_from 127.0.0.1;
+        proxy_pass %s;
+    }
+}`, realipFormat, be.addr()), nil)
+	p1, p2 := freeLoopbackPort(t), freeLoopbackPort(t)
+	startHAProxy(t, fmt.Sprintf(`%s
+listen v1
+    bind 127.0.0.1:%d
+    server s %s send-proxy
+listen v2
+    bind 127.0.0.1:%d
+    server s %s send-proxy-v2
+`, haproxyGlobal, p1, h.addr["127.0.0.1:1"], p2, h.addr["127.0.0.1:1"]),
+		fmt.Sprint("127.0.0.1:", p1), fmt.Sprint("127.0.0.1:", p2))
+	// haproxy's readiness probes reach sluice as sessions without a
+	// header; leave them out of the count.
+	for _, p := range []int{p1, p2} {
+		c := dialFrom(t, fmt.Sprint("127.0.0.1:", p))
+		port := c.LocalAddr().(*net.TCPAddr).Port
+		io.WriteString(c, "x\n")
+		got, _ := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if got != "echo x\n" {
+			t.Errorf("port %d: answer %q", p, got)
+		}
+		want := fmt.Sprintf("200|127.0.0.2|%d|127.0.0.1|", port)
+		found := false
+		deadline := time.Now().Add(waitLimit)
+		for !found && time.Now().Before(deadline) {
+			<-h.ended
+			for _, l := range h.logLines() {
+				found = found || strings.HasPrefix(l, want)
+			}
+		}
+		if !found {
+			t.Errorf("port %d: no log line %q in %q", p, want, h.logLines())
+		}
+	}
+}
+
+// TestHAProxyAcceptsProxy puts sluice's proxy_protocol on in front of
+// haproxy's accept-proxy; haproxy passes the address on to a backend that
+// reads it.
+func TestHAProxyAcceptsProxy(t *testing.T) {
+	haproxyBin(t)
+	seen := make(chan string, 10)
+	be := startBackend(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		hdr, err := proxyproto.Read(br)
+		if err != nil {
+			return
+		}
+		l, _ := br.ReadString('\n')
+		seen <- hdr.Source.String()
+		io.WriteString(c, "echo "+l)
+	})
+	p := freeLoopbackPort(t)
+	startHAProxy(t, fmt.Sprintf(`%s
+listen in
+    bind 127.0.0.1:%d accept-proxy
+    server s %s send-proxy-v2
+`, haproxyGlobal, p, be.addr()), fmt.Sprint("127.0.0.1:", p))
+	h := startProxy(t, fmt.Sprintf(`events {}
+stream {
+    server {
+        listen 127.0.0.1:1;
+        proxy_protocol on;
+        proxy_pass 127.0.0.1:%d;
+    }
+}`, p), nil)
+	c := dialFrom(t, h.addr["127.0.0.1:1"])
+	io.WriteString(c, "x\n")
+	got, _ := bufio.NewReader(c).ReadString('\n')
+	local := c.LocalAddr().String()
+	c.Close()
+	if got != "echo x\n" {
+		t.Fatalf("answer %q", got)
+	}
+	select {
+	case src := <-seen:
+		if src != local {
+			t.Errorf("haproxy passed on %s, want %s", src, local)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("backend saw no header")
+	}
+}
