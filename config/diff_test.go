@@ -47,14 +47,7 @@ func TestNginxDifferential(t *testing.T) {
 		}
 		t.Skipf("nginx not installed: %v", err)
 	}
-	dir, err := filepath.Abs("testdata/golden")
-	if err != nil {
-		t.Fatal(err)
-	}
-	confs, err := filepath.Glob(filepath.Join(dir, "*.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, confs := goldenConfs(t)
 	// nginx resolves relative log paths against its prefix and opens
 	// them; give it one with a logs directory.
 	prefix := t.TempDir()

@@ -11,10 +11,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-// TestGolden compiles every testdata/golden/*.conf and compares the result
-// with NAME.json (the typed configuration) or NAME.err (the error text).
-// Absolute paths of the test data directory read as TESTDATA in both.
-func TestGolden(t *testing.T) {
+// goldenConfs returns the absolute path of testdata/golden and the .conf
+// files in it.
+func goldenConfs(t *testing.T) (string, []string) {
+	t.Helper()
 	dir, err := filepath.Abs("testdata/golden")
 	if err != nil {
 		t.Fatal(err)
@@ -26,6 +26,14 @@ func TestGolden(t *testing.T) {
 	if len(confs) == 0 {
 		t.Fatal("no golden cases")
 	}
+	return dir, confs
+}
+
+// TestGolden compiles every testdata/golden/*.conf and compares the result
+// with NAME.json (the typed configuration) or NAME.err (the error text).
+// Absolute paths of the test data directory read as TESTDATA in both.
+func TestGolden(t *testing.T) {
+	dir, confs := goldenConfs(t)
 	for _, conf := range confs {
 		name := strings.TrimSuffix(filepath.Base(conf), ".conf")
 		t.Run(name, func(t *testing.T) {

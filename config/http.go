@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -236,27 +237,10 @@ type HTTPErrorPage struct {
 	Pos               string
 }
 
-// HTTPAccessLog is one access_log target.
-type HTTPAccessLog struct {
-	Path   string        // a file path (may hold variables)
-	Format string        // a log_format name, default "combined"
-	Buffer int64         `json:",omitempty"` // 0: write each line at once
-	Flush  time.Duration `json:",omitempty"` // 0: flush when the buffer fills
-	If     string        `json:",omitempty"` // condition (complex value)
-	Pos    string
-}
-
 // HTTPRealIPFrom is one set_real_ip_from: a network, or unix sockets.
 type HTTPRealIPFrom struct {
 	Net  netip.Prefix `json:",omitempty"`
 	Unix bool         `json:",omitempty"`
-}
-
-// HTTPLimitConn is one limit_conn directive.
-type HTTPLimitConn struct {
-	Zone string
-	Conn int
-	Pos  string
 }
 
 // HTTPLimitReq is one limit_req directive. NoDelay is "nodelay"; Delay is
@@ -267,14 +251,6 @@ type HTTPLimitReq struct {
 	NoDelay bool `json:",omitempty"`
 	Delay   int  `json:",omitempty"`
 	Pos     string
-}
-
-// HTTPLimitConnZone is one limit_conn_zone directive.
-type HTTPLimitConnZone struct {
-	Name string
-	Key  string // complex value
-	Size int64
-	Pos  string
 }
 
 // HTTPLimitReqZone is one limit_req_zone directive. Rate is in requests
@@ -293,22 +269,6 @@ type HTTPLogFormat struct {
 	Name   string
 	Escape string
 	Format string
-	Pos    string
-}
-
-// HTTPVarLine is one statement inside a map, geo or split_clients block.
-type HTTPVarLine struct {
-	Args []string
-	Pos  string
-}
-
-// HTTPVarBlock is a map, geo or split_clients block, kept as lines for the
-// variable system to compile.
-type HTTPVarBlock struct {
-	Kind   string // "map", "geo" or "split_clients"
-	Source string // the source string or variable ("" for geo's default)
-	Var    string // the variable defined, with its '$'
-	Lines  []HTTPVarLine
 	Pos    string
 }
 
@@ -476,41 +436,42 @@ type HTTPUpstream struct {
 	Zone              string `json:",omitempty"`
 	ZoneSize          int64  `json:",omitempty"`
 	Pos               string
-
-	port  int // port of an implicit upstream
-	flags upFlags
 }
-
-// HTTPUpstreamServer is one server of an upstream. A host name that
-// resolves to several addresses gives one entry per address, all with the
-// same Name.
-type HTTPUpstreamServer struct {
-	Addr        string // "ip:port" or "unix:/path"
-	Name        string // the address as written
-	Weight      int
-	MaxConns    int           `json:",omitempty"`
-	MaxFails    int           // default 1; 0 disables failure accounting
-	FailTimeout time.Duration // default 10s
-	Backup      bool          `json:",omitempty"`
-	Down        bool          `json:",omitempty"`
-	Drain       bool          `json:",omitempty"`
-	SlowStart   time.Duration `json:",omitempty"`
-}
-
-type upFlags uint8
-
-const (
-	upBackup upFlags = 1 << iota
-	upSlowStart
-)
 
 const (
 	ctxHTTPAll = CtxHTTP | CtxHTTPServer | CtxHTTPLocation
 	ctxHTTPSrv = CtxHTTP | CtxHTTPServer
 )
 
+// httpDialect is how the http context reads the directives it shares with
+// stream.
+var httpDialect = dialect{
+	quote: quote,
+	upstream: func(block any) upstreamFields {
+		u := block.(*HTTPUpstream)
+		return upstreamFields{name: u.Name, servers: &u.Servers, method: &u.Method, hashKey: &u.HashKey,
+			consistent: &u.Consistent, randomTwo: &u.RandomTwo, randomTwoMethod: &u.RandomTwoMethod,
+			leastTimeMetric: &u.LeastTimeMetric, inflight: &u.Inflight, zone: &u.Zone, zoneSize: &u.ZoneSize,
+			keepalive: u.Keepalive}
+	},
+	maxWeight:          1<<31 - 1,
+	serverTime:         ParseSeconds,
+	plusServerParams:   true,
+	upstreamAddrs:      httpUpstreamAddrs,
+	leastTimeMetrics:   []string{"header", "last_byte"},
+	listenHTTP:         true,
+	keepaliveResets:    true,
+	unknownListenParam: "invalid parameter %s",
+	defaultLogFormat:   "combined",
+	logPathVars:        true,
+	minZone:            8 << 12,
+	zoneTooSmall:       "zone %s is too small",
+	varNames:           true,
+	foldValues:         true,
+}
+
 func init() {
-	register(httpDirectives)
+	register(httpDirectives, upstreamSpecs(CtxHTTPUpstream, &httpDialect))
 	hooked := false
 	for _, s := range registry["http"] {
 		if s.Ctx&CtxMain != 0 {
@@ -557,7 +518,7 @@ func hset(c *compiler, parent any) *HTTPSettings {
 	panic(fmt.Sprintf("config: http setting in %T", parent))
 }
 
-func hsrv(parent any) *HTTPServerSettings {
+func hsrv(_ *compiler, parent any) *HTTPServerSettings {
 	switch p := parent.(type) {
 	case *HTTP:
 		p.init()
@@ -682,116 +643,6 @@ func (s *HTTPServerSettings) merge(parent *HTTPServerSettings) {
 	}
 }
 
-// Set-function builders for simple values.
-
-func hTime(field func(*HTTPSettings) *time.Duration) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		t, err := timeArg(d, d.Args[0])
-		if err != nil {
-			return nil, err
-		}
-		s := hset(c, parent)
-		*field(s) = t
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
-func hSize(field func(*HTTPSettings) *int64) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		n, err := sizeArg(d, d.Args[0])
-		if err != nil {
-			return nil, err
-		}
-		s := hset(c, parent)
-		*field(s) = n
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
-func hFlag(field func(*HTTPSettings) *bool) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		on, err := parseFlag(d)
-		if err != nil {
-			return nil, err
-		}
-		s := hset(c, parent)
-		*field(s) = on
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
-func hNum(field func(*HTTPSettings) *int) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		n, err := parseNum(d, d.Args[0])
-		if err != nil {
-			return nil, err
-		}
-		s := hset(c, parent)
-		*field(s) = n
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
-// hEnum sets a string that must be one of values (ngx_conf_set_enum_slot).
-func hEnum(field func(*HTTPSettings) *string, values ...string) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		for _, v := range values {
-			if strings.EqualFold(d.Args[0], v) {
-				s := hset(c, parent)
-				*field(s) = v
-				s.mark(d.Name)
-				return nil, nil
-			}
-		}
-		return nil, errorf(d.File, d.Line, `invalid value "%s"`, d.Args[0])
-	}
-}
-
-func sTime(field func(*HTTPServerSettings) *time.Duration, seconds bool) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		var t time.Duration
-		var err error
-		if seconds {
-			t, err = secondsArg(d, d.Args[0])
-		} else {
-			t, err = timeArg(d, d.Args[0])
-		}
-		if err != nil {
-			return nil, err
-		}
-		s := hsrv(parent)
-		*field(s) = t
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
-func sFlag(field func(*HTTPServerSettings) *bool) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		on, err := parseFlag(d)
-		if err != nil {
-			return nil, err
-		}
-		s := hsrv(parent)
-		*field(s) = on
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
-func sString(field func(*HTTPServerSettings) *string) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		s := hsrv(parent)
-		*field(s) = d.Args[0]
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
 var httpDirectives = []*Spec{
 	// servers and routing
 	{Name: "server", Ctx: CtxHTTP, Args: Args0, Block: CtxHTTPServer, Multi: true, Set: setHTTPServer, Close: closeHTTPServer},
@@ -875,8 +726,8 @@ var httpDirectives = []*Spec{
 		s.mark(d.Name)
 		return nil, nil
 	}},
-	{Name: "keepalive_requests", Ctx: ctxHTTPAll, Args: Args1, Set: hNum(func(s *HTTPSettings) *int { return &s.KeepaliveRequests })},
-	{Name: "keepalive_time", Ctx: ctxHTTPAll, Args: Args1, Set: hTime(func(s *HTTPSettings) *time.Duration { return &s.KeepaliveTime })},
+	{Name: "keepalive_requests", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, numValue, func(s *HTTPSettings) *int { return &s.KeepaliveRequests })},
+	{Name: "keepalive_time", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.KeepaliveTime })},
 	{Name: "client_max_body_size", Ctx: ctxHTTPAll, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		n, err := ParseOffset(d.Args[0])
 		if err != nil {
@@ -887,13 +738,13 @@ var httpDirectives = []*Spec{
 		s.mark(d.Name)
 		return nil, nil
 	}},
-	{Name: "client_body_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: hTime(func(s *HTTPSettings) *time.Duration { return &s.ClientBodyTimeout })},
-	{Name: "client_body_buffer_size", Ctx: ctxHTTPAll, Args: Args1, Set: hSize(func(s *HTTPSettings) *int64 { return &s.ClientBodyBufferSize })},
-	{Name: "send_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: hTime(func(s *HTTPSettings) *time.Duration { return &s.SendTimeout })},
-	{Name: "server_tokens", Ctx: ctxHTTPAll, Args: Args1, Set: hEnum(func(s *HTTPSettings) *string { return &s.ServerTokens }, "off", "on", "build")},
-	{Name: "tcp_nodelay", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: hFlag(func(s *HTTPSettings) *bool { return &s.TCPNodelay })},
+	{Name: "client_body_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.ClientBodyTimeout })},
+	{Name: "client_body_buffer_size", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, sizeValue, func(s *HTTPSettings) *int64 { return &s.ClientBodyBufferSize })},
+	{Name: "send_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.SendTimeout })},
+	{Name: "server_tokens", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, httpDialect.enum("off", "on", "build"), func(s *HTTPSettings) *string { return &s.ServerTokens })},
+	{Name: "tcp_nodelay", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.TCPNodelay })},
 	{Name: "resolver", Ctx: ctxHTTPAll, Args: Args1More, Set: setHTTPResolver},
-	{Name: "resolver_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: hTime(func(s *HTTPSettings) *time.Duration { return &s.ResolverTimeout })},
+	{Name: "resolver_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.ResolverTimeout })},
 	{Name: "error_log", Ctx: ctxHTTPAll, Args: Args1More, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		el, err := parseErrorLog(c, d)
 		if err != nil {
@@ -907,29 +758,20 @@ var httpDirectives = []*Spec{
 		s.mark(d.Name)
 		return nil, nil
 	}},
-	{Name: "client_header_buffer_size", Ctx: ctxHTTPSrv, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		n, err := sizeArg(d, d.Args[0])
-		if err != nil {
-			return nil, err
-		}
-		s := hsrv(parent)
-		s.ClientHeaderBufferSize = n
-		s.mark(d.Name)
-		return nil, nil
-	}},
+	{Name: "client_header_buffer_size", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, sizeValue, func(s *HTTPServerSettings) *int64 { return &s.ClientHeaderBufferSize })},
 	{Name: "large_client_header_buffers", Ctx: ctxHTTPSrv, Args: Args2, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		n, size, err := bufsArg(d)
 		if err != nil {
 			return nil, err
 		}
-		s := hsrv(parent)
+		s := hsrv(c, parent)
 		s.LargeClientHeaderBuffersNum, s.LargeClientHeaderBuffersSize = n, size
 		s.mark(d.Name)
 		return nil, nil
 	}},
-	{Name: "client_header_timeout", Ctx: ctxHTTPSrv, Args: Args1, Set: sTime(func(s *HTTPServerSettings) *time.Duration { return &s.ClientHeaderTimeout }, false)},
-	{Name: "underscores_in_headers", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: sFlag(func(s *HTTPServerSettings) *bool { return &s.UnderscoresInHeaders })},
-	{Name: "ignore_invalid_headers", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: sFlag(func(s *HTTPServerSettings) *bool { return &s.IgnoreInvalidHeaders })},
+	{Name: "client_header_timeout", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, timeValue, func(s *HTTPServerSettings) *time.Duration { return &s.ClientHeaderTimeout })},
+	{Name: "underscores_in_headers", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: setting(hsrv, flagValue, func(s *HTTPServerSettings) *bool { return &s.UnderscoresInHeaders })},
+	{Name: "ignore_invalid_headers", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: setting(hsrv, flagValue, func(s *HTTPServerSettings) *bool { return &s.IgnoreInvalidHeaders })},
 
 	// proxy
 	{Name: "proxy_pass", Ctx: CtxHTTPLocation, Args: Args1, Set: setHTTPProxyPass},
@@ -960,18 +802,18 @@ var httpDirectives = []*Spec{
 		s.mark(d.Name)
 		return nil, nil
 	}},
-	{Name: "proxy_pass_request_headers", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: hFlag(func(s *HTTPSettings) *bool { return &s.ProxyPassRequestHeaders })},
-	{Name: "proxy_pass_request_body", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: hFlag(func(s *HTTPSettings) *bool { return &s.ProxyPassRequestBody })},
-	{Name: "proxy_http_version", Ctx: ctxHTTPAll, Args: Args1, Set: hEnum(func(s *HTTPSettings) *string { return &s.ProxyHTTPVersion }, "1.0", "1.1")},
-	{Name: "proxy_connect_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: hTime(func(s *HTTPSettings) *time.Duration { return &s.ProxyConnectTimeout })},
-	{Name: "proxy_read_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: hTime(func(s *HTTPSettings) *time.Duration { return &s.ProxyReadTimeout })},
-	{Name: "proxy_send_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: hTime(func(s *HTTPSettings) *time.Duration { return &s.ProxySendTimeout })},
+	{Name: "proxy_pass_request_headers", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ProxyPassRequestHeaders })},
+	{Name: "proxy_pass_request_body", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ProxyPassRequestBody })},
+	{Name: "proxy_http_version", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, httpDialect.enum("1.0", "1.1"), func(s *HTTPSettings) *string { return &s.ProxyHTTPVersion })},
+	{Name: "proxy_connect_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.ProxyConnectTimeout })},
+	{Name: "proxy_read_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.ProxyReadTimeout })},
+	{Name: "proxy_send_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.ProxySendTimeout })},
 	{Name: "proxy_next_upstream", Ctx: ctxHTTPAll, Args: Args1More, Set: setHTTPNextUpstream},
-	{Name: "proxy_next_upstream_tries", Ctx: ctxHTTPAll, Args: Args1, Set: hNum(func(s *HTTPSettings) *int { return &s.ProxyNextUpstreamTries })},
-	{Name: "proxy_next_upstream_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: hTime(func(s *HTTPSettings) *time.Duration { return &s.ProxyNextUpstreamTimeout })},
-	{Name: "proxy_buffering", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: hFlag(func(s *HTTPSettings) *bool { return &s.ProxyBuffering })},
-	{Name: "proxy_request_buffering", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: hFlag(func(s *HTTPSettings) *bool { return &s.ProxyRequestBuffering })},
-	{Name: "proxy_buffer_size", Ctx: ctxHTTPAll, Args: Args1, Set: hSize(func(s *HTTPSettings) *int64 { return &s.ProxyBufferSize })},
+	{Name: "proxy_next_upstream_tries", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, numValue, func(s *HTTPSettings) *int { return &s.ProxyNextUpstreamTries })},
+	{Name: "proxy_next_upstream_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.ProxyNextUpstreamTimeout })},
+	{Name: "proxy_buffering", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ProxyBuffering })},
+	{Name: "proxy_request_buffering", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ProxyRequestBuffering })},
+	{Name: "proxy_buffer_size", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, sizeValue, func(s *HTTPSettings) *int64 { return &s.ProxyBufferSize })},
 	{Name: "proxy_buffers", Ctx: ctxHTTPAll, Args: Args2, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		n, size, err := bufsArg(d)
 		if err != nil {
@@ -982,28 +824,17 @@ var httpDirectives = []*Spec{
 		s.mark(d.Name)
 		return nil, nil
 	}},
-	{Name: "proxy_busy_buffers_size", Ctx: ctxHTTPAll, Args: Args1, Set: hSize(func(s *HTTPSettings) *int64 { return &s.ProxyBusyBuffersSize })},
-	{Name: "proxy_intercept_errors", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: hFlag(func(s *HTTPSettings) *bool { return &s.ProxyInterceptErrors })},
+	{Name: "proxy_busy_buffers_size", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, sizeValue, func(s *HTTPSettings) *int64 { return &s.ProxyBusyBuffersSize })},
+	{Name: "proxy_intercept_errors", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ProxyInterceptErrors })},
 	{Name: "proxy_redirect", Ctx: ctxHTTPAll, Args: Args12, Multi: true, Set: setHTTPProxyRedirect},
 	{Name: "proxy_bind", Ctx: ctxHTTPAll, Args: Args12, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		s := hset(c, parent)
+		addr, err := httpDialect.parseProxyBind(d)
+		if err != nil {
+			return nil, err
+		}
+		s.ProxyBind = addr
 		s.mark(d.Name)
-		if d.Args[0] == "off" {
-			s.ProxyBind = ""
-			return nil, nil
-		}
-		if len(d.Args) == 2 {
-			if d.Args[1] != "transparent" {
-				return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, d.Args[1])
-			}
-			return nil, errorf(d.File, d.Line, `the "transparent" parameter of the "%s" directive is not supported by sluice`, d.Name)
-		}
-		if !strings.Contains(d.Args[0], "$") {
-			if _, err := netip.ParseAddr(d.Args[0]); err != nil {
-				return nil, errorf(d.File, d.Line, `invalid address "%s"`, d.Args[0])
-			}
-		}
-		s.ProxyBind = d.Args[0]
 		return nil, nil
 	}},
 
@@ -1030,93 +861,47 @@ var httpDirectives = []*Spec{
 	{Name: "geo", Ctx: CtxHTTP, Args: Args12, Block: CtxRaw, Multi: true, Set: setHTTPVarBlock},
 	{Name: "split_clients", Ctx: CtxHTTP, Args: Args2, Block: CtxRaw, Multi: true, Set: setHTTPVarBlock},
 	{Name: "set_real_ip_from", Ctx: ctxHTTPAll, Args: Args1, Multi: true, Set: setHTTPRealIPFrom},
-	{Name: "real_ip_header", Ctx: ctxHTTPAll, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		s := hset(c, parent)
-		s.RealIPHeader = d.Args[0]
-		s.mark(d.Name)
-		return nil, nil
-	}},
-	{Name: "real_ip_recursive", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: hFlag(func(s *HTTPSettings) *bool { return &s.RealIPRecursive })},
+	{Name: "real_ip_header", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, stringValue, func(s *HTTPSettings) *string { return &s.RealIPHeader })},
+	{Name: "real_ip_recursive", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.RealIPRecursive })},
 
 	// access and limits
 	{Name: "allow", Ctx: ctxHTTPAll, Args: Args1, Multi: true, Set: setHTTPAccess},
 	{Name: "deny", Ctx: ctxHTTPAll, Args: Args1, Multi: true, Set: setHTTPAccess},
 	{Name: "limit_conn_zone", Ctx: CtxHTTP, Args: Args2, Multi: true, Set: setHTTPLimitConnZone},
 	{Name: "limit_conn", Ctx: ctxHTTPAll, Args: Args2, Multi: true, Set: setHTTPLimitConn},
-	{Name: "limit_conn_status", Ctx: ctxHTTPAll, Args: Args1, Set: hStatus(func(s *HTTPSettings) *int { return &s.LimitConnStatus })},
-	{Name: "limit_conn_log_level", Ctx: ctxHTTPAll, Args: Args1, Set: hEnum(func(s *HTTPSettings) *string { return &s.LimitConnLogLevel }, "info", "notice", "warn", "error")},
+	{Name: "limit_conn_status", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, statusValue, func(s *HTTPSettings) *int { return &s.LimitConnStatus })},
+	{Name: "limit_conn_log_level", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, httpDialect.enum("info", "notice", "warn", "error"), func(s *HTTPSettings) *string { return &s.LimitConnLogLevel })},
 	{Name: "limit_req_zone", Ctx: CtxHTTP, Args: Args3, Multi: true, Set: setHTTPLimitReqZone},
 	{Name: "limit_req", Ctx: ctxHTTPAll, Args: Args123, Multi: true, Set: setHTTPLimitReq},
-	{Name: "limit_req_status", Ctx: ctxHTTPAll, Args: Args1, Set: hStatus(func(s *HTTPSettings) *int { return &s.LimitReqStatus })},
-	{Name: "limit_req_log_level", Ctx: ctxHTTPAll, Args: Args1, Set: hEnum(func(s *HTTPSettings) *string { return &s.LimitReqLogLevel }, "info", "notice", "warn", "error")},
+	{Name: "limit_req_status", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, statusValue, func(s *HTTPSettings) *int { return &s.LimitReqStatus })},
+	{Name: "limit_req_log_level", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, httpDialect.enum("info", "notice", "warn", "error"), func(s *HTTPSettings) *string { return &s.LimitReqLogLevel })},
 
 	// TLS termination (parsed; served by a later version)
 	{Name: "ssl_certificate", Ctx: ctxHTTPSrv, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		s := hsrv(parent)
+		s := hsrv(c, parent)
 		s.SSLCertificates = append(s.SSLCertificates, d.Args[0])
 		s.mark(d.Name)
 		return nil, nil
 	}},
 	{Name: "ssl_certificate_key", Ctx: ctxHTTPSrv, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		s := hsrv(parent)
+		s := hsrv(c, parent)
 		s.SSLCertificateKeys = append(s.SSLCertificateKeys, d.Args[0])
 		s.mark(d.Name)
 		return nil, nil
 	}},
-	{Name: "ssl_protocols", Ctx: ctxHTTPSrv, Args: Args1More, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		var list []string
-		for _, a := range d.Args {
-			ok := false
-			for _, p := range []string{"SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"} {
-				if strings.EqualFold(a, p) {
-					ok = true
-					list = append(list, p)
-				}
-			}
-			if !ok {
-				return nil, errorf(d.File, d.Line, `invalid value "%s"`, a)
-			}
-		}
-		s := hsrv(parent)
-		s.SSLProtocols = list
-		s.mark(d.Name)
-		return nil, nil
-	}},
-	{Name: "ssl_ciphers", Ctx: ctxHTTPSrv, Args: Args1, Set: sString(func(s *HTTPServerSettings) *string { return &s.SSLCiphers })},
-	{Name: "ssl_prefer_server_ciphers", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: sFlag(func(s *HTTPServerSettings) *bool { return &s.SSLPreferServerCiphers })},
+	{Name: "ssl_protocols", Ctx: ctxHTTPSrv, Args: Args1More, Set: setting(hsrv, httpDialect.parseSSLProtocols, func(s *HTTPServerSettings) *[]string { return &s.SSLProtocols })},
+	{Name: "ssl_ciphers", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, stringValue, func(s *HTTPServerSettings) *string { return &s.SSLCiphers })},
+	{Name: "ssl_prefer_server_ciphers", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: setting(hsrv, flagValue, func(s *HTTPServerSettings) *bool { return &s.SSLPreferServerCiphers })},
 	{Name: "ssl_session_cache", Ctx: ctxHTTPSrv, Args: Args12, Set: setHTTPSSLSessionCache},
-	{Name: "ssl_session_timeout", Ctx: ctxHTTPSrv, Args: Args1, Set: sTime(func(s *HTTPServerSettings) *time.Duration { return &s.SSLSessionTimeout }, true)},
-	{Name: "ssl_session_tickets", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: sFlag(func(s *HTTPServerSettings) *bool { return &s.SSLSessionTickets })},
-	{Name: "ssl_verify_client", Ctx: ctxHTTPSrv, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		switch v := strings.ToLower(d.Args[0]); v {
-		case "off", "on", "optional", "optional_no_ca":
-			s := hsrv(parent)
-			s.SSLVerifyClient = v
-			s.mark(d.Name)
-			return nil, nil
-		}
-		return nil, errorf(d.File, d.Line, `invalid value "%s"`, d.Args[0])
-	}},
-	{Name: "ssl_client_certificate", Ctx: ctxHTTPSrv, Args: Args1, Set: sString(func(s *HTTPServerSettings) *string { return &s.SSLClientCertificate })},
-	{Name: "ssl_verify_depth", Ctx: ctxHTTPSrv, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		n, err := parseNum(d, d.Args[0])
-		if err != nil {
-			return nil, err
-		}
-		s := hsrv(parent)
-		s.SSLVerifyDepth = n
-		s.mark(d.Name)
-		return nil, nil
-	}},
+	{Name: "ssl_session_timeout", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, secondsValue, func(s *HTTPServerSettings) *time.Duration { return &s.SSLSessionTimeout })},
+	{Name: "ssl_session_tickets", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: setting(hsrv, flagValue, func(s *HTTPServerSettings) *bool { return &s.SSLSessionTickets })},
+	{Name: "ssl_verify_client", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, httpDialect.enum("off", "on", "optional", "optional_no_ca"), func(s *HTTPServerSettings) *string { return &s.SSLVerifyClient })},
+	{Name: "ssl_client_certificate", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, stringValue, func(s *HTTPServerSettings) *string { return &s.SSLClientCertificate })},
+	{Name: "ssl_verify_depth", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, numValue, func(s *HTTPServerSettings) *int { return &s.SSLVerifyDepth })},
 
 	// upstream
-	{Name: "upstream", Ctx: CtxHTTP, Args: Args1, Block: CtxHTTPUpstream, Multi: true, Set: setHTTPUpstream, Close: closeHTTPUpstream},
-	{Name: "server", Ctx: CtxHTTPUpstream, Args: Args1More, Multi: true, Set: setHTTPUpstreamServer},
-	{Name: "least_conn", Ctx: CtxHTTPUpstream, Args: Args0, Set: setHTTPUpstreamMethod},
-	{Name: "ip_hash", Ctx: CtxHTTPUpstream, Args: Args0, Set: setHTTPUpstreamMethod},
-	{Name: "hash", Ctx: CtxHTTPUpstream, Args: Args12, Set: setHTTPUpstreamMethod},
-	{Name: "random", Ctx: CtxHTTPUpstream, Args: Args0 | Args12, Set: setHTTPUpstreamMethod},
-	{Name: "least_time", Ctx: CtxHTTPUpstream, Args: Args12, Set: setHTTPUpstreamMethod},
+	{Name: "upstream", Ctx: CtxHTTP, Args: Args1, Block: CtxHTTPUpstream, Multi: true, Set: setHTTPUpstream, Close: httpDialect.closeUpstream},
+	{Name: "ip_hash", Ctx: CtxHTTPUpstream, Args: Args0, Set: httpDialect.setUpstreamMethod},
 	{Name: "keepalive", Ctx: CtxHTTPUpstream, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		n, ok := parseDigits(d.Args[0])
 		if !ok || n == 0 || n > 1<<31-1 {
@@ -1140,21 +925,6 @@ var httpDirectives = []*Spec{
 		parent.(*HTTPUpstream).KeepaliveTimeout = t
 		return nil, err
 	}},
-	{Name: "zone", Ctx: CtxHTTPUpstream, Args: Args12, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		u := parent.(*HTTPUpstream)
-		u.Zone = d.Args[0]
-		if len(d.Args) == 2 {
-			n, err := ParseSize(d.Args[1])
-			if err != nil {
-				return nil, errorf(d.File, d.Line, `invalid zone size "%s"`, d.Args[1])
-			}
-			if n < 8<<12 {
-				return nil, errorf(d.File, d.Line, `zone "%s" is too small`, d.Args[0])
-			}
-			u.ZoneSize = n
-		}
-		return nil, nil
-	}},
 }
 
 func bufsArg(d *Directive) (int, int64, error) {
@@ -1164,22 +934,6 @@ func bufsArg(d *Directive) (int, int64, error) {
 		return 0, 0, errorf(d.File, d.Line, `"%s" directive invalid value`, d.Name)
 	}
 	return int(n), size, nil
-}
-
-func hStatus(field func(*HTTPSettings) *int) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		n, ok := parseDigits(d.Args[0])
-		if !ok {
-			return nil, errorf(d.File, d.Line, `"%s" directive invalid number`, d.Name)
-		}
-		if n < 400 || n > 599 {
-			return nil, errorf(d.File, d.Line, "value must be between 400 and 599")
-		}
-		s := hset(c, parent)
-		*field(s) = int(n)
-		s.mark(d.Name)
-		return nil, nil
-	}
 }
 
 func setHTTPServer(c *compiler, d *Directive, parent any) (any, error) {
@@ -1215,69 +969,20 @@ func setHTTPListen(c *compiler, d *Directive, parent any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := HTTPListen{Backlog: 511, Pos: pos(d)}
-	ipv6onlySet, optionsSet := false, false
-	for _, a := range d.Args[1:] {
-		switch {
-		case a == "default_server" || a == "default":
-			l.DefaultServer = true
-		case a == "ssl":
-			l.SSL = true
-		case a == "http2":
-			l.HTTP2 = true
-		case a == "proxy_protocol":
-			l.ProxyProtocol = true
-		case a == "reuseport":
-			l.ReusePort, l.Bind, optionsSet = true, true, true
-		case a == "bind":
-			l.Bind, optionsSet = true, true
-		case a == "deferred":
-			l.Deferred, l.Bind, optionsSet = true, true, true
-		case strings.HasPrefix(a, "backlog="):
-			n, ok := parseDigits(a[8:])
-			if !ok || n == 0 || n > 1<<31-1 {
-				return nil, errorf(d.File, d.Line, `invalid backlog "%s"`, a)
-			}
-			l.Backlog, optionsSet = int(n), true
-		case strings.HasPrefix(a, "rcvbuf=") || strings.HasPrefix(a, "sndbuf="):
-			n, err := ParseSize(a[7:])
-			if err != nil || n > 1<<31-1 {
-				return nil, errorf(d.File, d.Line, `invalid %s "%s"`, a[:6], a[7:])
-			}
-			if a[0] == 'r' {
-				l.RcvBuf = int(n)
-			} else {
-				l.SndBuf = int(n)
-			}
-			optionsSet = true
-		case strings.HasPrefix(a, "ipv6only="):
-			switch a[9:] {
-			case "on":
-				l.IPv6Only = true
-			case "off":
-				l.IPv6Only = false
-			default:
-				return nil, errorf(d.File, d.Line, `invalid ipv6only flags "%s"`, a[9:])
-			}
-			ipv6onlySet, l.Bind, optionsSet = true, true, true
-		case strings.HasPrefix(a, "so_keepalive="):
-			var sl StreamListen
-			if err := parseSoKeepalive(d, a[13:], &sl); err != nil {
-				return nil, err
-			}
-			l.SoKeepalive, l.KeepIdle, l.KeepIntvl, l.KeepCnt = sl.SoKeepalive, sl.KeepIdle, sl.KeepIntvl, sl.KeepCnt
-			l.Bind, optionsSet = true, true
-		default:
-			return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, a)
-		}
+	p, err := httpDialect.parseListenParams(d)
+	if err != nil {
+		return nil, err
 	}
+	// reuseport, deferred, ipv6only= and so_keepalive= need a socket of
+	// their own, as bind does
+	bind := p.bind || p.reusePort || p.deferred || p.ipv6OnlySet || p.keepalive.mode != ""
 	for _, a := range addrs {
-		l := l
-		l.Network, l.Address = a.network, a.address
-		if !ipv6onlySet && strings.HasPrefix(l.Address, "[") {
-			l.IPv6Only = true
-		}
-		if err := addHTTPListen(c, d, srv, l, optionsSet); err != nil {
+		l := HTTPListen{Network: a.network, Address: a.address, DefaultServer: p.defaultServer, SSL: p.ssl,
+			HTTP2: p.http2, ProxyProtocol: p.proxyProtocol, ReusePort: p.reusePort, Bind: bind,
+			Deferred: p.deferred, Backlog: p.backlog, RcvBuf: p.rcvBuf, SndBuf: p.sndBuf,
+			IPv6Only: p.ipv6OnlyFor(a.address), SoKeepalive: p.keepalive.mode, KeepIdle: p.keepalive.idle,
+			KeepIntvl: p.keepalive.intvl, KeepCnt: p.keepalive.cnt, Pos: pos(d)}
+		if err := addHTTPListen(c, d, srv, l, p.optionsSet); err != nil {
 			return nil, err
 		}
 	}
@@ -1321,10 +1026,7 @@ func addHTTPListen(c *compiler, d *Directive, srv *HTTPServer, l HTTPListen, opt
 // addr (port 80), [v6]:port, [v6], *:port or unix:path.
 func httpListenAddrs(d *Directive, s string) ([]netAddr, error) {
 	if strings.HasPrefix(s, "unix:") {
-		if len(s) == 5 {
-			return nil, errorf(d.File, d.Line, `no path in the unix domain socket in "%s" of the "listen" directive`, s)
-		}
-		return []netAddr{{"unix", s[5:]}}, nil
+		return httpDialect.unixListenAddr(d, s)
 	}
 	host, port := s, ""
 	if strings.HasPrefix(s, "[") {
@@ -1833,58 +1535,15 @@ func setHTTPAccessLog(c *compiler, d *Directive, parent any) (any, error) {
 		s.AccessLogs, s.AccessLogOff = nil, false
 	}
 	s.mark("access_log")
-	if d.Args[0] == "off" {
-		if len(d.Args) > 1 {
-			return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, d.Args[1])
-		}
+	al, off, err := httpDialect.parseAccessLog(c, d, func(name string) bool {
+		return name == "combined" || slices.ContainsFunc(h.LogFormats, func(f HTTPLogFormat) bool { return f.Name == name })
+	})
+	if err != nil {
+		return nil, err
+	}
+	if off {
 		s.AccessLogOff = true
 		return nil, nil
-	}
-	if strings.HasPrefix(d.Args[0], "syslog:") {
-		return nil, errorf(d.File, d.Line, `"%s" access log target is not supported by sluice`, d.Args[0])
-	}
-	al := HTTPAccessLog{Path: d.Args[0], Format: "combined", Pos: pos(d)}
-	if !hasVariables(al.Path) {
-		al.Path = c.path(al.Path)
-	}
-	if len(d.Args) >= 2 {
-		al.Format = d.Args[1]
-		found := al.Format == "combined"
-		for _, f := range h.LogFormats {
-			if f.Name == al.Format {
-				found = true
-			}
-		}
-		if !found {
-			return nil, errorf(d.File, d.Line, `unknown log format "%s"`, al.Format)
-		}
-	}
-	if len(d.Args) > 2 {
-		for _, a := range d.Args[2:] {
-			switch {
-			case strings.HasPrefix(a, "buffer="):
-				n, err := ParseSize(a[7:])
-				if err != nil {
-					return nil, errorf(d.File, d.Line, `invalid buffer size "%s"`, a[7:])
-				}
-				al.Buffer = n
-			case strings.HasPrefix(a, "flush="):
-				t, err := ParseTime(a[6:])
-				if err != nil {
-					return nil, errorf(d.File, d.Line, `invalid flush time "%s"`, a[6:])
-				}
-				al.Flush = t
-			case strings.HasPrefix(a, "if="):
-				al.If = a[3:]
-			case a == "gzip" || strings.HasPrefix(a, "gzip="):
-				return nil, errorf(d.File, d.Line, `the "gzip" parameter of the "access_log" directive is not supported by sluice`)
-			default:
-				return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, a)
-			}
-		}
-		if al.Flush > 0 && al.Buffer == 0 {
-			return nil, errorf(d.File, d.Line, `no buffer is defined for access_log "%s"`, d.Args[0])
-		}
 	}
 	s.AccessLogs = append(s.AccessLogs, al)
 	return nil, nil
@@ -1892,20 +1551,9 @@ func setHTTPAccessLog(c *compiler, d *Directive, parent any) (any, error) {
 
 func setHTTPVarBlock(c *compiler, d *Directive, parent any) (any, error) {
 	h := parent.(*HTTP)
-	b := HTTPVarBlock{Kind: d.Name, Pos: pos(d)}
-	if len(d.Args) == 2 {
-		b.Source, b.Var = d.Args[0], d.Args[1]
-	} else {
-		b.Var = d.Args[0]
-	}
-	if len(b.Var) < 2 || b.Var[0] != '$' {
-		return nil, errorf(d.File, d.Line, `invalid variable name "%s"`, b.Var)
-	}
-	for _, l := range d.Block {
-		if l.IsBlock() {
-			return nil, errorf(l.File, l.Line, `unexpected "{"`)
-		}
-		b.Lines = append(b.Lines, HTTPVarLine{Args: append([]string{l.Name}, l.Args...), Pos: l.Pos()})
+	b, err := httpDialect.parseVarBlock(d)
+	if err != nil {
+		return nil, err
 	}
 	h.VarBlocks = append(h.VarBlocks, b)
 	return nil, nil
@@ -1951,60 +1599,22 @@ func setHTTPAccess(c *compiler, d *Directive, parent any) (any, error) {
 	if !s.set["access"] {
 		s.Access = nil
 	}
-	r := StreamAccessRule{Allow: d.Name == "allow"}
-	switch a := d.Args[0]; {
-	case a == "all":
-		r.All = true
-	case a == "unix:":
-		r.Unix = true
-	default:
-		p, err := parseCIDR(a)
-		if err != nil {
-			return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, a)
-		}
-		if p.Masked() != p {
-			c.warnf(d, "low address bits of %s are meaningless", a)
-			p = p.Masked()
-		}
-		r.Net = p
+	r, err := httpDialect.parseAccessRule(c, d)
+	if err != nil {
+		return nil, err
 	}
 	s.Access = append(s.Access, r)
 	s.mark("access")
 	return nil, nil
 }
 
-// zoneArg parses zone=name:size as limit_conn_zone and limit_req_zone do.
-func zoneArg(d *Directive, a string) (string, int64, error) {
-	name, size, ok := strings.Cut(a[5:], ":")
-	if !ok || name == "" {
-		return "", 0, errorf(d.File, d.Line, `invalid zone size "%s"`, a)
-	}
-	n, err := ParseSize(size)
-	if err != nil {
-		return "", 0, errorf(d.File, d.Line, `invalid zone size "%s"`, a)
-	}
-	if n < 8<<12 {
-		return "", 0, errorf(d.File, d.Line, `zone "%s" is too small`, a)
-	}
-	return name, n, nil
-}
-
 func setHTTPLimitConnZone(c *compiler, d *Directive, parent any) (any, error) {
 	h := parent.(*HTTP)
-	a := d.Args[1]
-	if !strings.HasPrefix(a, "zone=") {
-		return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, a)
-	}
-	name, n, err := zoneArg(d, a)
+	z, err := httpDialect.parseLimitConnZone(d, h.LimitConnZones)
 	if err != nil {
 		return nil, err
 	}
-	for _, z := range h.LimitConnZones {
-		if z.Name == name {
-			return nil, errorf(d.File, d.Line, `limit_conn_zone "%s" is already bound to key "%s"`, name, z.Key)
-		}
-	}
-	h.LimitConnZones = append(h.LimitConnZones, HTTPLimitConnZone{Name: name, Key: d.Args[0], Size: n, Pos: pos(d)})
+	h.LimitConnZones = append(h.LimitConnZones, z)
 	return nil, nil
 }
 
@@ -2013,16 +1623,11 @@ func setHTTPLimitConn(c *compiler, d *Directive, parent any) (any, error) {
 	if !s.set["limit_conn"] {
 		s.LimitConns = nil
 	}
-	n, ok := parseDigits(d.Args[1])
-	if !ok || n < 1 || n > 65535 {
-		return nil, errorf(d.File, d.Line, `invalid number of connections "%s"`, d.Args[1])
+	lc, err := httpDialect.parseLimitConn(d, s.LimitConns)
+	if err != nil {
+		return nil, err
 	}
-	for _, lc := range s.LimitConns {
-		if lc.Zone == d.Args[0] {
-			return nil, errorf(d.File, d.Line, `"%s" directive is duplicate`, d.Name)
-		}
-	}
-	s.LimitConns = append(s.LimitConns, HTTPLimitConn{Zone: d.Args[0], Conn: int(n), Pos: pos(d)})
+	s.LimitConns = append(s.LimitConns, lc)
 	s.mark("limit_conn")
 	return nil, nil
 }
@@ -2033,7 +1638,7 @@ func setHTTPLimitReqZone(c *compiler, d *Directive, parent any) (any, error) {
 	for _, a := range d.Args[1:] {
 		switch {
 		case strings.HasPrefix(a, "zone="):
-			name, n, err := zoneArg(d, a)
+			name, n, err := httpDialect.zoneArg(d, a)
 			if err != nil {
 				return nil, err
 			}
@@ -2113,31 +1718,10 @@ func setHTTPLimitReq(c *compiler, d *Directive, parent any) (any, error) {
 }
 
 func setHTTPSSLSessionCache(c *compiler, d *Directive, parent any) (any, error) {
-	for _, a := range d.Args {
-		bad := errorf(d.File, d.Line, `invalid session cache "%s"`, a)
-		switch {
-		case a == "off" || a == "none" || a == "builtin":
-		case strings.HasPrefix(a, "builtin:"):
-			if _, ok := parseDigits(a[8:]); !ok {
-				return nil, bad
-			}
-		case strings.HasPrefix(a, "shared:"):
-			name, size, ok := strings.Cut(a[7:], ":")
-			if !ok || name == "" {
-				return nil, bad
-			}
-			n, err := ParseSize(size)
-			if err != nil {
-				return nil, bad
-			}
-			if n < 8<<12 {
-				return nil, errorf(d.File, d.Line, `session cache "%s" is too small`, a)
-			}
-		default:
-			return nil, bad
-		}
+	if err := httpDialect.checkSessionCache(d); err != nil {
+		return nil, err
 	}
-	s := hsrv(parent)
+	s := hsrv(c, parent)
 	s.SSLSessionCache = append([]string(nil), d.Args...)
 	s.mark(d.Name)
 	return nil, nil
@@ -2164,110 +1748,6 @@ func setHTTPUpstream(c *compiler, d *Directive, parent any) (any, error) {
 	h.ups[key] = u
 	h.Upstreams = append(h.Upstreams, u)
 	return u, nil
-}
-
-func closeHTTPUpstream(c *compiler, d *Directive, child any) error {
-	u := child.(*HTTPUpstream)
-	if len(u.Servers) == 0 {
-		return errorf(d.File, d.EndLine, "no servers are inside upstream")
-	}
-	if u.Method == "hash" || u.Method == "ip_hash" || u.Method == "random" {
-		// backup servers given before the method: nginx keeps them but
-		// the method never uses them
-		kept := u.Servers[:0]
-		for _, s := range u.Servers {
-			if !s.Backup {
-				kept = append(kept, s)
-			}
-		}
-		u.Servers = kept
-	}
-	primary := 0
-	for _, s := range u.Servers {
-		if !s.Backup {
-			primary++
-		}
-	}
-	if primary == 0 {
-		return errorf(d.File, d.Line, `no servers in upstream "%s"`, u.Name)
-	}
-	return nil
-}
-
-func methodNoBackupHTTP(m string) bool { return m == "hash" || m == "ip_hash" || m == "random" }
-
-// setHTTPUpstreamServer parses server ADDRESS [weight=N] [max_conns=N]
-// [max_fails=N] [fail_timeout=T] [backup] [down] [slow_start=T] [drain].
-func setHTTPUpstreamServer(c *compiler, d *Directive, parent any) (any, error) {
-	u := parent.(*HTTPUpstream)
-	s := HTTPUpstreamServer{Name: d.Args[0], Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second}
-	invalid := func(a string) error { return errorf(d.File, d.Line, `invalid parameter "%s"`, a) }
-	unsupported := func(a string) error {
-		return errorf(d.File, d.Line, `balancing method does not support parameter "%s"`, a)
-	}
-	for _, a := range d.Args[1:] {
-		key, val, hasVal := strings.Cut(a, "=")
-		switch {
-		case hasVal && key == "weight":
-			n, ok := parseDigits(val)
-			if !ok || n < 1 || n > 1<<31-1 {
-				return nil, invalid(a)
-			}
-			s.Weight = int(n)
-		case hasVal && key == "max_conns":
-			n, ok := parseDigits(val)
-			if !ok || n > 1<<31-1 {
-				return nil, invalid(a)
-			}
-			s.MaxConns = int(n)
-		case hasVal && key == "max_fails":
-			n, ok := parseDigits(val)
-			if !ok || n > 1<<31-1 {
-				return nil, invalid(a)
-			}
-			s.MaxFails = int(n)
-		case hasVal && key == "fail_timeout":
-			t, err := ParseSeconds(val)
-			if err != nil {
-				return nil, invalid(a)
-			}
-			s.FailTimeout = t
-		case hasVal && key == "slow_start":
-			t, err := ParseSeconds(val)
-			if err != nil {
-				return nil, invalid(a)
-			}
-			if methodNoBackupHTTP(u.Method) {
-				return nil, unsupported(a)
-			}
-			s.SlowStart = t
-			u.flags |= upSlowStart
-		case a == "backup":
-			if methodNoBackupHTTP(u.Method) {
-				return nil, unsupported(a)
-			}
-			s.Backup = true
-			u.flags |= upBackup
-		case a == "down":
-			s.Down = true
-		case a == "drain":
-			s.Drain = true
-		case a == "resolve" || key == "service":
-			return nil, errorf(d.File, d.Line, `the "%s" parameter of the "server" directive is not supported by sluice`, key)
-		default:
-			return nil, invalid(a)
-		}
-	}
-	addrs, err := httpUpstreamAddrs(d, d.Args[0])
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range addrs {
-		s := s
-		s.Addr = a
-		u.Servers = append(u.Servers, s)
-	}
-	return nil, nil
 }
 
 // httpUpstreamAddrs resolves an upstream server address: unix:path,
@@ -2307,81 +1787,6 @@ func httpUpstreamAddrs(d *Directive, s string) ([]string, error) {
 		return nil, errorf(d.File, d.Line, `host not found in upstream "%s"`, s)
 	}
 	return addrs, nil
-}
-
-// resolveHostPort returns every address of host with port, or nil.
-func resolveHostPort(host string, port int) []string {
-	if a, err := netip.ParseAddr(host); err == nil {
-		return []string{netip.AddrPortFrom(a, uint16(port)).String()}
-	}
-	ips, err := LookupHost(host)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, ip := range ips {
-		if a, err := netip.ParseAddr(ip); err == nil {
-			out = append(out, netip.AddrPortFrom(a.Unmap(), uint16(port)).String())
-		}
-	}
-	return out
-}
-
-func setHTTPUpstreamMethod(c *compiler, d *Directive, parent any) (any, error) {
-	u := parent.(*HTTPUpstream)
-	if u.Method != "round_robin" {
-		c.warnf(d, "load balancing method redefined")
-		u.HashKey, u.Consistent, u.RandomTwo, u.RandomTwoMethod, u.LeastTimeMetric, u.Inflight = "", false, false, "", "", false
-	}
-	if u.Keepalive > 0 {
-		// nginx wants the method before keepalive and otherwise loses
-		// keepalive; sluice keeps both and warns as nginx does
-		c.warnf(d, "load balancing method redefined")
-	}
-	u.Method = d.Name
-	switch d.Name {
-	case "hash":
-		u.HashKey = d.Args[0]
-		if len(d.Args) == 2 {
-			if d.Args[1] != "consistent" {
-				return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, d.Args[1])
-			}
-			u.Consistent = true
-		}
-	case "random":
-		if len(d.Args) == 0 {
-			return nil, nil
-		}
-		if d.Args[0] != "two" {
-			return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, d.Args[0])
-		}
-		u.RandomTwo, u.RandomTwoMethod = true, "least_conn"
-		if len(d.Args) == 2 {
-			switch a := d.Args[1]; {
-			case a == "least_conn":
-			case strings.HasPrefix(a, "least_time="):
-				m := a[len("least_time="):]
-				if m != "header" && m != "last_byte" {
-					return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, a)
-				}
-				u.RandomTwoMethod, u.LeastTimeMetric = "least_time", m
-			default:
-				return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, a)
-			}
-		}
-	case "least_time":
-		if m := d.Args[0]; m != "header" && m != "last_byte" {
-			return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, m)
-		}
-		u.LeastTimeMetric = d.Args[0]
-		if len(d.Args) == 2 {
-			if d.Args[1] != "inflight" {
-				return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, d.Args[1])
-			}
-			u.Inflight = true
-		}
-	}
-	return nil, nil
 }
 
 // closeHTTP runs when the http block ends, in nginx's order: settings are
@@ -2446,7 +1851,7 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 			continue
 		}
 		u := &HTTPUpstream{Name: name, Implicit: true, Method: "round_robin", KeepaliveRequests: 1000,
-			KeepaliveTime: time.Hour, KeepaliveTimeout: 60 * time.Second, Pos: pp.Pos, port: pp.port}
+			KeepaliveTime: time.Hour, KeepaliveTimeout: 60 * time.Second, Pos: pp.Pos}
 		var addrs []string
 		if strings.HasPrefix(host, "unix:") {
 			addrs = []string{host}
@@ -2465,7 +1870,7 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 			}
 		}
 		for _, a := range addrs {
-			u.Servers = append(u.Servers, HTTPUpstreamServer{Addr: a, Name: host, Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second})
+			u.Servers = append(u.Servers, newUpstreamServer(host, a))
 		}
 		h.ups[key] = u
 		h.Upstreams = append(h.Upstreams, u)

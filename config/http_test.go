@@ -15,14 +15,9 @@ import (
 // by FILE.
 func loadHTTP(t *testing.T, body string) (*Config, string) {
 	t.Helper()
-	dir := t.TempDir()
-	file := filepath.Join(dir, "t.conf")
-	if err := os.WriteFile(file, []byte("events {}\nhttp {\n"+body+"\n}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := Load(Options{File: file, Prefix: dir})
+	cfg, err := loadText(t, "events {}\nhttp {\n"+body+"\n}\n")
 	if err != nil {
-		return nil, strings.ReplaceAll(err.Error(), file, "FILE")
+		return nil, err.Error()
 	}
 	return cfg, ""
 }

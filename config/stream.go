@@ -231,31 +231,6 @@ type StreamAccessRule struct {
 	Unix bool         `json:",omitempty"`
 }
 
-// StreamAccessLog is one access_log target.
-type StreamAccessLog struct {
-	Path   string
-	Format string
-	Buffer int64         `json:",omitempty"` // 0: write each line at once
-	Flush  time.Duration `json:",omitempty"` // 0: flush when the buffer fills
-	If     string        `json:",omitempty"` // condition (complex value)
-	Pos    string
-}
-
-// StreamLimitConn is one limit_conn directive.
-type StreamLimitConn struct {
-	Zone string
-	Conn int
-	Pos  string
-}
-
-// StreamLimitConnZone is one limit_conn_zone directive.
-type StreamLimitConnZone struct {
-	Name string
-	Key  string // complex value
-	Size int64
-	Pos  string
-}
-
 // StreamSet is one set directive.
 type StreamSet struct {
 	Var   string // with its '$'
@@ -268,21 +243,6 @@ type StreamSet struct {
 type StreamLogFormat struct {
 	Args []string
 	Pos  string
-}
-
-// StreamVarLine is one statement inside a map, geo or split_clients block.
-type StreamVarLine struct {
-	Args []string
-	Pos  string
-}
-
-// StreamVarBlock is a map, geo or split_clients block.
-type StreamVarBlock struct {
-	Kind   string // "map", "geo" or "split_clients"
-	Source string // the source string or variable ("" for geo's default)
-	Var    string // the variable defined, with its '$'
-	Lines  []StreamVarLine
-	Pos    string
 }
 
 // StreamUpstream is one upstream block, or the implicit upstream of
@@ -310,22 +270,6 @@ type StreamUpstream struct {
 	Pos             string
 }
 
-// StreamUpstreamServer is one server of an upstream. A host name that
-// resolves to several addresses gives one entry per address, all with the
-// same Name.
-type StreamUpstreamServer struct {
-	Addr        string // "ip:port" or "unix:/path"
-	Name        string // the address as written
-	Weight      int
-	MaxConns    int           `json:",omitempty"`
-	MaxFails    int           // default 1; 0 disables failure accounting
-	FailTimeout time.Duration // default 10s
-	Backup      bool          `json:",omitempty"`
-	Down        bool          `json:",omitempty"`
-	Drain       bool          `json:",omitempty"`
-	SlowStart   time.Duration `json:",omitempty"`
-}
-
 // LookupHost resolves upstream and listen host names while a configuration
 // is compiled. Tests may replace it. Addresses written as IP literals are
 // never looked up.
@@ -336,7 +280,7 @@ var LookupHost = func(host string) ([]string, error) {
 }
 
 func init() {
-	register(streamDirectives)
+	register(streamDirectives, upstreamSpecs(CtxStreamUpstream, &streamDialect))
 	// The stream block's own spec lives with the main directives; the
 	// checks and the inheritance that need the whole block run when it
 	// closes.
@@ -354,9 +298,9 @@ func init() {
 
 func pos(d *Directive) string { return d.Pos() }
 
-// settings returns the settings an inheritable directive writes to: the
+// streamLevel returns the settings an inheritable directive writes to: the
 // stream level's or the server's.
-func settings(parent any) *StreamSettings {
+func streamLevel(_ *compiler, parent any) *StreamSettings {
 	switch p := parent.(type) {
 	case *Stream:
 		if p.defaults == nil {
@@ -454,57 +398,37 @@ func (s *StreamSettings) merge(parent *StreamSettings) {
 	}
 }
 
-// timeSetting returns a Set function for a time directive.
-func timeSetting(field func(*StreamSettings) *time.Duration) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		t, err := timeArg(d, d.Args[0])
-		if err != nil {
-			return nil, err
-		}
-		s := settings(parent)
-		*field(s) = t
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
-func sizeSetting(field func(*StreamSettings) *int64) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		n, err := sizeArg(d, d.Args[0])
-		if err != nil {
-			return nil, err
-		}
-		s := settings(parent)
-		*field(s) = n
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
-func flagSetting(field func(*StreamSettings) *bool) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		on, err := parseFlag(d)
-		if err != nil {
-			return nil, err
-		}
-		s := settings(parent)
-		*field(s) = on
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
 const ctxStreamBoth = CtxStream | CtxStreamServer
+
+// streamDialect is how the stream context reads the directives it shares
+// with http.
+var streamDialect = dialect{
+	quote: strconv.Quote,
+	upstream: func(block any) upstreamFields {
+		u := block.(*StreamUpstream)
+		return upstreamFields{name: u.Name, servers: &u.Servers, method: &u.Method, hashKey: &u.HashKey,
+			consistent: &u.Consistent, randomTwo: &u.RandomTwo, randomTwoMethod: &u.RandomTwoMethod,
+			leastTimeMetric: &u.LeastTimeMetric, inflight: &u.Inflight, zone: &u.Zone, zoneSize: &u.ZoneSize}
+	},
+	maxWeight:  1 << 20,
+	serverTime: ParseTime,
+	upstreamAddrs: func(d *Directive, s string) ([]string, error) {
+		return upstreamAddrs(d, s, false)
+	},
+	leastTimeMetrics:      []string{"connect", "first_byte", "last_byte"},
+	slowStartBeforeMethod: true,
+	listenUDP:             true,
+	unknownListenParam:    "the invalid %s parameter",
+	flushDefaultBuffer:    true,
+	minZone:               8 << 10,
+	zoneTooSmall:          "invalid zone size %s",
+	bindOffAlone:          true,
+	strictSessionCache:    true,
+}
 
 var streamDirectives = []*Spec{
 	{Name: "server", Ctx: CtxStream, Args: Args0, Block: CtxStreamServer, Multi: true, Set: setStreamServer, Close: closeStreamServer},
-	{Name: "upstream", Ctx: CtxStream, Args: Args1, Block: CtxStreamUpstream, Multi: true, Set: setStreamUpstream, Close: closeStreamUpstream},
-	{Name: "server", Ctx: CtxStreamUpstream, Args: Args1More, Multi: true, Set: setUpstreamServer},
-	{Name: "hash", Ctx: CtxStreamUpstream, Args: Args12, Set: setUpstreamMethod},
-	{Name: "least_conn", Ctx: CtxStreamUpstream, Args: Args0, Set: setUpstreamMethod},
-	{Name: "random", Ctx: CtxStreamUpstream, Args: Args0 | Args12, Set: setUpstreamMethod},
-	{Name: "least_time", Ctx: CtxStreamUpstream, Args: Args12, Set: setUpstreamMethod},
-	{Name: "zone", Ctx: CtxStreamUpstream, Args: Args12, Set: setUpstreamZone},
+	{Name: "upstream", Ctx: CtxStream, Args: Args1, Block: CtxStreamUpstream, Multi: true, Set: setStreamUpstream, Close: streamDialect.closeUpstream},
 
 	{Name: "listen", Ctx: CtxStreamServer, Args: Args1More, Multi: true, Set: setStreamListen},
 	{Name: "proxy_pass", Ctx: CtxStreamServer, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
@@ -526,61 +450,38 @@ var streamDirectives = []*Spec{
 		return nil, nil
 	}},
 
-	{Name: "proxy_connect_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: timeSetting(func(s *StreamSettings) *time.Duration { return &s.ProxyConnectTimeout })},
-	{Name: "proxy_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: timeSetting(func(s *StreamSettings) *time.Duration { return &s.ProxyTimeout })},
-	{Name: "proxy_next_upstream", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.ProxyNextUpstream })},
-	{Name: "proxy_next_upstream_tries", Ctx: ctxStreamBoth, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		n, err := parseNum(d, d.Args[0])
+	{Name: "proxy_connect_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, timeValue, func(s *StreamSettings) *time.Duration { return &s.ProxyConnectTimeout })},
+	{Name: "proxy_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, timeValue, func(s *StreamSettings) *time.Duration { return &s.ProxyTimeout })},
+	{Name: "proxy_next_upstream", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.ProxyNextUpstream })},
+	{Name: "proxy_next_upstream_tries", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, numValue, func(s *StreamSettings) *int { return &s.ProxyNextUpstreamTries })},
+	{Name: "proxy_next_upstream_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, timeValue, func(s *StreamSettings) *time.Duration { return &s.ProxyNextUpstreamTimeout })},
+	{Name: "proxy_buffer_size", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, sizeValue, func(s *StreamSettings) *int64 { return &s.ProxyBufferSize })},
+	{Name: "proxy_protocol", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.ProxyProtocol })},
+	{Name: "proxy_bind", Ctx: ctxStreamBoth, Args: Args12, Set: func(c *compiler, d *Directive, parent any) (any, error) {
+		addr, err := streamDialect.parseProxyBind(d)
 		if err != nil {
 			return nil, err
 		}
-		s := settings(parent)
-		s.ProxyNextUpstreamTries = n
+		s := streamLevel(c, parent)
+		s.ProxyBind, s.ProxyBindTransparent = addr, false
 		s.mark(d.Name)
 		return nil, nil
 	}},
-	{Name: "proxy_next_upstream_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: timeSetting(func(s *StreamSettings) *time.Duration { return &s.ProxyNextUpstreamTimeout })},
-	{Name: "proxy_buffer_size", Ctx: ctxStreamBoth, Args: Args1, Set: sizeSetting(func(s *StreamSettings) *int64 { return &s.ProxyBufferSize })},
-	{Name: "proxy_protocol", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.ProxyProtocol })},
-	{Name: "proxy_bind", Ctx: ctxStreamBoth, Args: Args12, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		s := settings(parent)
-		s.mark(d.Name)
-		if d.Args[0] == "off" {
-			if len(d.Args) > 1 {
-				return nil, errorf(d.File, d.Line, "invalid number of arguments in %q directive", d.Name)
-			}
-			s.ProxyBind, s.ProxyBindTransparent = "", false
-			return nil, nil
-		}
-		if len(d.Args) == 2 {
-			if d.Args[1] != "transparent" {
-				return nil, errorf(d.File, d.Line, "invalid parameter %q", d.Args[1])
-			}
-			return nil, errorf(d.File, d.Line, "the \"transparent\" parameter of the %q directive is not supported by sluice", d.Name)
-		}
-		if !strings.Contains(d.Args[0], "$") {
-			if _, err := netip.ParseAddr(d.Args[0]); err != nil {
-				return nil, errorf(d.File, d.Line, "invalid address %q", d.Args[0])
-			}
-		}
-		s.ProxyBind = d.Args[0]
-		return nil, nil
-	}},
-	{Name: "proxy_socket_keepalive", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.ProxySocketKeepalive })},
-	{Name: "proxy_half_close", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.ProxyHalfClose })},
-	{Name: "proxy_upload_rate", Ctx: ctxStreamBoth, Args: Args1, Set: sizeSetting(func(s *StreamSettings) *int64 { return &s.ProxyUploadRate })},
-	{Name: "proxy_download_rate", Ctx: ctxStreamBoth, Args: Args1, Set: sizeSetting(func(s *StreamSettings) *int64 { return &s.ProxyDownloadRate })},
-	{Name: "tcp_nodelay", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.TCPNodelay })},
-	{Name: "preread_buffer_size", Ctx: ctxStreamBoth, Args: Args1, Set: sizeSetting(func(s *StreamSettings) *int64 { return &s.PrereadBufferSize })},
-	{Name: "preread_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: timeSetting(func(s *StreamSettings) *time.Duration { return &s.PrereadTimeout })},
-	{Name: "proxy_protocol_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: timeSetting(func(s *StreamSettings) *time.Duration { return &s.ProxyProtocolTimeout })},
+	{Name: "proxy_socket_keepalive", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.ProxySocketKeepalive })},
+	{Name: "proxy_half_close", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.ProxyHalfClose })},
+	{Name: "proxy_upload_rate", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, sizeValue, func(s *StreamSettings) *int64 { return &s.ProxyUploadRate })},
+	{Name: "proxy_download_rate", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, sizeValue, func(s *StreamSettings) *int64 { return &s.ProxyDownloadRate })},
+	{Name: "tcp_nodelay", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.TCPNodelay })},
+	{Name: "preread_buffer_size", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, sizeValue, func(s *StreamSettings) *int64 { return &s.PrereadBufferSize })},
+	{Name: "preread_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, timeValue, func(s *StreamSettings) *time.Duration { return &s.PrereadTimeout })},
+	{Name: "proxy_protocol_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, timeValue, func(s *StreamSettings) *time.Duration { return &s.ProxyProtocolTimeout })},
 	{Name: "resolver", Ctx: ctxStreamBoth, Args: Args1More, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		s := settings(parent)
+		s := streamLevel(c, parent)
 		s.Resolver = append([]string(nil), d.Args...)
 		s.mark(d.Name)
 		return nil, nil
 	}},
-	{Name: "resolver_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: timeSetting(func(s *StreamSettings) *time.Duration { return &s.ResolverTimeout })},
+	{Name: "resolver_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, timeValue, func(s *StreamSettings) *time.Duration { return &s.ResolverTimeout })},
 	{Name: "allow", Ctx: ctxStreamBoth, Args: Args1, Multi: true, Set: setStreamAccess},
 	{Name: "deny", Ctx: ctxStreamBoth, Args: Args1, Multi: true, Set: setStreamAccess},
 	{Name: "access_log", Ctx: ctxStreamBoth, Args: Args1More, Multi: true, Set: setStreamAccessLog},
@@ -589,93 +490,72 @@ var streamDirectives = []*Spec{
 		if err != nil {
 			return nil, err
 		}
-		s := settings(parent)
+		s := streamLevel(c, parent)
 		s.ErrorLogs = append(s.ErrorLogs, el)
 		s.mark(d.Name)
 		return nil, nil
 	}},
 	{Name: "limit_conn", Ctx: ctxStreamBoth, Args: Args2, Multi: true, Set: setStreamLimitConn},
-	{Name: "limit_conn_log_level", Ctx: ctxStreamBoth, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		switch d.Args[0] {
-		case "info", "notice", "warn", "error":
-		default:
-			return nil, errorf(d.File, d.Line, "invalid value %q", d.Args[0])
-		}
-		s := settings(parent)
-		s.LimitConnLogLevel = d.Args[0]
-		s.mark(d.Name)
-		return nil, nil
-	}},
-	{Name: "limit_conn_dry_run", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.LimitConnDryRun })},
+	{Name: "limit_conn_log_level", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, streamDialect.enum("info", "notice", "warn", "error"), func(s *StreamSettings) *string { return &s.LimitConnLogLevel })},
+	{Name: "limit_conn_dry_run", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.LimitConnDryRun })},
 
-	{Name: "ssl_preread", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.SSLPreread })},
+	{Name: "ssl_preread", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.SSLPreread })},
 	{Name: "ssl_certificate", Ctx: ctxStreamBoth, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		s := settings(parent)
+		s := streamLevel(c, parent)
 		s.SSL.Certificates = append(s.SSL.Certificates, pathArg(c, d.Args[0]))
 		s.mark(d.Name)
 		return nil, nil
 	}},
 	{Name: "ssl_certificate_key", Ctx: ctxStreamBoth, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		s := settings(parent)
+		s := streamLevel(c, parent)
 		s.SSL.CertificateKeys = append(s.SSL.CertificateKeys, pathArg(c, d.Args[0]))
 		s.mark(d.Name)
 		return nil, nil
 	}},
-	{Name: "ssl_protocols", Ctx: ctxStreamBoth, Args: Args1More, Set: protocolsSetting(func(s *StreamSettings) *[]string { return &s.SSL.Protocols })},
-	{Name: "ssl_ciphers", Ctx: ctxStreamBoth, Args: Args1, Set: stringSetting(func(s *StreamSettings) *string { return &s.SSL.Ciphers })},
-	{Name: "ssl_prefer_server_ciphers", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.SSL.PreferServerCiphers })},
-	{Name: "ssl_session_cache", Ctx: ctxStreamBoth, Args: Args12, Set: setSSLSessionCache},
-	{Name: "ssl_session_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		t, err := secondsArg(d, d.Args[0])
-		if err != nil {
+	{Name: "ssl_protocols", Ctx: ctxStreamBoth, Args: Args1More, Set: setting(streamLevel, streamDialect.parseSSLProtocols, func(s *StreamSettings) *[]string { return &s.SSL.Protocols })},
+	{Name: "ssl_ciphers", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, stringValue, func(s *StreamSettings) *string { return &s.SSL.Ciphers })},
+	{Name: "ssl_prefer_server_ciphers", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.SSL.PreferServerCiphers })},
+	{Name: "ssl_session_cache", Ctx: ctxStreamBoth, Args: Args12, Set: func(c *compiler, d *Directive, parent any) (any, error) {
+		if err := streamDialect.checkSessionCache(d); err != nil {
 			return nil, err
 		}
-		s := settings(parent)
-		s.SSL.SessionTimeout = t
+		s := streamLevel(c, parent)
+		s.SSL.SessionCache = append([]string(nil), d.Args...)
 		s.mark(d.Name)
 		return nil, nil
 	}},
-	{Name: "ssl_session_tickets", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.SSL.SessionTickets })},
-	{Name: "ssl_handshake_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: timeSetting(func(s *StreamSettings) *time.Duration { return &s.SSL.HandshakeTimeout })},
-	{Name: "ssl_verify_client", Ctx: ctxStreamBoth, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
-		switch d.Args[0] {
-		case "on", "off", "optional", "optional_no_ca":
-		default:
-			return nil, errorf(d.File, d.Line, "invalid value %q", d.Args[0])
-		}
-		s := settings(parent)
-		s.SSL.VerifyClient = d.Args[0]
-		s.mark(d.Name)
-		return nil, nil
-	}},
-	{Name: "ssl_client_certificate", Ctx: ctxStreamBoth, Args: Args1, Set: pathSetting(func(s *StreamSettings) *string { return &s.SSL.ClientCertificate })},
-	{Name: "ssl_trusted_certificate", Ctx: ctxStreamBoth, Args: Args1, Set: pathSetting(func(s *StreamSettings) *string { return &s.SSL.TrustedCertificate })},
-	{Name: "ssl_verify_depth", Ctx: ctxStreamBoth, Args: Args1, Set: numSetting(func(s *StreamSettings) *int { return &s.SSL.VerifyDepth })},
+	{Name: "ssl_session_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, secondsValue, func(s *StreamSettings) *time.Duration { return &s.SSL.SessionTimeout })},
+	{Name: "ssl_session_tickets", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.SSL.SessionTickets })},
+	{Name: "ssl_handshake_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, timeValue, func(s *StreamSettings) *time.Duration { return &s.SSL.HandshakeTimeout })},
+	{Name: "ssl_verify_client", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, streamDialect.enum("on", "off", "optional", "optional_no_ca"), func(s *StreamSettings) *string { return &s.SSL.VerifyClient })},
+	{Name: "ssl_client_certificate", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, pathValue, func(s *StreamSettings) *string { return &s.SSL.ClientCertificate })},
+	{Name: "ssl_trusted_certificate", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, pathValue, func(s *StreamSettings) *string { return &s.SSL.TrustedCertificate })},
+	{Name: "ssl_verify_depth", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, numValue, func(s *StreamSettings) *int { return &s.SSL.VerifyDepth })},
 	{Name: "ssl_alpn", Ctx: ctxStreamBoth, Args: Args1More, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		for _, a := range d.Args {
 			if len(a) > 255 {
 				return nil, errorf(d.File, d.Line, "protocol too long")
 			}
 		}
-		s := settings(parent)
+		s := streamLevel(c, parent)
 		s.SSL.ALPN = append([]string(nil), d.Args...)
 		s.mark(d.Name)
 		return nil, nil
 	}},
-	{Name: "proxy_ssl", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.ProxySSL.Enable })},
-	{Name: "proxy_ssl_server_name", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.ProxySSL.ServerName })},
-	{Name: "proxy_ssl_name", Ctx: ctxStreamBoth, Args: Args1, Set: stringSetting(func(s *StreamSettings) *string { return &s.ProxySSL.Name })},
-	{Name: "proxy_ssl_verify", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.ProxySSL.Verify })},
-	{Name: "proxy_ssl_verify_depth", Ctx: ctxStreamBoth, Args: Args1, Set: numSetting(func(s *StreamSettings) *int { return &s.ProxySSL.VerifyDepth })},
-	{Name: "proxy_ssl_trusted_certificate", Ctx: ctxStreamBoth, Args: Args1, Set: pathSetting(func(s *StreamSettings) *string { return &s.ProxySSL.TrustedCertificate })},
-	{Name: "proxy_ssl_certificate", Ctx: ctxStreamBoth, Args: Args1, Set: pathSetting(func(s *StreamSettings) *string { return &s.ProxySSL.Certificate })},
-	{Name: "proxy_ssl_certificate_key", Ctx: ctxStreamBoth, Args: Args1, Set: pathSetting(func(s *StreamSettings) *string { return &s.ProxySSL.CertificateKey })},
-	{Name: "proxy_ssl_protocols", Ctx: ctxStreamBoth, Args: Args1More, Set: protocolsSetting(func(s *StreamSettings) *[]string { return &s.ProxySSL.Protocols })},
-	{Name: "proxy_ssl_ciphers", Ctx: ctxStreamBoth, Args: Args1, Set: stringSetting(func(s *StreamSettings) *string { return &s.ProxySSL.Ciphers })},
-	{Name: "proxy_ssl_session_reuse", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: flagSetting(func(s *StreamSettings) *bool { return &s.ProxySSL.SessionReuse })},
+	{Name: "proxy_ssl", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.ProxySSL.Enable })},
+	{Name: "proxy_ssl_server_name", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.ProxySSL.ServerName })},
+	{Name: "proxy_ssl_name", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, stringValue, func(s *StreamSettings) *string { return &s.ProxySSL.Name })},
+	{Name: "proxy_ssl_verify", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.ProxySSL.Verify })},
+	{Name: "proxy_ssl_verify_depth", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, numValue, func(s *StreamSettings) *int { return &s.ProxySSL.VerifyDepth })},
+	{Name: "proxy_ssl_trusted_certificate", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, pathValue, func(s *StreamSettings) *string { return &s.ProxySSL.TrustedCertificate })},
+	{Name: "proxy_ssl_certificate", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, pathValue, func(s *StreamSettings) *string { return &s.ProxySSL.Certificate })},
+	{Name: "proxy_ssl_certificate_key", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, pathValue, func(s *StreamSettings) *string { return &s.ProxySSL.CertificateKey })},
+	{Name: "proxy_ssl_protocols", Ctx: ctxStreamBoth, Args: Args1More, Set: setting(streamLevel, streamDialect.parseSSLProtocols, func(s *StreamSettings) *[]string { return &s.ProxySSL.Protocols })},
+	{Name: "proxy_ssl_ciphers", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, stringValue, func(s *StreamSettings) *string { return &s.ProxySSL.Ciphers })},
+	{Name: "proxy_ssl_session_reuse", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.ProxySSL.SessionReuse })},
 	{Name: "set_real_ip_from", Ctx: ctxStreamBoth, Args: Args1, Multi: true, Set: setStreamRealIPFrom},
-	{Name: "proxy_requests", Ctx: ctxStreamBoth, Args: Args1, Set: numSetting(func(s *StreamSettings) *int { return &s.ProxyRequests })},
-	{Name: "proxy_responses", Ctx: ctxStreamBoth, Args: Args1, Set: numSetting(func(s *StreamSettings) *int { return &s.ProxyResponses })},
+	{Name: "proxy_requests", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, numValue, func(s *StreamSettings) *int { return &s.ProxyRequests })},
+	{Name: "proxy_responses", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, numValue, func(s *StreamSettings) *int { return &s.ProxyResponses })},
 
 	{Name: "limit_conn_zone", Ctx: CtxStream, Args: Args2, Multi: true, Set: setStreamLimitConnZone},
 	{Name: "log_format", Ctx: CtxStream, Args: Args2More, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
@@ -717,69 +597,24 @@ func closeStreamServer(c *compiler, d *Directive, child any) error {
 func setStreamListen(c *compiler, d *Directive, parent any) (any, error) {
 	srv := parent.(*StreamServer)
 	st := streamOf(c)
-	l := StreamListen{Network: "tcp", Backlog: 511, Pos: pos(d)}
 	addrs, err := listenAddrs(d, d.Args[0])
 	if err != nil {
 		return nil, err
 	}
-	ipv6onlySet, backlogSet := false, false
-	for _, a := range d.Args[1:] {
-		switch {
-		case a == "ssl":
-			l.SSL = true
-		case a == "udp":
-			l.UDP = true
-		case a == "proxy_protocol":
-			l.ProxyProtocol = true
-		case a == "reuseport":
-			l.ReusePort = true
-		case a == "bind":
-			l.Bind = true
-		case strings.HasPrefix(a, "backlog="):
-			backlogSet = true
-			n, ok := parseDigits(a[8:])
-			if !ok || n == 0 || n > 1<<31-1 {
-				return nil, errorf(d.File, d.Line, "invalid backlog %q", a)
-			}
-			l.Backlog = int(n)
-		case strings.HasPrefix(a, "rcvbuf=") || strings.HasPrefix(a, "sndbuf="):
-			n, err := ParseSize(a[7:])
-			if err != nil || n > 1<<31-1 {
-				return nil, errorf(d.File, d.Line, "invalid %s %q", a[:6], a[7:])
-			}
-			if a[0] == 'r' {
-				l.RcvBuf = int(n)
-			} else {
-				l.SndBuf = int(n)
-			}
-		case strings.HasPrefix(a, "ipv6only="):
-			switch a[9:] {
-			case "on":
-				l.IPv6Only = true
-			case "off":
-				l.IPv6Only = false
-			default:
-				return nil, errorf(d.File, d.Line, "invalid ipv6only flags %q", a[9:])
-			}
-			ipv6onlySet = true
-		case strings.HasPrefix(a, "so_keepalive="):
-			if err := parseSoKeepalive(d, a[13:], &l); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, errorf(d.File, d.Line, "the invalid %q parameter", a)
-		}
+	p, err := streamDialect.parseListenParams(d)
+	if err != nil {
+		return nil, err
 	}
-	if l.UDP {
+	if p.udp {
 		// nginx's checks, in its order.
 		switch {
-		case l.Backlog != 511 || backlogSet:
+		case p.backlog != 511 || p.backlogSet:
 			return nil, errorf(d.File, d.Line, "\"listen\" directive \"backlog\" parameter is incompatible with \"udp\"")
-		case l.SSL:
+		case p.ssl:
 			return nil, errorf(d.File, d.Line, "\"listen\" directive \"ssl\" parameter is incompatible with \"udp\"")
-		case l.SoKeepalive != "":
+		case p.keepalive.mode != "":
 			return nil, errorf(d.File, d.Line, "\"listen\" directive \"so_keepalive\" parameter is incompatible with \"udp\"")
-		case l.ProxyProtocol:
+		case p.proxyProtocol:
 			return nil, errorf(d.File, d.Line, "\"listen\" directive \"proxy_protocol\" parameter is incompatible with \"udp\"")
 		}
 	}
@@ -787,11 +622,10 @@ func setStreamListen(c *compiler, d *Directive, parent any) (any, error) {
 		st.listens = map[string]bool{}
 	}
 	for _, a := range addrs {
-		l := l
-		l.Network, l.Address = a.network, a.address
-		if !ipv6onlySet && strings.HasPrefix(l.Address, "[") {
-			l.IPv6Only = true
-		}
+		l := StreamListen{Network: a.network, Address: a.address, SSL: p.ssl, UDP: p.udp, ProxyProtocol: p.proxyProtocol,
+			ReusePort: p.reusePort, Bind: p.bind, Backlog: p.backlog, RcvBuf: p.rcvBuf, SndBuf: p.sndBuf,
+			IPv6Only: p.ipv6OnlyFor(a.address), SoKeepalive: p.keepalive.mode, KeepIdle: p.keepalive.idle,
+			KeepIntvl: p.keepalive.intvl, KeepCnt: p.keepalive.cnt, Pos: pos(d)}
 		key := l.Network + " " + l.Address
 		if l.UDP {
 			key = "udp " + l.Address
@@ -809,14 +643,9 @@ func setStreamListen(c *compiler, d *Directive, parent any) (any, error) {
 	return nil, nil
 }
 
-type netAddr struct{ network, address string }
-
 func listenAddrs(d *Directive, s string) ([]netAddr, error) {
 	if strings.HasPrefix(s, "unix:") {
-		if len(s) == 5 {
-			return nil, errorf(d.File, d.Line, "no path in the unix domain socket in %q of the \"listen\" directive", s)
-		}
-		return []netAddr{{"unix", s[5:]}}, nil
+		return streamDialect.unixListenAddr(d, s)
 	}
 	host, port := "", s
 	if i := strings.LastIndexByte(s, ':'); i >= 0 && !strings.HasSuffix(s, "]") {
@@ -862,140 +691,34 @@ func listenAddrs(d *Directive, s string) ([]netAddr, error) {
 	return out, nil
 }
 
-func parseSoKeepalive(d *Directive, v string, l *StreamListen) error {
-	bad := errorf(d.File, d.Line, "invalid so_keepalive value: %q", "so_keepalive="+v)
-	switch v {
-	case "on", "off":
-		l.SoKeepalive = v
-		return nil
-	}
-	parts := strings.Split(v, ":")
-	if len(parts) != 3 {
-		return bad
-	}
-	if parts[0] != "" {
-		t, err := ParseTime(parts[0])
-		if err != nil || t < time.Second {
-			return bad
-		}
-		l.KeepIdle = t
-	}
-	if parts[1] != "" {
-		t, err := ParseTime(parts[1])
-		if err != nil || t < time.Second {
-			return bad
-		}
-		l.KeepIntvl = t
-	}
-	if parts[2] != "" {
-		n, ok := parseDigits(parts[2])
-		if !ok || n == 0 || n > 1<<31-1 {
-			return bad
-		}
-		l.KeepCnt = int(n)
-	}
-	l.SoKeepalive = "on"
-	return nil
-}
-
 func setStreamAccess(c *compiler, d *Directive, parent any) (any, error) {
-	s := settings(parent)
-	r := StreamAccessRule{Allow: d.Name == "allow"}
-	switch a := d.Args[0]; {
-	case a == "all":
-		r.All = true
-	case a == "unix:":
-		r.Unix = true
-	default:
-		p, err := parseCIDR(a)
-		if err != nil {
-			return nil, errorf(d.File, d.Line, "invalid parameter %q", a)
-		}
-		if p.Masked() != p {
-			c.warnf(d, "low address bits of %s are meaningless", a)
-			p = p.Masked()
-		}
-		r.Net = p
+	s := streamLevel(c, parent)
+	r, err := streamDialect.parseAccessRule(c, d)
+	if err != nil {
+		return nil, err
 	}
 	s.Access = append(s.Access, r)
 	s.mark("access")
 	return nil, nil
 }
 
-// parseCIDR parses an address or a network in CIDR notation.
-func parseCIDR(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p.Addr())), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-func unmapBits(a netip.Addr) int {
-	if a.Is4In6() {
-		return 96
-	}
-	return 0
-}
-
 func setStreamAccessLog(c *compiler, d *Directive, parent any) (any, error) {
-	s := settings(parent)
+	s := streamLevel(c, parent)
 	s.mark("access_log")
-	if d.Args[0] == "off" {
-		if len(d.Args) > 1 {
-			return nil, errorf(d.File, d.Line, "invalid parameter %q", d.Args[1])
+	al, off, err := streamDialect.parseAccessLog(c, d, func(name string) bool {
+		for _, f := range streamOf(c).LogFormats {
+			if strings.EqualFold(f.Args[0], name) {
+				return true
+			}
 		}
+		return false
+	})
+	if err != nil {
+		return nil, err
+	}
+	if off {
 		s.AccessLogOff = true
 		return nil, nil
-	}
-	if strings.HasPrefix(d.Args[0], "syslog:") {
-		return nil, errorf(d.File, d.Line, "%q access log target is not supported by sluice", d.Args[0])
-	}
-	if len(d.Args) < 2 {
-		return nil, errorf(d.File, d.Line, "log format is not specified")
-	}
-	al := StreamAccessLog{Path: c.path(d.Args[0]), Format: d.Args[1], Pos: pos(d)}
-	found := false
-	for _, f := range streamOf(c).LogFormats {
-		if strings.EqualFold(f.Args[0], al.Format) {
-			found = true
-		}
-	}
-	if !found {
-		return nil, errorf(d.File, d.Line, "unknown log format %q", al.Format)
-	}
-	for _, a := range d.Args[2:] {
-		switch {
-		case strings.HasPrefix(a, "buffer="):
-			n, err := ParseSize(a[7:])
-			if err != nil {
-				return nil, errorf(d.File, d.Line, "invalid buffer size %q", a[7:])
-			}
-			al.Buffer = n
-		case strings.HasPrefix(a, "flush="):
-			t, err := ParseTime(a[6:])
-			if err != nil {
-				return nil, errorf(d.File, d.Line, "invalid flush time %q", a[6:])
-			}
-			al.Flush = t
-		case strings.HasPrefix(a, "if="):
-			al.If = a[3:]
-		case a == "gzip" || strings.HasPrefix(a, "gzip="):
-			return nil, errorf(d.File, d.Line, "the \"gzip\" parameter of the \"access_log\" directive is not supported by sluice")
-		default:
-			return nil, errorf(d.File, d.Line, "invalid parameter %q", a)
-		}
-	}
-	if al.Flush > 0 && al.Buffer == 0 {
-		al.Buffer = 64 << 10 // nginx's default when only flush= is given
 	}
 	s.AccessLogOff = false
 	s.AccessLogs = append(s.AccessLogs, al)
@@ -1003,59 +726,32 @@ func setStreamAccessLog(c *compiler, d *Directive, parent any) (any, error) {
 }
 
 func setStreamLimitConn(c *compiler, d *Directive, parent any) (any, error) {
-	s := settings(parent)
-	n, ok := parseDigits(d.Args[1])
-	if !ok || n < 1 || n > 65535 {
-		return nil, errorf(d.File, d.Line, "invalid number of connections %q", d.Args[1])
+	s := streamLevel(c, parent)
+	lc, err := streamDialect.parseLimitConn(d, s.LimitConns)
+	if err != nil {
+		return nil, err
 	}
-	for _, lc := range s.LimitConns {
-		if lc.Zone == d.Args[0] {
-			return nil, errorf(d.File, d.Line, "%q directive is duplicate", d.Name)
-		}
-	}
-	s.LimitConns = append(s.LimitConns, StreamLimitConn{Zone: d.Args[0], Conn: int(n), Pos: pos(d)})
+	s.LimitConns = append(s.LimitConns, lc)
 	s.mark("limit_conn")
 	return nil, nil
 }
 
 func setStreamLimitConnZone(c *compiler, d *Directive, parent any) (any, error) {
 	st := parent.(*Stream)
-	a := d.Args[1]
-	if !strings.HasPrefix(a, "zone=") {
-		return nil, errorf(d.File, d.Line, "invalid parameter %q", a)
+	z, err := streamDialect.parseLimitConnZone(d, st.LimitConnZones)
+	if err != nil {
+		return nil, err
 	}
-	name, size, ok := strings.Cut(a[5:], ":")
-	if !ok || name == "" {
-		return nil, errorf(d.File, d.Line, "invalid zone size %q", a)
-	}
-	n, err := ParseSize(size)
-	if err != nil || n < 8<<10 {
-		return nil, errorf(d.File, d.Line, "invalid zone size %q", a)
-	}
-	for _, z := range st.LimitConnZones {
-		if z.Name == name {
-			return nil, errorf(d.File, d.Line, "limit_conn_zone %q is already bound to key %q", name, z.Key)
-		}
-	}
-	st.LimitConnZones = append(st.LimitConnZones, StreamLimitConnZone{Name: name, Key: d.Args[0], Size: n, Pos: pos(d)})
+	st.LimitConnZones = append(st.LimitConnZones, z)
 	return nil, nil
 }
 
 func setStreamVarBlock(c *compiler, d *Directive, parent any) (any, error) {
+	b, err := streamDialect.parseVarBlock(d)
+	if err != nil {
+		return nil, err
+	}
 	st := parent.(*Stream)
-	b := StreamVarBlock{Kind: d.Name, Pos: pos(d)}
-	if len(d.Args) == 2 {
-		b.Source, b.Var = d.Args[0], d.Args[1]
-	} else {
-		b.Var = d.Args[0]
-	}
-	for _, l := range d.Block {
-		args := append([]string{l.Name}, l.Args...)
-		if l.IsBlock() {
-			return nil, errorf(l.File, l.Line, "unexpected \"{\"")
-		}
-		b.Lines = append(b.Lines, StreamVarLine{Args: args, Pos: l.Pos()})
-	}
 	st.VarBlocks = append(st.VarBlocks, b)
 	return nil, nil
 }
@@ -1073,105 +769,6 @@ func setStreamUpstream(c *compiler, d *Directive, parent any) (any, error) {
 	st.upstreams[name] = u
 	st.Upstreams = append(st.Upstreams, u)
 	return u, nil
-}
-
-func closeStreamUpstream(c *compiler, d *Directive, child any) error {
-	u := child.(*StreamUpstream)
-	if len(u.Servers) == 0 {
-		return errorf(d.File, d.EndLine, "no servers are inside upstream")
-	}
-	noBackup := u.Method == "hash" || u.Method == "random"
-	kept := u.Servers[:0]
-	for _, s := range u.Servers {
-		if noBackup && s.Backup {
-			// nginx keeps such servers but the method never uses them.
-			continue
-		}
-		kept = append(kept, s)
-	}
-	u.Servers = kept
-	primary := 0
-	for _, s := range u.Servers {
-		if !s.Backup {
-			primary++
-		}
-	}
-	if primary == 0 {
-		return errorf(d.File, d.Line, "no servers in upstream %q", u.Name)
-	}
-	return nil
-}
-
-func methodNoBackup(m string) bool { return m == "hash" || m == "random" }
-
-// setUpstreamServer parses server ADDRESS [weight=N] [max_conns=N]
-// [max_fails=N] [fail_timeout=T] [backup] [down] [slow_start=T] [drain].
-func setUpstreamServer(c *compiler, d *Directive, parent any) (any, error) {
-	u := parent.(*StreamUpstream)
-	s := StreamUpstreamServer{Name: d.Args[0], Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second}
-	invalid := func(a string) error { return errorf(d.File, d.Line, "invalid parameter %q", a) }
-	unsupported := func(a string) error {
-		return errorf(d.File, d.Line, "balancing method does not support parameter %q", a)
-	}
-	for _, a := range d.Args[1:] {
-		key, val, hasVal := strings.Cut(a, "=")
-		switch {
-		case hasVal && key == "weight":
-			n, ok := parseDigits(val)
-			if !ok || n < 1 || n > 1<<20 {
-				return nil, invalid(a)
-			}
-			s.Weight = int(n)
-		case hasVal && key == "max_conns":
-			n, ok := parseDigits(val)
-			if !ok || n > 1<<31-1 {
-				return nil, invalid(a)
-			}
-			s.MaxConns = int(n)
-		case hasVal && key == "max_fails":
-			n, ok := parseDigits(val)
-			if !ok || n > 1<<31-1 {
-				return nil, invalid(a)
-			}
-			s.MaxFails = int(n)
-		case hasVal && key == "fail_timeout":
-			t, err := ParseTime(val)
-			if err != nil {
-				return nil, invalid(a)
-			}
-			s.FailTimeout = t
-		case hasVal && key == "slow_start":
-			t, err := ParseTime(val)
-			if err != nil {
-				return nil, invalid(a)
-			}
-			if methodNoBackup(u.Method) {
-				return nil, unsupported(a)
-			}
-			s.SlowStart = t
-		case a == "backup":
-			if methodNoBackup(u.Method) {
-				return nil, unsupported(a)
-			}
-			s.Backup = true
-		case a == "down":
-			s.Down = true
-		case a == "drain":
-			s.Drain = true
-		default:
-			return nil, invalid(a)
-		}
-	}
-	addrs, err := upstreamAddrs(d, d.Args[0], false)
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range addrs {
-		s := s
-		s.Addr = a
-		u.Servers = append(u.Servers, s)
-	}
-	return nil, nil
 }
 
 // upstreamAddrs resolves an upstream address: unix:path, ip:port or
@@ -1195,100 +792,14 @@ func upstreamAddrs(d *Directive, s string, implicit bool) ([]string, error) {
 	if !ok || p < 1 || p > 65535 {
 		return nil, errorf(d.File, d.Line, "invalid port in upstream %q", s)
 	}
-	if a, err := netip.ParseAddr(host); err == nil {
-		return []string{netip.AddrPortFrom(a, uint16(p)).String()}, nil
-	}
-	ips, err := LookupHost(host)
-	var out []string
-	for _, ip := range ips {
-		if a, err := netip.ParseAddr(ip); err == nil {
-			out = append(out, netip.AddrPortFrom(a.Unmap(), uint16(p)).String())
-		}
-	}
-	if err != nil || len(out) == 0 {
+	out := resolveHostPort(host, int(p))
+	if len(out) == 0 {
 		if implicit {
 			return nil, errorf(d.File, d.Line, "host not found in upstream %q", host)
 		}
 		return nil, errorf(d.File, d.Line, "host not found in upstream %q", s)
 	}
 	return out, nil
-}
-
-func setUpstreamMethod(c *compiler, d *Directive, parent any) (any, error) {
-	u := parent.(*StreamUpstream)
-	if u.Method != "round_robin" {
-		c.warnf(d, "load balancing method redefined")
-		u.HashKey, u.Consistent, u.RandomTwo, u.RandomTwoMethod, u.LeastTimeMetric, u.Inflight = "", false, false, "", "", false
-	}
-	for _, s := range u.Servers {
-		if (d.Name == "hash" || d.Name == "random") && s.SlowStart > 0 {
-			return nil, errorf(d.File, d.Line, "balancing method does not support parameter \"slow_start=\"")
-		}
-	}
-	u.Method = d.Name
-	switch d.Name {
-	case "hash":
-		u.HashKey = d.Args[0]
-		if len(d.Args) == 2 {
-			if d.Args[1] != "consistent" {
-				return nil, errorf(d.File, d.Line, "invalid parameter %q", d.Args[1])
-			}
-			u.Consistent = true
-		}
-	case "random":
-		if len(d.Args) == 0 {
-			return nil, nil
-		}
-		if d.Args[0] != "two" {
-			return nil, errorf(d.File, d.Line, "invalid parameter %q", d.Args[0])
-		}
-		u.RandomTwo, u.RandomTwoMethod = true, "least_conn"
-		if len(d.Args) == 2 {
-			switch a := d.Args[1]; {
-			case a == "least_conn":
-			case strings.HasPrefix(a, "least_time="):
-				m := a[len("least_time="):]
-				if !validLeastTimeMetric(m) {
-					return nil, errorf(d.File, d.Line, "invalid parameter %q", a)
-				}
-				u.RandomTwoMethod, u.LeastTimeMetric = "least_time", m
-			default:
-				return nil, errorf(d.File, d.Line, "invalid parameter %q", a)
-			}
-		}
-	case "least_time":
-		if !validLeastTimeMetric(d.Args[0]) {
-			return nil, errorf(d.File, d.Line, "invalid parameter %q", d.Args[0])
-		}
-		u.LeastTimeMetric = d.Args[0]
-		if len(d.Args) == 2 {
-			if d.Args[1] != "inflight" {
-				return nil, errorf(d.File, d.Line, "invalid parameter %q", d.Args[1])
-			}
-			u.Inflight = true
-		}
-	}
-	return nil, nil
-}
-
-func validLeastTimeMetric(m string) bool {
-	return m == "connect" || m == "first_byte" || m == "last_byte"
-}
-
-func setUpstreamZone(c *compiler, d *Directive, parent any) (any, error) {
-	u := parent.(*StreamUpstream)
-	u.Zone = d.Args[0]
-	if len(d.Args) == 2 {
-		n, err := ParseSize(d.Args[1])
-		if err != nil {
-			return nil, errorf(d.File, d.Line, "invalid zone size %q", d.Args[1])
-		}
-		if n < 8<<12 {
-			return nil, errorf(d.File, d.Line, "zone %q is too small", d.Args[0])
-		}
-		u.ZoneSize = n
-	}
-	return nil, nil
 }
 
 // closeStream runs when the stream block ends: it links every proxy_pass to
@@ -1343,7 +854,7 @@ func closeStream(c *compiler, d *Directive, child any) error {
 		}
 		u := &StreamUpstream{Name: srv.ProxyPass, Implicit: true, Method: "round_robin", Pos: srv.ProxyPassPos}
 		for _, a := range addrs {
-			u.Servers = append(u.Servers, StreamUpstreamServer{Addr: a, Name: srv.ProxyPass, Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second})
+			u.Servers = append(u.Servers, newUpstreamServer(srv.ProxyPass, a))
 		}
 		st.upstreams[u.Name] = u
 		st.Upstreams = append(st.Upstreams, u)
@@ -1380,96 +891,10 @@ func pathArg(c *compiler, p string) string {
 	return filepath.Join(filepath.Dir(c.cfg.File), p)
 }
 
-func pathSetting(field func(*StreamSettings) *string) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		s := settings(parent)
-		*field(s) = pathArg(c, d.Args[0])
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
-func stringSetting(field func(*StreamSettings) *string) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		s := settings(parent)
-		*field(s) = d.Args[0]
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
-func numSetting(field func(*StreamSettings) *int) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		n, err := parseNum(d, d.Args[0])
-		if err != nil {
-			return nil, err
-		}
-		s := settings(parent)
-		*field(s) = n
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
-// sslProtocolNames are the values ssl_protocols and proxy_ssl_protocols
-// accept, as nginx 1.22.
-var sslProtocolNames = map[string]bool{"SSLv2": true, "SSLv3": true, "TLSv1": true, "TLSv1.1": true, "TLSv1.2": true, "TLSv1.3": true}
-
-func protocolsSetting(field func(*StreamSettings) *[]string) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		for _, a := range d.Args {
-			if !sslProtocolNames[a] {
-				return nil, errorf(d.File, d.Line, "invalid value %q", a)
-			}
-		}
-		s := settings(parent)
-		*field(s) = append([]string(nil), d.Args...)
-		s.mark(d.Name)
-		return nil, nil
-	}
-}
-
-// setSSLSessionCache parses ssl_session_cache off | none | [builtin[:size]]
-// [shared:name:size].
-func setSSLSessionCache(c *compiler, d *Directive, parent any) (any, error) {
-	invalid := func(a string) error { return errorf(d.File, d.Line, "invalid session cache %q", a) }
-	for _, a := range d.Args {
-		switch {
-		case a == "off" || a == "none":
-			if len(d.Args) > 1 {
-				return nil, invalid(a)
-			}
-		case a == "builtin":
-		case strings.HasPrefix(a, "builtin:"):
-			if n, ok := parseDigits(a[8:]); !ok || n == 0 {
-				return nil, invalid(a)
-			}
-		case strings.HasPrefix(a, "shared:"):
-			name, size, ok := strings.Cut(a[7:], ":")
-			if !ok || name == "" {
-				return nil, invalid(a)
-			}
-			n, err := ParseSize(size)
-			if err != nil {
-				return nil, invalid(a)
-			}
-			if n < 8*4096 {
-				return nil, errorf(d.File, d.Line, "session cache %q is too small", a)
-			}
-		default:
-			return nil, invalid(a)
-		}
-	}
-	s := settings(parent)
-	s.SSL.SessionCache = append([]string(nil), d.Args...)
-	s.mark(d.Name)
-	return nil, nil
-}
-
 // setStreamRealIPFrom parses set_real_ip_from ADDRESS | CIDR | unix: |
 // HOST (every address of the host).
 func setStreamRealIPFrom(c *compiler, d *Directive, parent any) (any, error) {
-	s := settings(parent)
+	s := streamLevel(c, parent)
 	a := d.Args[0]
 	var rules []StreamAccessRule
 	switch {

@@ -9,14 +9,20 @@ import (
 	"time"
 )
 
+// loadText compiles text from a file in a temporary directory; an error
+// names the file FILE.
 func loadText(t *testing.T, text string) (*Config, error) {
 	t.Helper()
 	dir := t.TempDir()
-	f := filepath.Join(dir, "s.conf")
+	f := filepath.Join(dir, "t.conf")
 	if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return Load(Options{File: f})
+	cfg, err := Load(Options{File: f})
+	if err != nil {
+		return nil, errors.New(strings.ReplaceAll(err.Error(), f, "FILE"))
+	}
+	return cfg, nil
 }
 
 // TestStreamHostnames checks that host names in upstream servers and in
