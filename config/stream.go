@@ -403,7 +403,7 @@ const ctxStreamBoth = CtxStream | CtxStreamServer
 // streamDialect is how the stream context reads the directives it shares
 // with http.
 var streamDialect = dialect{
-	quote: strconv.Quote,
+	quote: quote,
 	upstream: func(block any) upstreamFields {
 		u := block.(*StreamUpstream)
 		return upstreamFields{name: u.Name, servers: &u.Servers, method: &u.Method, hashKey: &u.HashKey,
@@ -411,7 +411,7 @@ var streamDialect = dialect{
 			leastTimeMetric: &u.LeastTimeMetric, inflight: &u.Inflight, zone: &u.Zone, zoneSize: &u.ZoneSize}
 	},
 	maxWeight:  1 << 20,
-	serverTime: ParseTime,
+	serverTime: ParseSeconds,
 	upstreamAddrs: func(d *Directive, s string) ([]string, error) {
 		return upstreamAddrs(d, s, false)
 	},
