@@ -184,7 +184,8 @@ func TestTriedSet(t *testing.T) {
 	for _, cfg := range []Config{{}, {Method: LeastConn}, {Method: IPHash}, {Method: Hash}, {Method: Hash, Consistent: true}, {Method: Random}, {Method: Random, Two: true}, {Method: LeastTime}} {
 		t.Run(fmt.Sprint(cfg.Method, cfg.Consistent, cfg.Two), func(t *testing.T) {
 			cfg.Rand = newRand(1)
-			g := mustBuild(t, NewRegistry(newFakeClock()), servers(1, 2, 1, 3), cfg)
+			clock := newFakeClock()
+			g := mustBuild(t, NewRegistry(clock), servers(1, 2, 1, 3), cfg)
 			req := Request{Client: netip.MustParseAddr("192.0.2.7"), Key: []byte("k")}
 			seen := map[string]bool{}
 			for range 4 {
@@ -201,10 +202,14 @@ func TestTriedSet(t *testing.T) {
 			if _, err := g.Pick(&req); !errors.Is(err, ErrNoPeer) {
 				t.Fatalf("fifth attempt: %v, want ErrNoPeer", err)
 			}
-			// nginx marks every server live again once all have failed.
+			// nginx 1.22 keeps the failures: no server until fail_timeout passes.
 			req.Reset()
+			if _, err := g.Pick(&req); !errors.Is(err, ErrNoPeer) {
+				t.Fatalf("new request within fail_timeout: %v, want ErrNoPeer", err)
+			}
+			clock.Advance(DefaultFailTimeout + time.Second)
 			if _, err := g.Pick(&req); err != nil {
-				t.Fatalf("after reset: %v", err)
+				t.Fatalf("after fail_timeout: %v", err)
 			}
 		})
 	}

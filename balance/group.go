@@ -235,18 +235,9 @@ func (g *Group) Pick(req *Request) (Selection, error) {
 		}
 	}
 	if p == nil {
-		s.resetFails()
+		// nginx 1.22 keeps the failures: the group answers "no live
+		// upstreams" until a fail_timeout passes.
 		return Selection{}, ErrNoPeer
 	}
 	return c.take(p), nil
-}
-
-// resetFails is nginx's "all peers failed, mark them as live for quick
-// recovery".
-func (s *snapshot) resetFails() {
-	for _, p := range s.peers {
-		if p.st.fails.Load() != 0 {
-			p.st.fails.Store(0)
-		}
-	}
 }

@@ -146,16 +146,6 @@ func (m *model) getPeer(t *mTier, r *mReq) *mPeer {
 	return best
 }
 
-func (m *model) resetFails() {
-	for _, t := range []*mTier{m.prim, m.back} {
-		if t != nil {
-			for _, p := range t.peers {
-				p.fails = 0
-			}
-		}
-	}
-}
-
 // ngx_http_upstream_get_round_robin_peer (with the per-tier function get).
 func (m *model) tiers(r *mReq, get func(*mTier, *mReq) *mPeer) *mPeer {
 	t := m.prim
@@ -172,8 +162,7 @@ func (m *model) tiers(r *mReq, get func(*mTier, *mReq) *mPeer) *mPeer {
 			return m.took(p, r)
 		}
 	}
-	m.resetFails()
-	return nil
+	return nil // nginx 1.22 keeps the failures (no "mark them as live")
 }
 
 func (m *model) rr(r *mReq) *mPeer { return m.tiers(r, m.getPeer) }

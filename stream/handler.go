@@ -180,6 +180,9 @@ func (s *session) run(ctx context.Context) {
 		if pending, ok = s.preread(pending); !ok {
 			return
 		}
+		// nginx 1.22 does not count prereaded bytes in $bytes_received;
+		// this runs before the access log is written.
+		defer func(n int64) { s.bytesRecvd = max(s.bytesRecvd-n, 0) }(int64(len(pending)))
 	}
 	if srv.ret != nil {
 		out := srv.ret.Append(nil, s)

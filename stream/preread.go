@@ -28,6 +28,10 @@ func (s *session) preread(pending []byte) (buf []byte, ok bool) {
 	}
 	buf, st, err := tlspreread.Preread(s.client, p, pending)
 	s.client.SetReadDeadline(time.Time{})
+	if st == tlspreread.NotTLS {
+		// nginx drops its state: the $ssl_preread_* variables are not found.
+		s.hello = nil
+	}
 	switch {
 	case err != nil:
 		if errors.Is(err, os.ErrDeadlineExceeded) {

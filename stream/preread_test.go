@@ -138,7 +138,7 @@ func TestPrereadNotTLSGoesOn(t *testing.T) {
 	}
 	h.waitSessions(1)
 	lines := h.logLines()
-	if len(lines) != 1 || lines[0] != "200|"+plain.addr()+"||||6" {
+	if len(lines) != 1 || lines[0] != "200|"+plain.addr()+"|-|-|-|0" {
 		t.Errorf("log %q", lines)
 	}
 }

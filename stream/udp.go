@@ -13,8 +13,7 @@ import (
 type udpEvent struct {
 	fromClient bool
 	n          int    // bytes of the datagram
-	sent       int    // bytes passed on (client datagrams)
-	data       []byte // an upstream datagram, sent on by the session
+	data       []byte // a datagram, written on by the session loop
 	err        error
 }
 
@@ -44,12 +43,10 @@ func (s *session) udpPipe(ctx context.Context, up net.Conn, tr *try) {
 				s.sendEvent(events, stop, udpEvent{fromClient: true, err: err})
 				return
 			}
-			w, werr := up.Write(buf[:n])
 			count++
-			s.sendEvent(events, stop, udpEvent{fromClient: true, n: n, sent: w, err: werr})
-			if werr != nil {
-				return
-			}
+			// The loop below writes it upstream, so that a reply can
+			// never be counted before the request it answers.
+			s.sendEvent(events, stop, udpEvent{fromClient: true, n: n, data: append([]byte(nil), buf[:n]...)})
 			if cfg.ProxyRequests > 0 && count >= cfg.ProxyRequests {
 				if canDetach {
 					detach.Detach()
@@ -94,7 +91,10 @@ func (s *session) udpPipe(ctx context.Context, up net.Conn, tr *try) {
 			return
 		case ev := <-events:
 			if ev.err != nil {
-				if ev.fromClient && ev.n == 0 && errors.Is(ev.err, net.ErrClosed) {
+				if ev.fromClient {
+					if !errors.Is(ev.err, net.ErrClosed) {
+						s.logf(errlog.LevelInfo, "%s while proxying connection", ioErrText(ev.err))
+					}
 					return
 				}
 				if !ev.fromClient && ev.n == 0 {
@@ -106,9 +106,14 @@ func (s *session) udpPipe(ctx context.Context, up net.Conn, tr *try) {
 				}
 			}
 			if ev.fromClient {
+				w, err := up.Write(ev.data)
 				requests++
 				s.bytesRecvd += int64(ev.n)
-				tr.sent += int64(ev.sent)
+				tr.sent += int64(w)
+				if err != nil {
+					s.logf(errlog.LevelError, "%s while proxying connection", ioErrText(err))
+					return
+				}
 			} else {
 				if responses == 0 {
 					tr.firstByte = s.h.s.p.now().Sub(start) + tr.connect
