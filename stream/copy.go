@@ -16,37 +16,62 @@ import (
 
 // pipe is the copy loop of one proxied session.
 type pipe struct {
-	s        *session
-	start    time.Time
-	timeout  time.Duration
-	last     atomic.Int64 // nanoseconds since start of the last transfer
-	timedOut atomic.Bool
-	done     chan struct{}
-	stop     sync.Once
-	conns    [2]net.Conn
-	watchdog *time.Timer
+	s         *session
+	start     time.Time
+	tryStart  time.Time // when the connection to the upstream began
+	timeout   time.Duration
+	last      atomic.Int64 // monoNow of the last transfer
+	firstByte atomic.Int64 // $upstream_first_byte_time in nanoseconds, or -1
+	timedOut  atomic.Bool
+	closed    atomic.Bool
+	done      chan struct{} // closed by close; nil for a polled session
+	conns     [2]net.Conn
+	watchdog  *time.Timer
+
+	// The polled copy (poll_linux.go).
+	flows  [2]flow
+	rcs    [2]syscall.RawConn // of conns
+	ev     chan uint8         // a flow whose owner has stopped for good, or evClosed
+	ctxEnd <-chan struct{}    // the session context's Done
+	shard  *shard
+	slot   int32
 }
 
-func (p *pipe) touch() { p.last.Store(int64(p.s.h.s.p.now().Sub(p.start))) }
+// evClosed on pipe.ev says that close was called.
+const evClosed = 2
+
+// epoch is the origin of monoNow.
+var epoch = time.Now()
+
+// monoNow reads the monotonic clock, which times proxy_timeout: it is the
+// real time that passes, as the watchdog's timer, whatever the clock of
+// session times is.
+func monoNow() int64 { return int64(time.Since(epoch)) }
+
+func (p *pipe) touch() { p.last.Store(monoNow()) }
 
 // close ends the session: both connections are closed, which makes both
 // directions' copies return.
 func (p *pipe) close() {
-	p.stop.Do(func() {
+	if p.closed.Swap(true) {
+		return
+	}
+	if p.done != nil {
 		close(p.done)
-		p.conns[0].Close()
-		p.conns[1].Close()
-	})
+	}
+	p.conns[0].Close()
+	p.conns[1].Close()
+	if p.ev != nil {
+		p.ev <- evClosed
+	}
 }
 
 // check runs when proxy_timeout may have passed without traffic.
 func (p *pipe) check() {
-	select {
-	case <-p.done:
+	if p.closed.Load() {
 		return
-	default:
 	}
-	idle := p.s.h.s.p.now().Sub(p.start) - time.Duration(p.last.Load())
+	idle := time.Duration(monoNow() - p.last.Load())
 	if idle >= p.timeout {
 		p.timedOut.Store(true)
 		p.close()
@@ -55,21 +80,29 @@ func (p *pipe) check() {
 	p.watchdog.Reset(p.timeout - idle)
 }
 
+// dirResult is how one direction of a session ended.
 type dirResult struct {
 	n   int64
-	err error
+	err error // nil at the end of the stream
 }
 
 // pipe copies between the client and up until the session ends.
 func (s *session) pipe(ctx context.Context, up net.Conn, tr *try, pending []byte) {
 	cfg := s.h.s.cfg
-	p := &pipe{s: s, start: s.h.s.p.now(), timeout: cfg.ProxyTimeout, done: make(chan struct{}), conns: [2]net.Conn{s.client, up}}
-	tryStart := p.start.Add(-tr.connect)
+	p := &pipe{s: s, start: s.h.s.p.now(), timeout: cfg.ProxyTimeout, conns: [2]net.Conn{s.client, up}}
+	p.tryStart = p.start.Add(-tr.connect)
+	p.firstByte.Store(-1)
+	p.touch()
+	polled := p.pollable()
+	if polled {
+		p.ev = make(chan uint8, len(p.flows)+1)
+	} else {
+		p.done = make(chan struct{})
+	}
 	if p.timeout > 0 {
 		p.watchdog = time.AfterFunc(p.timeout, p.check)
 		defer p.watchdog.Stop()
 	}
-	defer context.AfterFunc(ctx, p.close)()
 	var upN int64
 	if len(pending) > 0 {
 		n, err := up.Write(pending)
@@ -81,43 +114,57 @@ func (s *session) pipe(ctx context.Context, up net.Conn, tr *try, pending []byte
 			return
 		}
 	}
-	var firstByte atomic.Int64
-	firstByte.Store(-1)
-	down := make(chan dirResult, 1)
-	go func() {
-		n, err := p.copy(s.client, up, cfg.ProxyDownloadRate, func() {
-			if firstByte.Load() < 0 {
-				firstByte.Store(int64(s.h.s.p.now().Sub(tryStart)))
-			}
-		})
-		down <- dirResult{n, err}
-		p.ended(s.client, err)
-	}()
-	n, upErr := p.copy(up, s.client, cfg.ProxyUploadRate, nil)
-	upN += n
-	p.ended(up, upErr)
-	d := <-down
-	p.close()
+	var u, d dirResult
+	if !polled || !p.polled(ctx, &u, &d) {
+		// (When registration failed, done stays nil: it serves only the
+		// rate limits, which polled sessions have none of.)
+		p.goroutines(ctx, &u, &d)
+	}
+	upN += u.n
 
 	s.bytesRecvd += upN
 	s.bytesSent += d.n
 	tr.sent += upN
 	tr.received += d.n
-	if fb := firstByte.Load(); fb >= 0 {
+	if fb := p.firstByte.Load(); fb >= 0 {
 		tr.firstByte = time.Duration(fb)
 	}
 	switch {
 	case p.timedOut.Load():
 		s.logf(errlog.LevelInfo, "connection timed out (110: Connection timed out) while proxying connection")
-	case upErr != nil && !isClosed(upErr):
-		s.logf(errlog.LevelInfo, "%s while proxying connection", ioErrText(upErr))
+	case u.err != nil && !isClosed(u.err):
+		s.logf(errlog.LevelInfo, "%s while proxying connection", ioErrText(u.err))
 	case d.err != nil && !isClosed(d.err):
 		s.logf(errlog.LevelInfo, "%s while proxying upstream", ioErrText(d.err))
-	case upErr == nil:
+	case u.err == nil:
 		s.logf(errlog.LevelInfo, "client disconnected")
 	default:
 		s.logf(errlog.LevelInfo, "upstream disconnected")
 	}
+}
+
+// goroutines copies each direction in a goroutine of its own: the copy
+// for connections that cannot be polled (not sockets, or TLS), and for
+// rate-limited sessions.
+func (p *pipe) goroutines(ctx context.Context, u, d *dirResult) {
+	s := p.s
+	cfg := s.h.s.cfg
+	up := p.conns[1]
+	defer context.AfterFunc(ctx, p.close)()
+	down := make(chan dirResult, 1)
+	go func() {
+		n, err := p.copy(s.client, up, cfg.ProxyDownloadRate, func() {
+			if p.firstByte.Load() < 0 {
+				p.firstByte.Store(int64(s.h.s.p.now().Sub(p.tryStart)))
+			}
+		})
+		down <- dirResult{n, err}
+		p.ended(s.client, err)
+	}()
+	u.n, u.err = p.copy(up, s.client, cfg.ProxyUploadRate, nil)
+	p.ended(up, u.err)
+	*d = <-down
+	p.close()
 }
 
 // ended is called when the copy towards dst has finished. At the end of

@@ -15,9 +15,12 @@
 // one access log line with nginx's stream variables ($status is 200, 400,
 // 403, 500, 502 or 503 as in nginx).
 //
-// The copy loop waits for data without holding any buffer, then moves the
-// bytes that are ready with splice(2) between the two sockets, so an idle
-// connection costs its two sockets and two goroutines. proxy_timeout is the
+// The copy loop holds no buffer while a connection is idle: an idle
+// connection costs its two sockets and the goroutine that serves it. A few
+// pollers (one per CPU, each with its own epoll set) move the bytes when
+// data arrives, a read into a pooled buffer and a write for small
+// messages; during a bulk transfer a goroutine takes over and moves the
+// data with splice(2) between the two sockets. proxy_timeout is the
 // time without data in either direction after which the session is closed.
 // With proxy_half_close on, the end of one direction is passed on with a
 // half-close (shutdown of the write side) and the session lasts until both

@@ -489,7 +489,26 @@ func (s *session) dial(ctx context.Context, network, addr string, timeout time.D
 	if !s.h.s.cfg.ProxySocketKeepalive {
 		d.KeepAlive = -1
 	}
-	return d.DialContext(ctx, network, addr)
+	return dialAside(ctx, &d, network, addr)
+}
+
+type dialResult struct {
+	c   net.Conn
+	err error
+}
+
+// dialAside dials on a short-lived goroutine. Dialing needs a deep stack;
+// done on the session's own goroutine, which then waits for the whole
+// session, it would grow that stack for good (Go does not shrink a stack
+// in use), and an idle session would cost twice the memory.
+func dialAside(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
+	ch := make(chan dialResult, 1)
+	go func() {
+		c, err := d.DialContext(ctx, network, addr)
+		ch <- dialResult{c, err}
+	}()
+	r := <-ch
+	return r.c, r.err
 }
 
 func (s *session) logConnectError(err error) {

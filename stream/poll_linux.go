@@ -1,0 +1,626 @@
+//go:build linux
+
+package stream
+
+import (
+	"context"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// The polled copy loop. Idle sessions are parked in a few epoll sets of
+// the package's own (shards), each watched by one poller goroutine, so an
+// idle session costs the goroutine that serves it and its two sockets, no
+// buffer and no second goroutine. When a socket becomes readable its
+// shard's poller moves the bytes itself, as an nginx worker does: one
+// read(2) into a pooled buffer and one send(2), then the flow is parked
+// again. Work that would block (the destination is full, or a read fills
+// the whole buffer, which means bulk transfer) is handed to a goroutine
+// that copies with blocking calls and splice(2) until the flow is small
+// again.
+//
+// The epoll sets are edge-triggered, and there is one per processor
+// (GOMAXPROCS). A poller that finds nothing ready waits in epoll_wait(2),
+// on a thread of its own but no processor. A shard exists while it has
+// sessions: the first registration creates its epoll set and poller; when
+// the last one leaves, an eventfd in the set wakes the poller, which
+// closes the set and returns. proxy_timeout stays with each session's
+// timer, and a context's end closes its polled sessions through one watch
+// per context.
+
+// epollET is EPOLLET as the uint32 of an epoll event mask.
+const epollET = syscall.EPOLLET & 0xffffffff
+
+const (
+	flowOwned   = 1 << iota // a poller or a goroutine is moving the flow's bytes
+	flowPending             // the source became readable while the flow was owned
+	flowDone                // the flow has ended, or the session is ending
+	flowHup                 // the source has reached its end or failed: read until EOF or an error
+)
+
+// pumpBurst bounds how many times in a row a poller serves one flow
+// before it hands the flow to a goroutine of its own.
+const pumpBurst = 8
+
+// spliceMin is the number of queued bytes from which a blocking copy
+// moves them with splice(2) rather than through a buffer.
+const spliceMin = 32 << 10
+
+// flow is one direction of a session: from p.conns[d] to p.conns[1-d].
+type flow struct {
+	state atomic.Uint32
+	d     uint8 // 0 client to upstream, 1 upstream to client
+	first bool  // bytes have been seen; owned by the flow's owner
+	op    uint8 // what do does
+	p     *pipe
+	n     int64 // bytes moved; owned by the flow's owner
+	err   error // why the flow ended, nil at the end of the stream; owned by the flow's owner
+
+	// Arguments and results of do, which is bound once so that calling it
+	// through RawConn.Control does not allocate.
+	buf   []byte
+	r     int
+	errno syscall.Errno
+	do    func(fd uintptr)
+}
+
+// The operations of flow.do.
+const (
+	opRead  = iota // read into buf
+	opWrite        // write buf
+	opInq          // the number of bytes ready to read
+	opAdd          // add fd to the epoll set r with the event data in buf
+)
+
+// doOp runs f.op on fd. The calls never block: they are made with
+// RawSyscall, without telling the scheduler, which would otherwise hand
+// the processor to another thread whenever a send on loopback runs the
+// receiver's TCP input and takes a few tens of microseconds.
+func (f *flow) doOp(fd uintptr) {
+	f.errno = 0
+	switch f.op {
+	case opRead:
+		f.r = 0
+		for {
+			n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&f.buf[0])), uintptr(len(f.buf)))
+			if e != syscall.EINTR {
+				f.r, f.errno = int(n), e
+				if e != 0 {
+					f.r = 0
+				}
+				return
+			}
+		}
+	case opWrite:
+		f.r = 0
+		for f.r < len(f.buf) {
+			b := f.buf[f.r:]
+			n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_NOSIGNAL, 0, 0)
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != 0 {
+				f.errno = e
+				return
+			}
+			f.r += int(n)
+		}
+	case opInq:
+		var n int32
+		_, _, f.errno = syscall.RawSyscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+		f.r = int(n)
+	case opAdd:
+		ev := (*syscall.EpollEvent)(unsafe.Pointer(&f.buf[0]))
+		_, _, f.errno = syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(f.r), syscall.EPOLL_CTL_ADD, fd, uintptr(unsafe.Pointer(ev)), 0, 0)
+	}
+}
+
+// call runs op on the socket of rc.
+func (f *flow) call(rc syscall.RawConn, op uint8, buf []byte) (int, error) {
+	f.op, f.buf = op, buf
+	err := rc.Control(f.do)
+	f.buf = nil
+	if err != nil {
+		return 0, err
+	}
+	if f.errno != 0 {
+		return f.r, f.errno
+	}
+	return f.r, nil
+}
+
+// read reads once from the source without blocking.
+func (f *flow) read(buf []byte) (int, error) { return f.call(f.p.rcs[f.d], opRead, buf) }
+
+// write writes buf to the destination without blocking; it returns
+// syscall.EAGAIN with the count written when the destination is full.
+func (f *flow) write(buf []byte) (int, error) { return f.call(f.p.rcs[1-f.d], opWrite, buf) }
+
+// queued returns the number of bytes ready to read from the source.
+func (f *flow) queued() int64 {
+	n, err := f.call(f.p.rcs[f.d], opInq, nil)
+	if err != nil {
+		return 0
+	}
+	return int64(n)
+}
+
+// acquire makes the caller the flow's owner; when the flow is owned
+// already it records that the source became readable, for the owner.
+func (f *flow) acquire() bool {
+	for {
+		o := f.state.Load()
+		switch {
+		case o&flowDone != 0:
+			return false
+		case o&flowOwned != 0:
+			if o&flowPending != 0 || f.state.CompareAndSwap(o, o|flowPending) {
+				return false
+			}
+		default:
+			if f.state.CompareAndSwap(o, o|flowOwned) {
+				return true
+			}
+		}
+	}
+}
+
+// release gives up ownership once src has been drained, which parks the
+// flow until its shard sees src readable again. It reports false when src
+// became readable meanwhile: the owner keeps the flow and reads again.
+// When the session is ending it tells the session the flow has stopped.
+func (p *pipe) release(f *flow) bool {
+	for {
+		o := f.state.Load()
+		switch {
+		case o&flowDone != 0:
+			f.err = net.ErrClosed
+			p.ev <- f.d
+			return true
+		case o&flowPending != 0:
+			if f.state.CompareAndSwap(o, o&^flowPending) {
+				return false
+			}
+		default:
+			if f.state.CompareAndSwap(o, o&^flowOwned) {
+				return true
+			}
+		}
+	}
+}
+
+// end is called by the owner when the flow has ended: err is nil at the
+// end of the stream.
+func (p *pipe) end(f *flow, err error) {
+	f.err = err
+	for {
+		o := f.state.Load()
+		if o&flowDone != 0 || f.state.CompareAndSwap(o, o|flowDone) {
+			break
+		}
+	}
+	p.ev <- f.d
+}
+
+// kill stops a flow when the session ends. It reports true when the flow
+// was parked, so that no owner will report its end; otherwise its owner
+// stops and reports soon (the connections are closed by then).
+func (f *flow) kill() bool {
+	for {
+		o := f.state.Load()
+		switch {
+		case o&flowDone != 0:
+			return false
+		case o&flowOwned != 0:
+			if f.state.CompareAndSwap(o, o|flowDone) {
+				return false
+			}
+		default:
+			if f.state.CompareAndSwap(o, o|flowOwned|flowDone) {
+				return true
+			}
+		}
+	}
+}
+
+// moved records that bytes were read from src at now (monoNow): for the
+// idle timer and, for the upstream's first bytes,
+// $upstream_first_byte_time.
+func (p *pipe) moved(f *flow, now int64) {
+	p.last.Store(now)
+	if !f.first {
+		f.first = true
+		if f.d == 1 {
+			p.firstByte.Store(int64(p.s.h.s.p.now().Sub(p.tryStart)))
+		}
+	}
+}
+
+// pump moves the bytes of flow f; the caller owns f. blocking is
+// false in a poller, which must not wait: pump then hands the flow to a
+// new goroutine when a write would block or the source holds more than a
+// buffer. In such a goroutine (blocking true) it splices while much is
+// queued and returns, parking the flow, once the source is drained.
+//
+// now is monoNow, read once per batch of events by a poller.
+func (p *pipe) pump(f *flow, blocking bool, now int64) {
+	for i := 0; ; i++ {
+		if !blocking && i >= pumpBurst {
+			go p.pump(f, true, now)
+			return
+		}
+		if blocking {
+			now = monoNow()
+		}
+		if rf, ok := p.conns[1-f.d].(*net.TCPConn); ok && blocking {
+			if q := f.queued(); q >= spliceMin {
+				p.moved(f, now)
+				n, err := rf.ReadFrom(&io.LimitedReader{R: p.conns[f.d], N: q})
+				f.n += n
+				if err != nil {
+					p.end(f, err)
+					return
+				}
+				p.touch()
+				continue
+			}
+		}
+		bp := bufPool.Get().(*[]byte)
+		buf := *bp
+		n, err := f.read(buf)
+		if err == syscall.EAGAIN {
+			bufPool.Put(bp)
+			if p.release(f) {
+				return
+			}
+			continue
+		}
+		if err != nil || n == 0 {
+			bufPool.Put(bp)
+			p.end(f, err)
+			return
+		}
+		p.moved(f, now)
+		w, err := f.write(buf[:n])
+		if err == syscall.EAGAIN {
+			f.n += int64(w)
+			if !blocking {
+				go p.finishWrite(f, bp, buf[w:n], n == len(buf))
+				return
+			}
+			w, err = p.conns[1-f.d].Write(buf[w:n])
+			p.touch()
+		}
+		bufPool.Put(bp)
+		f.n += int64(w)
+		if err != nil {
+			p.end(f, err)
+			return
+		}
+		if n == len(buf) {
+			// More is likely queued: a bulk transfer.
+			if !blocking {
+				go p.pump(f, true, now)
+				return
+			}
+			continue
+		}
+		// A short read drained the socket: any later data raises a new
+		// edge, so the flow can be parked without another read, unless
+		// the end of the stream was reported, which raises no new edge.
+		if f.state.Load()&flowHup == 0 && p.release(f) {
+			return
+		}
+	}
+}
+
+// finishWrite writes what a poller could not without blocking, then goes
+// on copying in this goroutine.
+func (p *pipe) finishWrite(f *flow, bp *[]byte, rest []byte, full bool) {
+	w, err := p.conns[1-f.d].Write(rest)
+	bufPool.Put(bp)
+	f.n += int64(w)
+	if err != nil {
+		p.end(f, err)
+		return
+	}
+	p.touch()
+	if !full && f.state.Load()&flowHup == 0 {
+		if p.release(f) {
+			return
+		}
+	}
+	p.pump(f, true, 0)
+}
+
+// shard is one epoll set and its poller.
+type shard struct {
+	mu    sync.Mutex
+	epfd  int // -1 when the shard has no poller
+	wake  int // eventfd in the epoll set, to end the poller
+	slots []*pipe
+	gens  []uint32
+	free  []int32
+	n     int // registered sessions
+}
+
+// wakeSlot is the event data of a shard's eventfd.
+const wakeSlot = -1
+
+var (
+	shardsOnce sync.Once
+	shards     []*shard
+	shardNext  atomic.Uint32
+)
+
+// pollers counts running poller goroutines, for tests.
+var pollers sync.WaitGroup
+
+func pickShard() *shard {
+	shardsOnce.Do(func() {
+		shards = make([]*shard, runtime.GOMAXPROCS(0))
+		for i := range shards {
+			shards[i] = &shard{epfd: -1, wake: -1}
+		}
+	})
+	return shards[int(shardNext.Add(1))%len(shards)]
+}
+
+// register parks both flows of p in a shard. It reports false when the
+// connections cannot be polled; p is then untouched.
+func (sh *shard) register(p *pipe) bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.epfd < 0 && !sh.start() {
+		return false
+	}
+	var slot int32
+	if k := len(sh.free); k > 0 {
+		slot = sh.free[k-1]
+		sh.free = sh.free[:k-1]
+	} else {
+		slot = int32(len(sh.slots))
+		sh.slots = append(sh.slots, nil)
+		sh.gens = append(sh.gens, 0)
+	}
+	sh.slots[slot] = p
+	gen := sh.gens[slot]
+	for d := range p.flows {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: slot, Pad: int32(gen<<1 | uint32(d))}
+		var err error
+		cerr := p.rcs[d].Control(func(fd uintptr) {
+			err = syscall.EpollCtl(sh.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		})
+		if cerr != nil || err != nil {
+			if d == 1 {
+				// Take the first socket out again (it stays open).
+				p.rcs[0].Control(func(fd uintptr) {
+					syscall.EpollCtl(sh.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+				})
+			}
+			sh.drop(slot)
+			sh.stopIfIdle()
+			return false
+		}
+	}
+	p.shard, p.slot = sh, slot
+	sh.n++
+	return true
+}
+
+// unregister forgets p; its sockets leave the epoll set when they are
+// closed. Events still in flight for it are recognised as stale by the
+// slot's generation.
+func (sh *shard) unregister(p *pipe) {
+	sh.mu.Lock()
+	sh.drop(p.slot)
+	sh.n--
+	sh.stopIfIdle()
+	sh.mu.Unlock()
+}
+
+// stopIfIdle ends the poller when the shard has no session; sh.mu is
+// held. The poller closes the epoll set and the eventfd.
+func (sh *shard) stopIfIdle() {
+	if sh.n > 0 || sh.epfd < 0 {
+		return
+	}
+	one := uint64(1)
+	syscall.Write(sh.wake, (*[8]byte)(unsafe.Pointer(&one))[:])
+	sh.epfd, sh.wake = -1, -1
+}
+
+func (sh *shard) drop(slot int32) {
+	sh.slots[slot] = nil
+	sh.gens[slot] = (sh.gens[slot] + 1) & (1<<30 - 1)
+	sh.free = append(sh.free, slot)
+}
+
+// start creates the shard's epoll set and its poller; sh.mu is held.
+func (sh *shard) start() bool {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	wake, _, e := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	if e != 0 {
+		syscall.Close(epfd)
+		return false
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: wakeSlot}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, int(wake), &ev); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(int(wake))
+		return false
+	}
+	sh.epfd, sh.wake = epfd, int(wake)
+	pollers.Add(1)
+	go sh.poll(epfd, int(wake))
+	return true
+}
+
+// poll is the shard's poller: it waits until the epoll set has events
+// and serves each flow that became readable. It takes what is ready
+// without blocking first, and only when nothing is waits in epoll_wait,
+// which holds a thread but not a processor, so that a poller is woken by
+// the kernel at once rather than when the Go scheduler next polls. It
+// returns, closing epfd and wake, when the shard has no session left.
+func (sh *shard) poll(epfd, wake int) {
+	defer pollers.Done()
+	var evs [128]syscall.EpollEvent
+	var ready [128]*flow
+	for {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
+		if e != 0 || r == 0 {
+			r, _, e = syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), ^uintptr(0), 0, 0)
+		}
+		n := int(r)
+		if e != 0 {
+			n = 0
+		}
+		k := 0
+		stop := false
+		sh.mu.Lock()
+		for _, ev := range evs[:n] {
+			slot, gen, d := ev.Fd, uint32(ev.Pad)>>1, ev.Pad&1
+			if slot == wakeSlot {
+				stop = sh.epfd != epfd
+				continue
+			}
+			if int(slot) < len(sh.slots) && sh.gens[slot] == gen && sh.slots[slot] != nil {
+				f := &sh.slots[slot].flows[d]
+				if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+					f.state.Or(flowHup)
+				}
+				ready[k] = f
+				k++
+			}
+		}
+		sh.mu.Unlock()
+		now := monoNow()
+		for i, f := range ready[:k] {
+			ready[i] = nil
+			if f.acquire() {
+				f.p.pump(f, false, now)
+			}
+		}
+		if stop {
+			syscall.Close(epfd)
+			syscall.Close(wake)
+			return
+		}
+	}
+}
+
+// pollable reports whether the session can be copied by the pollers,
+// and prepares it: both connections are sockets and no rate is limited.
+func (p *pipe) pollable() bool {
+	cfg := p.s.h.s.cfg
+	if cfg.ProxyUploadRate > 0 || cfg.ProxyDownloadRate > 0 {
+		return false
+	}
+	for i, c := range p.conns {
+		if p.rcs[i] = pollable(c); p.rcs[i] == nil {
+			return false
+		}
+	}
+	for i := range p.flows {
+		f := &p.flows[i]
+		f.p, f.d = p, uint8(i)
+		f.do = f.doOp
+	}
+	return true
+}
+
+// polled copies the session through the shards' pollers; p.pollable has
+// said yes. It reports false, having done nothing, when the sockets
+// cannot be added to an epoll set.
+func (p *pipe) polled(ctx context.Context, u, d *dirResult) bool {
+	p.ctxEnd = ctx.Done()
+	if !pickShard().register(p) {
+		return false
+	}
+	watchContext(ctx)
+	if ctx.Err() != nil {
+		p.close()
+	}
+	for left := len(p.flows); left > 0; {
+		i := <-p.ev
+		if i != evClosed {
+			left--
+			p.ended(p.conns[1-i], p.flows[i].err)
+			continue
+		}
+		for i := range p.flows {
+			if f := &p.flows[i]; f.kill() {
+				f.err = net.ErrClosed
+				left--
+			}
+		}
+	}
+	p.close()
+	p.shard.unregister(p)
+	*u = dirResult{p.flows[0].n, p.flows[0].err}
+	*d = dirResult{p.flows[1].n, p.flows[1].err}
+	return true
+}
+
+// watched holds the Done channels of the contexts being watched.
+var watched sync.Map
+
+// watchContext makes sure the polled sessions of ctx are closed when it
+// is done, with one watch per context rather than per session. A session
+// registers before it calls watchContext, and then checks ctx.Err itself.
+func watchContext(ctx context.Context) {
+	end := ctx.Done()
+	if end == nil {
+		return
+	}
+	if _, loaded := watched.LoadOrStore(end, struct{}{}); loaded {
+		return
+	}
+	context.AfterFunc(ctx, func() {
+		watched.Delete(end)
+		for _, sh := range shards {
+			sh.closeContext(end)
+		}
+	})
+}
+
+// closeContext closes the sessions whose context ended with end.
+func (sh *shard) closeContext(end <-chan struct{}) {
+	var ps []*pipe
+	sh.mu.Lock()
+	for _, p := range sh.slots {
+		if p != nil && p.ctxEnd == end {
+			ps = append(ps, p)
+		}
+	}
+	sh.mu.Unlock()
+	for _, p := range ps {
+		p.close()
+	}
+}
+
+// pollable returns the raw connection of a socket the pollers can serve.
+func pollable(c net.Conn) syscall.RawConn {
+	var rc syscall.RawConn
+	var err error
+	switch c := c.(type) {
+	case *net.TCPConn:
+		rc, err = c.SyscallConn()
+	case *net.UnixConn:
+		rc, err = c.SyscallConn()
+	default:
+		return nil
+	}
+	if err != nil {
+		return nil
+	}
+	return rc
+}
