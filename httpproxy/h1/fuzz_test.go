@@ -66,7 +66,7 @@ func FuzzParseRequest(f *testing.F) {
 			}
 			out := AppendRequestHead(nil, &r, &fw)
 			var back Request
-			bn, berr := ParseRequest(out, &back, Limits{UnderscoresInHeaders: l.UnderscoresInHeaders, KeepInvalidHeaders: true, LargeBufferSize: 1 << 20})
+			bn, berr := ParseRequest(out, &back, Limits{UnderscoresInHeaders: l.UnderscoresInHeaders, NoMergeSlashes: l.NoMergeSlashes, KeepInvalidHeaders: true, LargeBufferSize: 1 << 20})
 			if berr != nil || bn != len(out) {
 				t.Fatalf("forwarded head %q does not parse: %v", out, berr)
 			}
