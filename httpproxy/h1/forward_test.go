@@ -87,4 +87,3 @@ func TestAppendRequestHeadAllocs(t *testing.T) {
 		t.Fatalf("%v allocs per run, want 0", n)
 	}
 }
-

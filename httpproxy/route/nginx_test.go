@@ -318,4 +318,3 @@ func get(t *testing.T, port, host string, noHost bool, path string) (int, map[st
 	}
 	return status, hdr
 }
-
