@@ -36,7 +36,7 @@ func Build(cfg *config.Config, log *slog.Logger) (*Generation, error) {
 		gen.Closers = append(gen.Closers, b.Closers...)
 		gen.Reopeners = append(gen.Reopeners, b.Reopeners...)
 	}
-	return gen, nil
+	return buildHTTP(gen, cfg, log)
 }
 
 func cpuCount() int { return goruntime.NumCPU() }

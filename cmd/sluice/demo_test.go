@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,8 +114,9 @@ func (p *outProc) expect(t *testing.T, re string) []string {
 
 func TestDemoSeedSequence(t *testing.T) {
 	listen, b1, b2 := freeAddr(t), freeAddr(t), freeAddr(t)
-	p := startOut(t, "demo", "-listen", listen, "-backends", b1+","+b2)
-	p.expect(t, `^# each connection is logged below`)
+	hlisten, h1, h2 := freeAddr(t), freeAddr(t), freeAddr(t)
+	p := startOut(t, "demo", "-listen", listen, "-backends", b1+","+b2, "-http-listen", hlisten, "-http-backends", h1+","+h2)
+	p.expect(t, `^# each connection and request is logged below`)
 	_, port1, _ := net.SplitHostPort(b1)
 	_, port2, _ := net.SplitHostPort(b2)
 	var got []string
@@ -140,6 +142,31 @@ func TestDemoSeedSequence(t *testing.T) {
 	if seen[b1] != 3 || seen[b2] != 1 {
 		t.Errorf("access log backends %v", seen)
 	}
+
+	// the HTTP part: least_conn over two JSON APIs, the seed's log format
+	// and a live count per backend
+	for i, req := range []struct{ method, path, body, want string }{
+		{"GET", "/", "", `"message":"Response from: `},
+		{"POST", "/chat", `{"message": "hi"}`, `"response":"Processed by chat API: HI"`},
+		{"POST", "/completions", `{"prompt": "Hello world"}`, `"completions":[`},
+		{"POST", "/completions", `{"prompt": "Hi", "stream": true}`, `data: [DONE]`},
+	} {
+		hreq, _ := http.NewRequest(req.method, "http://"+hlisten+req.path, strings.NewReader(req.body))
+		resp, err := http.DefaultClient.Do(hreq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), req.want) {
+			t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
+		}
+		if up := resp.Header.Get("X-Upstream"); up != h1 && up != h2 {
+			t.Errorf("request %d: X-Upstream %q", i, up)
+		}
+		p.expect(t, `^127\.0\.0\.1 - - \[.+\] "`+req.method+` `+regexp.QuoteMeta(req.path)+` HTTP/1\.1" 200 \d+ "-" "Go-http-client/1\.1" "-" to: 127\.0\.0\.1:\d+$`)
+	}
+	p.expect(t, `^\[requests per backend\] `+regexp.QuoteMeta(h1)+`: \d+ `+regexp.QuoteMeta(h2)+`: \d+$`)
 	p.cmd.Process.Signal(syscall.SIGINT)
 	if err := p.cmd.Wait(); err != nil {
 		t.Errorf("demo exit: %v", err)

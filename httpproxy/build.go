@@ -1,0 +1,692 @@
+package httpproxy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicelb/sluice/accesslog"
+	"github.com/sluicelb/sluice/balance"
+	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/httpproxy/h1"
+	"github.com/sluicelb/sluice/httpproxy/route"
+	"github.com/sluicelb/sluice/vars"
+)
+
+// DefaultVersion is the version in the Server header and error pages when
+// Options.Version is empty.
+const DefaultVersion = "0.1.0"
+
+// Options are what Build needs besides the configuration. The zero value
+// uses the real clock, a fresh peer registry and a discarding log.
+type Options struct {
+	// Log is the main error log. Nil discards messages.
+	Log *slog.Logger
+	// Registry keeps peer state (active requests, failures) across
+	// reloads. Nil creates a fresh one.
+	Registry *balance.Registry
+	// Now is the clock for request times, limit_req and time variables;
+	// nil means time.Now.
+	Now func() time.Time
+	// Version is Sluice's version, for "Server: sluice/VERSION" and
+	// $nginx_version; empty means DefaultVersion.
+	Version string
+	// Dial opens upstream connections; nil uses net.Dialer. Tests may
+	// replace it.
+	Dial func(network, address string, timeout time.Duration, local net.Addr) (net.Conn, error)
+	// Sleep waits for limit_req delays; nil uses a timer. Tests may
+	// replace it.
+	Sleep func(d time.Duration)
+	// Workers is the number of nginx worker processes the configuration
+	// asks for (worker_processes; 0 means 1). nginx keeps "keepalive N"
+	// idle upstream connections per worker; Sluice, one process, keeps N
+	// times Workers.
+	Workers int
+}
+
+// Listener is a socket the http block needs, with its handler.
+type Listener struct {
+	Network   string // "tcp" or "unix"
+	Address   string
+	Backlog   int
+	ReusePort bool
+	RcvBuf    int
+	SndBuf    int
+	IPv6Only  bool
+	Handler   *Handler
+}
+
+// Built is the result of Build: the listeners to open, and the functions
+// that release the generation's resources (log files, idle upstream
+// connections) and reopen its log files.
+type Built struct {
+	Listeners []Listener
+	Closers   []func()
+	Reopeners []func()
+}
+
+// proxy is the state shared by every server of one http block.
+type proxy struct {
+	opts      Options
+	now       func() time.Time
+	sleep     func(time.Duration)
+	tab       *vars.Table[*request]
+	router    *route.Router
+	groups    map[string]*upstream
+	connZones map[string]*connZone
+	reqZones  map[string]*reqZone
+	servers   map[*config.HTTPServer]*server
+	locs      map[*config.HTTPLocation]*location
+	files     *accesslog.Files
+	formats   *vars.LogFormats[*request]
+	tokens    [3][]byte // Server header value and error page footer by server_tokens: on, off, build
+	epoch     uint64
+
+	vBinaryRemoteAddr vars.Var
+}
+
+// buildEpoch counts successful builds: a connection served by an older
+// build closes after its current request, so that a reload reaches every
+// keep-alive client.
+var buildEpoch atomic.Uint64
+
+// upstream is a balance group, its hash key and its idle connection pool.
+type upstream struct {
+	name  string
+	cfg   *config.HTTPUpstream
+	group *balance.Group
+	key   *vars.Template[*request] // hash KEY, or nil
+	pool  *pool                    // nil without keepalive
+}
+
+// server is the compiled form of one server {} block.
+type server struct {
+	cfg    *config.HTTPServer
+	name   string // the first server_name
+	log    *slog.Logger
+	limits h1.Limits
+	def    *location // the settings used when no location matches
+	ret    *retConf  // server-level return
+}
+
+// Build compiles the http block of a configuration into handlers, one per
+// listen address. Nothing is bound; access log files are opened (and
+// closed by the returned Closers), so a path that cannot be opened fails
+// the build, as it fails nginx's start. Errors name the file and line.
+func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = balance.NewRegistry(nil)
+	}
+	if opts.Version == "" {
+		opts.Version = DefaultVersion
+	}
+	p := &proxy{opts: opts, now: opts.Now, sleep: opts.Sleep, groups: map[string]*upstream{},
+		connZones: map[string]*connZone{}, reqZones: map[string]*reqZone{},
+		servers: map[*config.HTTPServer]*server{}, locs: map[*config.HTTPLocation]*location{}}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.sleep == nil {
+		p.sleep = time.Sleep
+	}
+	p.tokens[0] = []byte("sluice/" + opts.Version)
+	p.tokens[1] = []byte("sluice")
+	p.tokens[2] = p.tokens[0]
+	b = &Built{}
+	p.files = accesslog.NewFiles(func(path string, err error) {
+		opts.Log.Error(fmt.Sprintf("write() to %q failed (%v)", path, err))
+	})
+	b.Closers = append(b.Closers, func() { p.files.Close() })
+	b.Reopeners = append(b.Reopeners, func() { p.files.Reopen() })
+	defer func() {
+		if err != nil {
+			for _, c := range b.Closers {
+				c()
+			}
+			b = nil
+		}
+	}()
+	if hc == nil {
+		hc = &config.HTTP{}
+	}
+	if p.router, err = route.New(hc); err != nil {
+		return b, err
+	}
+	p.tab = vars.NewTable[*request]()
+	p.tab.OnWarn(func(msg, pos string) { opts.Log.Warn(msg + " in " + pos) })
+	if err := p.tab.DefineStock(vars.Stock{Clock: p.now, Version: opts.Version}); err != nil {
+		return b, err
+	}
+	if err := defineVars(p.tab); err != nil {
+		return b, err
+	}
+	if p.vBinaryRemoteAddr, err = p.tab.Ref("binary_remote_addr", ""); err != nil {
+		return b, err
+	}
+	for _, vb := range hc.VarBlocks {
+		lines := make([]vars.Line, len(vb.Lines))
+		for i, l := range vb.Lines {
+			lines[i] = vars.Line{Args: l.Args, Pos: l.Pos}
+		}
+		switch vb.Kind {
+		case "map":
+			err = p.tab.AddMap(vars.MapSpec{Source: vb.Source, Variable: vb.Var, Lines: lines, Pos: vb.Pos})
+		case "geo":
+			err = p.tab.AddGeo(vars.GeoSpec{Source: vb.Source, Variable: vb.Var, Lines: lines, Pos: vb.Pos})
+		case "split_clients":
+			err = p.tab.AddSplitClients(vars.SplitSpec{Source: vb.Source, Variable: vb.Var, Lines: lines, Pos: vb.Pos})
+		}
+		if err != nil {
+			return b, varsErr(err)
+		}
+	}
+	p.formats = vars.NewLogFormats(p.tab, true)
+	for _, f := range hc.LogFormats {
+		args := []string{f.Name}
+		if f.Escape != "" && f.Escape != "default" {
+			args = append(args, "escape="+f.Escape)
+		}
+		args = append(args, f.Format)
+		if err := p.formats.Add(args, f.Pos); err != nil {
+			return b, varsErr(err)
+		}
+	}
+	for _, z := range hc.LimitConnZones {
+		key, err := p.tab.Compile(z.Key, z.Pos)
+		if err != nil {
+			return b, varsErr(err)
+		}
+		p.connZones[z.Name] = newConnZone(z.Name, key)
+	}
+	for _, z := range hc.LimitReqZones {
+		key, err := p.tab.Compile(z.Key, z.Pos)
+		if err != nil {
+			return b, varsErr(err)
+		}
+		p.reqZones[z.Name] = newReqZone(z.Name, key, z.Rate)
+	}
+	for _, u := range hc.Upstreams {
+		up, err := p.buildUpstream(u)
+		if err != nil {
+			return b, err
+		}
+		p.groups[strings.ToLower(u.Name)] = up
+		if up.pool != nil {
+			b.Closers = append(b.Closers, up.pool.close)
+		}
+	}
+	for _, sc := range hc.Servers {
+		s, err := p.buildServer(sc, b)
+		if err != nil {
+			return b, err
+		}
+		p.servers[sc] = s
+		var walk func(list []*config.HTTPLocation) error
+		walk = func(list []*config.HTTPLocation) error {
+			for _, lc := range list {
+				l, err := p.buildLocation(s, lc.Name, lc, &lc.Settings)
+				if err != nil {
+					return err
+				}
+				p.locs[lc] = l
+				if err := walk(lc.Locations); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if err := walk(sc.Locations); err != nil {
+			return b, err
+		}
+	}
+	if err := p.tab.Freeze(); err != nil {
+		return b, varsErr(err)
+	}
+	p.epoch = buildEpoch.Add(1)
+	seen := map[string]bool{}
+	for _, sc := range hc.Servers {
+		for _, l := range sc.Listens {
+			key := l.Key()
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			a := p.router.AddrByKey(key)
+			h := &Handler{p: p, addr: a, listen: l, def: p.servers[a.Default().Conf]}
+			b.Listeners = append(b.Listeners, Listener{
+				Network: l.Network, Address: l.Address, Backlog: l.Backlog, ReusePort: l.ReusePort,
+				RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only, Handler: h,
+			})
+		}
+	}
+	return b, nil
+}
+
+// varsErr turns an error of the vars package into the configuration error
+// nginx prints ("unknown "x" variable in file:line").
+func varsErr(err error) error {
+	var ve *vars.Error
+	if errors.As(err, &ve) {
+		if ve.Pos == "" {
+			return errors.New(ve.Msg)
+		}
+		return errors.New(ve.Msg + " in " + ve.Pos)
+	}
+	return err
+}
+
+func (p *proxy) buildUpstream(u *config.HTTPUpstream) (*upstream, error) {
+	cfg := balance.Config{}
+	metric := map[string]balance.Metric{"header": balance.MetricHeader, "last_byte": balance.MetricLastByte}
+	up := &upstream{name: u.Name, cfg: u}
+	switch u.Method {
+	case "round_robin":
+		cfg.Method = balance.RoundRobin
+	case "least_conn":
+		cfg.Method = balance.LeastConn
+	case "ip_hash":
+		cfg.Method = balance.IPHash
+	case "hash":
+		cfg.Method, cfg.Consistent = balance.Hash, u.Consistent
+		key, err := p.tab.Compile(u.HashKey, u.Pos)
+		if err != nil {
+			return nil, varsErr(err)
+		}
+		up.key = key
+	case "random":
+		cfg.Method, cfg.Two = balance.Random, u.RandomTwo
+		if u.RandomTwoMethod == "least_time" {
+			cfg.TwoLeastTime, cfg.Metric = true, metric[u.LeastTimeMetric]
+		}
+	case "least_time":
+		cfg.Method, cfg.Metric, cfg.Inflight = balance.LeastTime, metric[u.LeastTimeMetric], u.Inflight
+	default:
+		return nil, fmt.Errorf("httpproxy: upstream %q: unknown balancing method %q", u.Name, u.Method)
+	}
+	servers := make([]balance.Server, 0, len(u.Servers))
+	for _, s := range u.Servers {
+		bs := balance.Server{
+			Addr: s.Addr, Name: s.Name, Weight: s.Weight, MaxConns: s.MaxConns, MaxFails: s.MaxFails,
+			FailTimeout: s.FailTimeout, Backup: s.Backup, Down: s.Down, Drain: s.Drain, SlowStart: s.SlowStart,
+		}
+		if s.MaxFails == 0 {
+			bs.MaxFails = balance.MaxFailsOff
+		}
+		servers = append(servers, bs)
+	}
+	// http and stream upstreams of the same name are different groups
+	g, err := p.opts.Registry.Build("http:"+u.Name, servers, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%v in %s", err, u.Pos)
+	}
+	up.group = g
+	if u.Keepalive > 0 {
+		w := p.opts.Workers
+		if w < 1 {
+			w = 1
+		}
+		up.pool = newPool(u.Keepalive*w, u.KeepaliveRequests, u.KeepaliveTime, u.KeepaliveTimeout, p.now)
+	}
+	return up, nil
+}
+
+func (p *proxy) buildServer(sc *config.HTTPServer, b *Built) (*server, error) {
+	s := &server{cfg: sc, log: p.opts.Log}
+	if len(sc.Names) > 0 && sc.Names[0].Regex == "" {
+		s.name = sc.Names[0].Name
+	}
+	s.limits = h1.Limits{
+		HeaderBufferSize:     int(sc.ClientHeaderBufferSize),
+		LargeBufferSize:      int(sc.LargeClientHeaderBuffersSize),
+		LargeBuffers:         sc.LargeClientHeaderBuffersNum,
+		UnderscoresInHeaders: sc.UnderscoresInHeaders,
+		KeepInvalidHeaders:   !sc.IgnoreInvalidHeaders,
+	}
+	if len(sc.Settings.ErrorLogs) > 0 {
+		var ts []errlog.Target
+		for _, el := range sc.Settings.ErrorLogs {
+			lvl, _ := errlog.ParseLevel(el.Level)
+			ts = append(ts, errlog.Target{Path: el.Path, Level: lvl})
+		}
+		l, err := errlog.New(ts, errlog.Options{Now: p.now})
+		if err != nil {
+			return nil, fmt.Errorf("%v in %s", err, sc.Pos())
+		}
+		b.Closers = append(b.Closers, func() { l.Close() })
+		b.Reopeners = append(b.Reopeners, func() { l.Reopen() })
+		s.log = l.Logger()
+	}
+	var err error
+	if s.def, err = p.buildLocation(s, "", nil, &sc.Settings); err != nil {
+		return nil, err
+	}
+	if sc.Return != nil {
+		if s.ret, err = p.buildReturn(sc.Return); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// passConf is a compiled proxy_pass.
+type passConf struct {
+	up       *upstream                // constant target
+	url      *vars.Template[*request] // with variables
+	hostName string                   // $proxy_host
+	port     string                   // $proxy_port
+	uri      string                   // the URI part
+	hasURI   bool
+	prefix   string // the scheme and host as written, for proxy_redirect default
+}
+
+// setHeader is one proxy_set_header other than Host and Connection.
+type setHeader struct {
+	name  []byte
+	value *vars.Template[*request]
+	konst []byte // the value when constant
+	isVar bool
+}
+
+type addHeader struct {
+	name   string
+	value  *vars.Template[*request]
+	always bool
+}
+
+type retConf struct {
+	code int
+	text *vars.Template[*request] // nil: none
+}
+
+// location is the compiled form of one location (or of a server's own
+// settings, for requests that match no location).
+type location struct {
+	srv   *server
+	cfg   *config.HTTPLocation // nil for the server-level settings
+	set   *config.HTTPSettings
+	name  string
+	exact bool
+
+	ret  *retConf
+	stub bool
+	pass *passConf
+
+	http10     bool
+	keepalive  bool // upstream connections may be pooled
+	hostTmpl   *vars.Template[*request]
+	connTmpl   *vars.Template[*request]
+	connConst  []byte // Connection value when constant
+	connVar    bool
+	hostConst  []byte
+	hostVar    bool
+	sets       []setHeader
+	hide       []string // response headers not passed (lower case)
+	addHeaders []addHeader
+	logs       []*accesslog.Log[*request]
+	next       nextUpstream
+	access     []config.StreamAccessRule
+	connLimits []connLimit
+	reqLimits  []reqLimit
+	realIP     bool
+	realHeader string
+	tokens     []byte
+	redirect   bool     // proxy_redirect default applies
+	bind       net.Addr // proxy_bind, or nil
+}
+
+// nextUpstream is a compiled proxy_next_upstream.
+type nextUpstream struct {
+	mask    uint32
+	tries   int
+	timeout time.Duration
+}
+
+const (
+	nuError uint32 = 1 << iota
+	nuTimeout
+	nuInvalidHeader
+	nuHTTP500
+	nuHTTP502
+	nuHTTP503
+	nuHTTP504
+	nuHTTP403
+	nuHTTP404
+	nuHTTP429
+	nuNonIdempotent
+)
+
+var nuNames = map[string]uint32{
+	"error": nuError, "timeout": nuTimeout, "invalid_header": nuInvalidHeader,
+	"http_500": nuHTTP500, "http_502": nuHTTP502, "http_503": nuHTTP503, "http_504": nuHTTP504,
+	"http_403": nuHTTP403, "http_404": nuHTTP404, "http_429": nuHTTP429, "non_idempotent": nuNonIdempotent,
+}
+
+// statusCond maps a response status to its proxy_next_upstream condition.
+func statusCond(s int) uint32 {
+	switch s {
+	case 500:
+		return nuHTTP500
+	case 502:
+		return nuHTTP502
+	case 503:
+		return nuHTTP503
+	case 504:
+		return nuHTTP504
+	case 403:
+		return nuHTTP403
+	case 404:
+		return nuHTTP404
+	case 429:
+		return nuHTTP429
+	}
+	return 0
+}
+
+// defaultHidden are the upstream response headers nginx does not pass.
+var defaultHidden = []string{"date", "server", "x-pad", "x-accel-expires", "x-accel-redirect",
+	"x-accel-limit-rate", "x-accel-buffering", "x-accel-charset"}
+
+func (p *proxy) buildReturn(r *config.HTTPReturn) (*retConf, error) {
+	rc := &retConf{code: r.Code}
+	if r.Text != "" {
+		t, err := p.tab.Compile(r.Text, r.Pos)
+		if err != nil {
+			return nil, varsErr(err)
+		}
+		rc.text = t
+	}
+	return rc, nil
+}
+
+func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, st *config.HTTPSettings) (*location, error) {
+	l := &location{srv: s, cfg: lc, set: st, name: name}
+	pos := s.cfg.Pos()
+	if lc != nil {
+		pos = lc.Pos()
+		l.exact = lc.Modifier == config.LocExact
+		l.stub = lc.StubStatus
+		if lc.Return != nil {
+			r, err := p.buildReturn(lc.Return)
+			if err != nil {
+				return nil, err
+			}
+			l.ret = r
+		}
+		if lc.ProxyPass != nil {
+			pc, err := p.buildPass(lc.ProxyPass)
+			if err != nil {
+				return nil, err
+			}
+			l.pass = pc
+		}
+	} else {
+		l.stub = s.cfg.StubStatus
+	}
+	switch st.ServerTokens {
+	case "off":
+		l.tokens = p.tokens[1]
+	default:
+		l.tokens = p.tokens[0]
+	}
+	l.http10 = st.ProxyHTTPVersion != "1.1"
+	for _, h := range st.ProxySetHeaders {
+		t, err := p.tab.Compile(h.Value, pos)
+		if err != nil {
+			return nil, varsErr(err)
+		}
+		c, isConst := t.Const()
+		switch strings.ToLower(h.Name) {
+		case "host":
+			l.hostTmpl, l.hostConst, l.hostVar = t, []byte(c), !isConst
+		case "connection":
+			l.connTmpl, l.connConst, l.connVar = t, []byte(c), !isConst
+		default:
+			l.sets = append(l.sets, setHeader{name: []byte(h.Name), value: t, konst: []byte(c), isVar: !isConst})
+		}
+	}
+	// pooling needs HTTP/1.1 and a Connection header other than "close"
+	if l.pass != nil && l.pass.up != nil && l.pass.up.pool != nil && !l.http10 {
+		l.keepalive = l.connVar || !strings.EqualFold(string(l.connConst), "close")
+	}
+	pass := map[string]bool{}
+	for _, h := range st.ProxyPassHeaders {
+		pass[strings.ToLower(h)] = true
+	}
+	for _, h := range defaultHidden {
+		if !pass[h] {
+			l.hide = append(l.hide, h)
+		}
+	}
+	for _, h := range st.ProxyHideHeaders {
+		l.hide = append(l.hide, strings.ToLower(h))
+	}
+	for _, h := range st.AddHeaders {
+		t, err := p.tab.Compile(h.Value, pos)
+		if err != nil {
+			return nil, varsErr(err)
+		}
+		l.addHeaders = append(l.addHeaders, addHeader{name: h.Name, value: t, always: h.Always})
+	}
+	for _, c := range st.ProxyNextUpstream {
+		if c == "off" {
+			l.next.mask = 0
+			break
+		}
+		l.next.mask |= nuNames[c]
+	}
+	l.next.tries, l.next.timeout = st.ProxyNextUpstreamTries, st.ProxyNextUpstreamTimeout
+	l.access = st.Access
+	for _, lc := range st.LimitConns {
+		z := p.connZones[lc.Zone]
+		if z == nil {
+			return nil, fmt.Errorf("zero size shared memory zone %q in %s", lc.Zone, lc.Pos)
+		}
+		l.connLimits = append(l.connLimits, connLimit{z: z, n: lc.Conn})
+	}
+	for _, lr := range st.LimitReqs {
+		z := p.reqZones[lr.Zone]
+		if z == nil {
+			return nil, fmt.Errorf("zero size shared memory zone %q in %s", lr.Zone, lr.Pos)
+		}
+		delay := lr.Delay
+		if lr.NoDelay {
+			delay = lr.Burst
+		}
+		l.reqLimits = append(l.reqLimits, reqLimit{z: z, burst: lr.Burst, delay: delay})
+	}
+	if st.ProxyBind != "" && st.ProxyBind != "off" {
+		ip, err := netip.ParseAddr(st.ProxyBind)
+		if err != nil {
+			return nil, fmt.Errorf("httpproxy: proxy_bind %q: only a constant IP address is supported by sluice yet in %s", st.ProxyBind, pos)
+		}
+		l.bind = &net.TCPAddr{IP: ip.AsSlice()}
+	}
+	l.realIP = len(st.RealIPFrom) > 0
+	l.realHeader = strings.ToLower(st.RealIPHeader)
+	for _, r := range st.ProxyRedirect {
+		if r.Default {
+			l.redirect = true
+		}
+	}
+	if !st.AccessLogOff {
+		for _, al := range st.AccessLogs {
+			f, err := p.formats.Lookup(al.Format, al.Pos)
+			if err != nil {
+				return nil, varsErr(err)
+			}
+			if strings.HasPrefix(al.Path, "syslog:") || strings.Contains(al.Path, "$") {
+				return nil, fmt.Errorf("access_log %q is not supported by sluice in %s", al.Path, al.Pos)
+			}
+			w, err := p.files.Open(al.Path, accesslog.Options{Buffer: int(al.Buffer), Flush: al.Flush})
+			if err != nil {
+				return nil, fmt.Errorf("%v in %s", err, al.Pos)
+			}
+			lg := &accesslog.Log[*request]{W: w, Format: f}
+			if al.If != "" {
+				if lg.If, err = p.tab.Compile(al.If, al.Pos); err != nil {
+					return nil, varsErr(err)
+				}
+			}
+			l.logs = append(l.logs, lg)
+		}
+	}
+	return l, nil
+}
+
+func (p *proxy) buildPass(pp *config.HTTPProxyPass) (*passConf, error) {
+	pc := &passConf{uri: pp.URI, hasURI: pp.HasURI}
+	if pp.HasVars {
+		t, err := p.tab.Compile(pp.URL, pp.Pos)
+		if err != nil {
+			return nil, varsErr(err)
+		}
+		pc.url = t
+		return pc, nil
+	}
+	if pp.Scheme == "https" {
+		return nil, fmt.Errorf("httpproxy: proxy_pass to https:// is not supported by sluice yet in %s", pp.Pos)
+	}
+	pc.up = p.groups[strings.ToLower(pp.Upstream)]
+	if pc.up == nil {
+		return nil, fmt.Errorf("httpproxy: no upstream %q in %s", pp.Upstream, pp.Pos)
+	}
+	pc.hostName, pc.port = proxyHostPort(pp.Scheme, pp.Host)
+	pc.prefix = pp.Scheme + "://" + pp.Host
+	return pc, nil
+}
+
+// proxyHostPort returns $proxy_host and $proxy_port for a proxy_pass host
+// part: the host with its port unless it is the scheme's default.
+func proxyHostPort(scheme, host string) (string, string) {
+	def := "80"
+	if scheme == "https" {
+		def = "443"
+	}
+	if strings.HasPrefix(host, "unix:") {
+		return "localhost", def
+	}
+	h, port, err := net.SplitHostPort(host)
+	if err != nil {
+		return host, def
+	}
+	if port == def {
+		if strings.Contains(h, ":") {
+			return "[" + h + "]", port
+		}
+		return h, port
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return host, def
+	}
+	return host, port
+}

@@ -1,0 +1,798 @@
+package httpproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/httpproxy/h1"
+	"github.com/sluicelb/sluice/httpproxy/route"
+)
+
+// Handler serves the client connections of one listening address. It is
+// immutable and safe for concurrent use; it implements the runtime's
+// connection handler interface.
+type Handler struct {
+	p      *proxy
+	addr   *route.Addr
+	listen config.HTTPListen
+	def    *server // the default server: its header buffer sizes and timeouts apply
+}
+
+// connSeq numbers client connections for $connection and the error log's
+// "*N", across generations.
+var connSeq atomic.Uint64
+
+var connPool = sync.Pool{New: func() any { return new(conn) }}
+
+// conn is one client connection. It is pooled with its request and buffers.
+type conn struct {
+	h      *Handler
+	nc     net.Conn
+	rc     syscall.RawConn
+	id     uint64
+	unix   bool
+	remote netip.AddrPort
+	local  netip.AddrPort
+	opened time.Time
+
+	buf     []byte // read buffer; unread client bytes are buf[r0:r1]
+	r0, r1  int
+	headEnd int
+	carry   []byte // client bytes read past a chunked body from the socket
+
+	requests  int
+	kaTimeout time.Duration // keepalive_timeout of the last request
+	// req is the request being served; an idle connection holds none
+	// (requests and their buffers are pooled).
+	req *request
+	rdl deadline // read deadline set on nc
+	wdl deadline // write deadline set on nc
+
+	// raw reads of the request head (see readSome)
+	rfn   func(fd uintptr) bool
+	rsize int
+	rn    int
+	rerr  error
+}
+
+// readSome reads client bytes into buf[r1:], taking a buffer of size bytes
+// from the pool only once bytes are there: a connection waiting for its
+// next request holds no buffer. It returns io.EOF when the client closed.
+func (c *conn) readSome(size int) (int, error) {
+	if c.rc == nil {
+		if c.buf == nil {
+			c.buf = getBuf(size)
+		}
+		return c.nc.Read(c.buf[c.r1:])
+	}
+	if c.rfn == nil {
+		c.rfn = c.rawRead
+	}
+	c.rsize, c.rn, c.rerr = size, 0, nil
+	if err := c.rc.Read(c.rfn); err != nil {
+		return 0, err
+	}
+	if c.rerr != nil {
+		return 0, c.rerr
+	}
+	if c.rn == 0 {
+		return 0, io.EOF
+	}
+	return c.rn, nil
+}
+
+// rawRead is the function readSome runs on the socket: one read(2), or
+// false to wait for readiness.
+func (c *conn) rawRead(fd uintptr) bool {
+	if c.buf == nil {
+		c.buf = getBuf(c.rsize)
+	}
+	n, err := syscall.Read(int(fd), c.buf[c.r1:])
+	if err == syscall.EAGAIN || err == syscall.EINTR {
+		if c.r1 == 0 {
+			putBuf(c.buf)
+			c.buf = nil
+		}
+		return false
+	}
+	if err != nil {
+		c.rerr = err
+		return true
+	}
+	c.rn = n
+	return true
+}
+
+// ServeConn serves the requests of one client connection and closes it.
+func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
+	stats.accepted.Add(1)
+	stats.handled.Add(1)
+	stats.active.Add(1)
+	c := connPool.Get().(*conn)
+	c.h, c.nc, c.id = h, nc, connSeq.Add(1)
+	c.opened = h.p.now()
+	switch a := nc.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		c.remote = a.AddrPort()
+		if l, ok := nc.LocalAddr().(*net.TCPAddr); ok {
+			c.local = l.AddrPort()
+		}
+		c.unix = false
+	default:
+		c.unix = true
+		c.remote, c.local = netip.AddrPort{}, netip.AddrPort{}
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetKeepAlive(false)
+		if !h.def.def.set.TCPNodelay {
+			tc.SetNoDelay(false)
+		}
+	}
+	c.rc = rawConn(nc)
+	c.serve(ctx)
+	nc.Close()
+	stats.active.Add(-1)
+	c.release()
+	connPool.Put(c)
+}
+
+func (c *conn) release() {
+	if c.buf != nil {
+		putBuf(c.buf)
+		c.buf = nil
+	}
+	c.r0, c.r1, c.headEnd, c.requests = 0, 0, 0, 0
+	c.carry = c.carry[:0]
+	c.h, c.nc, c.rc = nil, nil, nil
+	c.rdl, c.wdl = deadline{}, deadline{}
+	c.putRequest()
+}
+
+var reqPool = sync.Pool{New: func() any { return new(request) }}
+
+// getRequest gives the connection a request to read into.
+func (c *conn) getRequest() *request {
+	if c.req == nil {
+		c.req = reqPool.Get().(*request)
+		c.req.c = c
+		c.req.h1.Reset()
+	}
+	return c.req
+}
+
+// putRequest returns the connection's request to the pool.
+func (c *conn) putRequest() {
+	r := c.req
+	if r == nil {
+		return
+	}
+	c.req = nil
+	r.reset()
+	r.c = nil
+	r.srv, r.loc = nil, nil
+	if cap(r.body) > 64<<10 {
+		r.body = nil
+	}
+	if cap(r.out) > 64<<10 {
+		r.out = nil
+	}
+	if cap(r.scratch) > 64<<10 {
+		r.scratch = nil
+	}
+	reqPool.Put(r)
+}
+
+// serve runs the request loop.
+func (c *conn) serve(ctx context.Context) {
+	for {
+		if !c.readHead() {
+			return
+		}
+		stats.requests.Add(1)
+		c.requests++
+		stats.writing.Add(1)
+		keep := c.handle()
+		stats.writing.Add(-1)
+		if !keep || ctx.Err() != nil {
+			return
+		}
+		c.next()
+	}
+}
+
+// next moves the unread bytes of the connection to the start of the buffer
+// for the next request, or drops the buffer when there are none.
+func (c *conn) next() {
+	if len(c.carry) > 0 {
+		// the body was read from the socket: nothing of buf is unread
+		if c.buf == nil || len(c.buf) < len(c.carry) {
+			if c.buf != nil {
+				putBuf(c.buf)
+			}
+			c.buf = getBuf(len(c.carry))
+		}
+		c.r0, c.r1 = 0, copy(c.buf, c.carry)
+		c.carry = c.carry[:0]
+		return
+	}
+	if c.r0 == c.r1 {
+		c.r0, c.r1 = 0, 0
+		return
+	}
+	c.r1 = copy(c.buf, c.buf[c.r0:c.r1])
+	c.r0 = 0
+}
+
+// readHead reads and parses the next request head. On failure it answers
+// (or just closes, as nginx does on timeouts) and reports false.
+func (c *conn) readHead() bool {
+	h := c.h
+	p := h.p
+	lim := h.def.limits
+	if c.r0 == c.r1 && c.requests > 0 {
+		// idle keep-alive: wait without holding a buffer or a request
+		c.putRequest()
+		if c.buf != nil {
+			putBuf(c.buf)
+			c.buf = nil
+		}
+		c.r0, c.r1 = 0, 0
+		c.rdl.set(c.nc, true, c.kaTimeout)
+		m, err := c.readSome(lim.HeaderBufferSize)
+		if err != nil {
+			return false
+		}
+		c.r1 = m
+	}
+	stats.reading.Add(1)
+	defer stats.reading.Add(-1)
+	start := p.now()
+	// client_header_timeout runs from the start of the head: it is set
+	// once, when the head needs more than what arrived with its first bytes
+	timed := false
+	if c.requests == 0 && c.r1 == c.r0 {
+		c.rdl.force(c.nc, true, h.def.cfg.ClientHeaderTimeout)
+		timed = true
+	}
+	if c.buf == nil {
+		c.buf = getBuf(lim.HeaderBufferSize)
+	}
+	r := c.getRequest()
+	r.h1.Reset()
+	r.start = start
+	for {
+		if c.r1 > c.r0 {
+			n, err := h1.ParseRequest(c.buf[c.r0:c.r1], &r.h1, lim)
+			if err == nil {
+				c.headEnd = c.r0 + n
+				c.r0 = c.headEnd
+				return true
+			}
+			if err != h1.ErrNeedMore {
+				var he *h1.Error
+				status := 400
+				reason := err.Error()
+				if errors.As(err, &he) {
+					status, reason = he.Status, he.Reason
+				}
+				c.failHead(status, reason)
+				return false
+			}
+		}
+		if c.r1 == len(c.buf) {
+			switch {
+			case c.r0 > 0:
+				c.r1 = copy(c.buf, c.buf[c.r0:c.r1])
+				c.r0 = 0
+			case len(c.buf) < lim.MaxHeadSize():
+				nb := getBuf(lim.MaxHeadSize())
+				c.r1 = copy(nb, c.buf[:c.r1])
+				putBuf(c.buf)
+				c.buf = nb
+			default:
+				c.failHead(494, "client sent too large request")
+				return false
+			}
+		}
+		if !timed {
+			c.rdl.force(c.nc, true, h.def.cfg.ClientHeaderTimeout)
+			timed = true
+		}
+		m, err := c.readSome(lim.HeaderBufferSize)
+		c.r1 += m
+		if err != nil && m == 0 {
+			if c.r1 > c.r0 {
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					r.reset()
+					c.logf(h.def, errlog.LevelInfo, "client timed out (110: Connection timed out) while reading client request headers")
+					r.status = 408
+				} else {
+					r.reset()
+					c.logf(h.def, errlog.LevelInfo, "client prematurely closed connection while reading client request headers")
+					r.status = 400
+				}
+				r.srv = h.def
+				r.loc = h.def.def
+				c.writeLogs(r)
+			}
+			return false
+		}
+	}
+}
+
+// failHead answers a request whose head is not acceptable and logs it.
+func (c *conn) failHead(status int, reason string) {
+	r := c.req
+	r.reset()
+	r.srv, r.loc = c.h.def, c.h.def.def
+	r.keepAlive = false
+	c.logf(r.srv, errlog.LevelInfo, reason+" while reading client request headers")
+	c.sendError(r, status)
+	c.writeLogs(r)
+}
+
+// handle serves one parsed request. It reports whether the connection
+// stays open for another.
+func (c *conn) handle() bool {
+	p := c.h.p
+	r := c.req
+	r.reset()
+	r.remote = c.remote
+	r.reqLen = int64(r.h1.HeadLen)
+	var sm route.ServerMatch
+	if r.h1.Host == nil {
+		sm = c.h.addr.NoHost()
+	} else {
+		var ok bool
+		sm, ok = c.h.addr.Find(bstr(r.h1.Host))
+		if !ok {
+			r.srv, r.loc = c.h.def, c.h.def.def
+			c.logf(r.srv, errlog.LevelInfo, "client sent invalid host header while reading client request headers")
+			return c.finish(r, c.sendError(r, 400))
+		}
+	}
+	r.sm = sm
+	r.host = r.h1.HostName
+	r.srv = p.serverOf(sm.Server)
+	r.loc = r.srv.def
+	r.keepAlive = r.h1.KeepAlive
+	if r.srv.ret != nil {
+		c.discardBody(r)
+		return c.finish(r, c.doReturn(r, r.srv.ret))
+	}
+	r.m = sm.Server.Match(bstr(r.h1.URI))
+	if r.m.Location != nil {
+		r.loc = p.locs[r.m.Location.Conf]
+	}
+	l := r.loc
+	if l.set.RealIPFrom != nil {
+		c.realIP(r)
+	}
+	if r.m.Redirect {
+		c.discardBody(r)
+		return c.finish(r, c.redirectSlash(r))
+	}
+	if max := l.set.ClientMaxBodySize; max > 0 && r.h1.ContentLength > max {
+		c.logf(r.srv, errlog.LevelError, fmt.Sprintf("client intended to send too large body: %d bytes", r.h1.ContentLength))
+		r.keepAlive = false
+		return c.finish(r, c.sendError(r, 413))
+	}
+	if !matchAccess(l.access, r.remote.Addr(), c.unix) {
+		c.logf(r.srv, errlog.LevelError, "access forbidden by rule")
+		c.discardBody(r)
+		return c.finish(r, c.sendError(r, 403))
+	}
+	for _, lc := range l.connLimits {
+		key := lc.z.key.Append(r.scratch[:0], r)
+		r.scratch = key
+		if len(key) == 0 {
+			continue
+		}
+		if !lc.z.acquire(key, lc.n) {
+			r.limitConn = "REJECTED"
+			c.logf(r.srv, errlog.LevelError, fmt.Sprintf("limiting connections by zone %q", lc.z.name))
+			c.discardBody(r)
+			return c.finish(r, c.sendError(r, l.set.LimitConnStatus))
+		}
+		r.limitConn = "PASSED"
+		defer lc.z.release(string(key))
+	}
+	var delay time.Duration // nginx waits for the longest delay of all limits
+	for _, lr := range l.reqLimits {
+		key := lr.z.key.Append(r.scratch[:0], r)
+		r.scratch = key
+		if len(key) == 0 {
+			continue
+		}
+		d, excess, ok := lr.z.take(key, p.now(), lr)
+		if !ok {
+			r.limitReq = "REJECTED"
+			c.logf(r.srv, errlog.LevelError, fmt.Sprintf("limiting requests, excess: %s by zone %q", excessText(excess), lr.z.name))
+			c.discardBody(r)
+			return c.finish(r, c.sendError(r, l.set.LimitReqStatus))
+		}
+		if d > delay {
+			delay = d
+			c.logf(r.srv, errlog.LevelWarn, fmt.Sprintf("delaying request, excess: %s, by zone %q", excessText(excess), lr.z.name))
+		}
+	}
+	switch {
+	case delay > 0:
+		r.limitReq = "DELAYED"
+		p.sleep(delay)
+	case len(l.reqLimits) > 0:
+		r.limitReq = "PASSED"
+	}
+	switch {
+	case l.ret != nil:
+		c.discardBody(r)
+		return c.finish(r, c.doReturn(r, l.ret))
+	case l.stub:
+		c.discardBody(r)
+		body := appendStubStatus(r.scratch[:0])
+		r.scratch = body
+		return c.finish(r, c.sendSimple(r, 200, "text/plain", body, nil))
+	case l.pass != nil:
+		return c.finish(r, c.proxyPass(r))
+	}
+	c.discardBody(r)
+	return c.finish(r, c.sendError(r, 404))
+}
+
+// finish logs the request and decides whether the connection stays open.
+func (c *conn) finish(r *request, ok bool) bool {
+	c.writeLogs(r)
+	c.kaTimeout = r.loc.set.KeepaliveTimeout
+	return ok && r.keepAlive
+}
+
+func (c *conn) writeLogs(r *request) {
+	for _, lg := range r.loc.logs {
+		lg.Write(r)
+	}
+}
+
+// serverOf returns the compiled server of a route server.
+func (p *proxy) serverOf(s *route.Server) *server { return p.servers[s.Conf] }
+
+// matchAccess applies allow/deny rules; it reports whether the client is
+// allowed.
+func matchAccess(rules []config.StreamAccessRule, addr netip.Addr, unix bool) bool {
+	for _, r := range rules {
+		switch {
+		case r.All:
+			return r.Allow
+		case r.Unix:
+			if unix {
+				return r.Allow
+			}
+		case !unix && addr.IsValid() && r.Net.Contains(addr.Unmap()):
+			return r.Allow
+		}
+	}
+	return true
+}
+
+// realIP replaces the client address with the one the real_ip_header gives
+// when the connection comes from a trusted address (set_real_ip_from).
+func (c *conn) realIP(r *request) {
+	s := r.loc.set
+	trusted := func(a netip.Addr) bool {
+		for _, f := range s.RealIPFrom {
+			if f.Unix && c.unix || !f.Unix && a.IsValid() && f.Net.Contains(a.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	if !trusted(c.remote.Addr()) {
+		return
+	}
+	var val []byte
+	var ok bool
+	val, ok = findHeader(r.scratch[:0], r.h1.Headers, r.loc.realHeader)
+	r.scratch = val
+	if !ok {
+		return
+	}
+	if r.loc.realHeader != "x-forwarded-for" && r.loc.realHeader != "x-real-ip" {
+		if a, err := netip.ParseAddr(strings.TrimSpace(string(val))); err == nil {
+			r.remote = netip.AddrPortFrom(a, 0)
+		}
+		return
+	}
+	// a list: the last address, or with real_ip_recursive the last one
+	// that is not trusted
+	items := strings.Split(string(val), ",")
+	for i := len(items) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(items[i]))
+		if err != nil {
+			return
+		}
+		r.remote = netip.AddrPortFrom(a, 0)
+		if !s.RealIPRecursive || !trusted(a) {
+			return
+		}
+	}
+}
+
+// discardBody skips a request body the handler does not read: one already
+// in the buffer is skipped; otherwise the connection closes after the
+// response.
+func (c *conn) discardBody(r *request) {
+	switch {
+	case r.h1.Chunked:
+		r.keepAlive = false
+	case r.h1.ContentLength > 0:
+		if int64(c.r1-c.r0) >= r.h1.ContentLength {
+			c.r0 += int(r.h1.ContentLength)
+			r.reqLen += r.h1.ContentLength
+		} else {
+			r.keepAlive = false
+		}
+	}
+}
+
+// keepAliveOK applies keepalive_timeout, keepalive_requests,
+// keepalive_time and reloads to r.keepAlive.
+func (c *conn) keepAliveOK(r *request) bool {
+	s := r.loc.set
+	if !r.keepAlive || s.KeepaliveTimeout <= 0 || c.requests >= s.KeepaliveRequests ||
+		c.h.p.now().Sub(c.opened) >= s.KeepaliveTime || buildEpoch.Load() != c.h.p.epoch {
+		r.keepAlive = false
+	}
+	return r.keepAlive
+}
+
+// appendHeadStart appends the status line, Server and Date.
+func (c *conn) appendHeadStart(dst []byte, r *request, status int, line []byte) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	if line != nil {
+		dst = append(dst, line...)
+	} else {
+		dst = append(dst, statusLine(status)...)
+	}
+	dst = append(dst, "\r\nServer: "...)
+	dst = append(dst, r.loc.tokens...)
+	dst = append(dst, "\r\nDate: "...)
+	dst = append(dst, httpDate(c.h.p.now())...)
+	return append(dst, '\r', '\n')
+}
+
+// appendHeadEnd appends Connection, the add_header headers and the blank
+// line.
+func (c *conn) appendHeadEnd(dst []byte, r *request, status int) []byte {
+	if r.keepAlive {
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+		if t := r.loc.set.KeepaliveHeaderTimeout; t > 0 {
+			dst = append(dst, "Keep-Alive: timeout="...)
+			dst = strconv.AppendInt(dst, int64(t/time.Second), 10)
+			dst = append(dst, '\r', '\n')
+		}
+	} else {
+		dst = append(dst, "Connection: close\r\n"...)
+	}
+	if len(r.loc.addHeaders) > 0 {
+		add := false
+		switch status {
+		case 200, 201, 204, 206, 301, 302, 303, 304, 307, 308:
+			add = true
+		}
+		for i := range r.loc.addHeaders {
+			ah := &r.loc.addHeaders[i]
+			if !add && !ah.always {
+				continue
+			}
+			start := len(dst)
+			dst = append(dst, ah.name...)
+			dst = append(dst, ':', ' ')
+			vs := len(dst)
+			dst = ah.value.Append(dst, r)
+			if len(dst) == vs {
+				dst = dst[:start]
+				continue
+			}
+			dst = append(dst, '\r', '\n')
+		}
+	}
+	return append(dst, '\r', '\n')
+}
+
+// sendSimple sends a complete response generated by the proxy itself.
+func (c *conn) sendSimple(r *request, status int, ctype string, body []byte, location []byte) bool {
+	c.keepAliveOK(r)
+	r.status = status
+	out := c.appendHeadStart(c.req.out[:0], r, status, nil)
+	if ctype != "" {
+		out = append(out, "Content-Type: "...)
+		out = append(out, ctype...)
+		out = append(out, '\r', '\n')
+	}
+	if status != 204 && status != 304 {
+		out = append(out, "Content-Length: "...)
+		out = strconv.AppendInt(out, int64(len(body)), 10)
+		out = append(out, '\r', '\n')
+	}
+	if location != nil {
+		out = append(out, "Location: "...)
+		out = append(out, location...)
+		out = append(out, '\r', '\n')
+	}
+	r.outHead = r.outHead[:0]
+	out = c.appendHeadEnd(out, r, status)
+	head := len(out)
+	r.outHead = append(r.outHead, out...)
+	if !r.h1.IsHead() && status != 204 && status != 304 {
+		out = append(out, body...)
+	}
+	c.req.out = out
+	n, err := c.write(r, out)
+	if n > head {
+		r.headSent, r.bodySent = int64(head), int64(n-head)
+	} else {
+		r.headSent = int64(n)
+	}
+	return err == nil
+}
+
+// sendError sends nginx's built-in page for status (494 goes out as 400).
+func (c *conn) sendError(r *request, status int) bool {
+	if status == 444 {
+		r.status = 444
+		r.keepAlive = false
+		return false
+	}
+	if closesConnection(status) {
+		r.keepAlive = false
+	}
+	page := appendErrorPage(r.scratch[:0], status, r.loc.tokens)
+	r.scratch = page
+	wire := status
+	if status == 494 {
+		wire = 400
+	}
+	ok := c.sendSimple(r, wire, "text/html", page, nil)
+	r.status = status
+	if status == 494 {
+		r.status = 400
+	}
+	return ok
+}
+
+// write writes b to the client under send_timeout.
+func (c *conn) write(r *request, b []byte) (int, error) {
+	c.writeDeadline(r)
+	return c.nc.Write(b)
+}
+
+// writeDeadline sets the client write deadline (send_timeout) unless one
+// set less than a second ago still covers it.
+func (c *conn) writeDeadline(r *request) {
+	c.wdl.set(c.nc, false, r.loc.set.SendTimeout)
+}
+
+// doReturn answers a return directive.
+func (c *conn) doReturn(r *request, rc *retConf) bool {
+	code := rc.code
+	if code == 444 {
+		r.status = 444
+		r.keepAlive = false
+		return false
+	}
+	var text []byte
+	if rc.text != nil {
+		text = rc.text.Append(r.scratch[:0], r)
+		r.scratch = text
+	}
+	switch code {
+	case 301, 302, 303, 307, 308:
+		loc := text
+		if len(loc) > 0 && loc[0] == '/' {
+			loc = c.absolute(r, loc)
+		}
+		page := appendErrorPage(nil, code, r.loc.tokens)
+		return c.sendSimple(r, code, "text/html", page, loc)
+	}
+	if rc.text == nil {
+		if hasErrorPage(code) {
+			return c.sendError(r, code)
+		}
+		return c.sendSimple(r, code, "", nil, nil)
+	}
+	return c.sendSimple(r, code, "text/plain", text, nil)
+}
+
+// absolute makes a redirect target absolute as nginx's absolute_redirect:
+// http://host[:port]path, the port left out when it is 80.
+func (c *conn) absolute(r *request, path []byte) []byte {
+	out := make([]byte, 0, 64+len(path))
+	out = append(out, "http://"...)
+	if len(r.host) > 0 {
+		out = append(out, r.host...)
+	} else {
+		out = append(out, r.srv.name...)
+	}
+	if !c.unix && c.local.Port() != 80 {
+		out = append(out, ':')
+		out = strconv.AppendUint(out, uint64(c.local.Port()), 10)
+	}
+	return append(out, path...)
+}
+
+// redirectSlash answers nginx's auto_redirect: 301 to the path with "/".
+func (c *conn) redirectSlash(r *request) bool {
+	path := make([]byte, 0, len(r.h1.URI)+len(r.h1.Args)+2)
+	path = append(path, r.h1.URI...)
+	path = append(path, '/')
+	if len(r.h1.Args) > 0 {
+		path = append(path, '?')
+		path = append(path, r.h1.Args...)
+	}
+	page := appendErrorPage(nil, 301, r.loc.tokens)
+	return c.sendSimple(r, 301, "text/html", page, c.absolute(r, path))
+}
+
+// logf writes an error log message with nginx's request context.
+func (c *conn) logf(s *server, level slog.Level, msg string) {
+	log := c.h.p.opts.Log
+	if s != nil {
+		log = s.log
+	}
+	if !log.Enabled(context.Background(), level) {
+		return
+	}
+	r := c.req
+	var b strings.Builder
+	b.WriteString(msg)
+	b.WriteString(", client: ")
+	if c.unix {
+		b.WriteString("unix:")
+	} else {
+		b.WriteString(c.remote.Addr().Unmap().String())
+	}
+	b.WriteString(", server: ")
+	if s != nil {
+		b.WriteString(s.name)
+	}
+	if r != nil && len(r.h1.Method) > 0 {
+		fmt.Fprintf(&b, ", request: \"%s %s %s\"", r.h1.Method, r.h1.Target, r.h1.Proto)
+	}
+	if r != nil && len(r.tries) > 0 {
+		fmt.Fprintf(&b, ", upstream: \"http://%s%s\"", r.tries[len(r.tries)-1].addr, r.h1.RequestURI)
+	}
+	if r != nil && len(r.h1.Host) > 0 {
+		fmt.Fprintf(&b, ", host: \"%s\"", r.h1.Host)
+	}
+	log.Log(context.Background(), level, b.String(), "cid", c.id)
+}
+
+// errText renders a network error as nginx does: "(111: Connection
+// refused)".
+func errText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		t := errno.Error()
+		return fmt.Sprintf("(%d: %s)", int(errno), strings.ToUpper(t[:1])+t[1:])
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return "(110: Connection timed out)"
+	}
+	if errors.Is(err, io.EOF) {
+		return "(104: Connection reset by peer)"
+	}
+	return "(" + err.Error() + ")"
+}

@@ -1,0 +1,62 @@
+// Package httpproxy is Sluice's HTTP/1.x reverse proxy: the http {} block
+// of an nginx configuration.
+//
+// Build turns a compiled http block into one Handler per listening
+// address. A Handler serves the connections accepted there: it reads each
+// request head (with nginx's limits and status codes), picks the virtual
+// server by Host and the location by path as nginx does, applies allow and
+// deny, limit_conn and limit_req, then answers with return, stub_status or
+// proxy_pass, writes the access log lines and keeps the connection open
+// for the next request when HTTP keep-alive allows it. Pipelined requests
+// are answered in order.
+//
+// proxy_pass sends the request to a server of an upstream group chosen by
+// the balancing method, over a pooled connection when the upstream has
+// "keepalive N" and the location speaks HTTP/1.1 without "Connection:
+// close" to it, else over a new connection per request (nginx's default:
+// HTTP/1.0 and "Connection: close"). The request head is rewritten as nginx
+// rewrites it (proxy_set_header, hop-by-hop headers removed, the URI
+// replaced per nginx's rules when proxy_pass has a URI part). A failed
+// attempt is retried on the next server under proxy_next_upstream; an
+// attempt whose request never reached the server is retried even for
+// non-idempotent methods. The response streams to the client: each read
+// from the server is written to the client at once, whether
+// proxy_buffering is on or off, so server-sent events and token streams
+// arrive as they are produced; "X-Accel-Buffering: no" is accepted and
+// changes nothing since nothing is held back. A response is never held
+// whole in memory. A server that fails in the middle of a body makes the
+// client connection close before the body is complete, so the client
+// sees a truncated response, never a short one presented as whole. A
+// client that leaves while a streamed response waits for its upstream
+// makes the proxy close the upstream connection at once, so that the
+// backend can stop generating. "keepalive N" keeps N idle connections per
+// nginx worker: Sluice, one process, keeps N times worker_processes.
+// Upgrades (WebSocket) go through the usual
+//
+//	map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+//	proxy_http_version 1.1;
+//	proxy_set_header Upgrade $http_upgrade;
+//	proxy_set_header Connection $connection_upgrade;
+//
+// and after the server's 101 both directions are copied until each side
+// closes (half-close is passed on).
+//
+// Request bodies: with proxy_request_buffering on (the default) a body up
+// to client_body_buffer_size is read whole before the server is chosen,
+// so that it can be sent again on a retry; larger bodies are streamed (not
+// spooled to disk as nginx does), and such a request is retried only when
+// no byte reached the server. A chunked body is sent on with a
+// Content-Length when it was read whole, re-framed as chunked otherwise
+// (over HTTP/1.1; an HTTP/1.0 upstream gets the body read whole, up to
+// client_max_body_size).
+//
+// Not done yet: static files (root, index, try_files are accepted and such
+// locations answer 404), error_page, gzip, proxy_intercept_errors,
+// proxy_redirect rules other than "default" and "off", proxy_bind with
+// variables, proxy_pass to https:// (refused when the configuration is
+// loaded), and proxy_pass with variables naming a host that only a
+// resolver could find at run time (answered 502).
+//
+// A Handler is safe for concurrent use; it serves each connection on the
+// goroutine that calls ServeConn.
+package httpproxy

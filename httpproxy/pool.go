@@ -1,0 +1,99 @@
+package httpproxy
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// upConn is a connection to an upstream server.
+type upConn struct {
+	nc       net.Conn
+	addr     string
+	created  time.Time
+	idle     time.Time // when it went back to the pool
+	requests int
+	rdl, wdl deadline
+}
+
+// pool is the idle connection cache of one upstream (nginx's "keepalive
+// N"): at most max idle connections over all its servers, each reused for
+// at most maxReq requests (keepalive_requests), for at most maxTime since
+// it was opened (keepalive_time), and closed after idleTimeout unused
+// (keepalive_timeout, checked when a connection is taken). It is safe for
+// concurrent use.
+type pool struct {
+	max         int
+	maxReq      int
+	maxTime     time.Duration
+	idleTimeout time.Duration
+	now         func() time.Time
+
+	mu     sync.Mutex
+	idle   map[string][]*upConn
+	n      int
+	closed bool
+}
+
+func newPool(max, maxReq int, maxTime, idleTimeout time.Duration, now func() time.Time) *pool {
+	return &pool{max: max, maxReq: maxReq, maxTime: maxTime, idleTimeout: idleTimeout, now: now,
+		idle: map[string][]*upConn{}}
+}
+
+// get returns an idle connection to addr, most recently used first, or nil.
+func (p *pool) get(addr string, now time.Time) *upConn {
+	p.mu.Lock()
+	for {
+		list := p.idle[addr]
+		if len(list) == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		uc := list[len(list)-1]
+		list[len(list)-1] = nil
+		p.idle[addr] = list[:len(list)-1]
+		p.n--
+		if p.idleTimeout > 0 && now.Sub(uc.idle) >= p.idleTimeout {
+			p.mu.Unlock()
+			uc.nc.Close()
+			p.mu.Lock()
+			continue
+		}
+		p.mu.Unlock()
+		return uc
+	}
+}
+
+// put returns uc to the pool after a request, or closes it when the pool is
+// full or uc has served its time or its requests.
+func (p *pool) put(uc *upConn, now time.Time) {
+	if (p.maxReq > 0 && uc.requests >= p.maxReq) || (p.maxTime > 0 && now.Sub(uc.created) >= p.maxTime) {
+		uc.nc.Close()
+		return
+	}
+	uc.idle = now
+	p.mu.Lock()
+	if p.closed || p.n >= p.max {
+		p.mu.Unlock()
+		uc.nc.Close()
+		return
+	}
+	p.idle[uc.addr] = append(p.idle[uc.addr], uc)
+	p.n++
+	p.mu.Unlock()
+}
+
+// close closes every idle connection; later puts close theirs.
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = map[string][]*upConn{}
+	p.n = 0
+	p.mu.Unlock()
+	for _, list := range idle {
+		for _, uc := range list {
+			uc.nc.Close()
+		}
+	}
+}

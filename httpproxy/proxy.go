@@ -1,0 +1,1222 @@
+package httpproxy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/sluicelb/sluice/balance"
+	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/httpproxy/h1"
+)
+
+// Request body modes.
+const (
+	bodyNone          = iota // no body is sent
+	bodyMem                  // the whole body is in memory
+	bodyStreamLength         // Content-Length body streamed from the client
+	bodyStreamChunked        // chunked body re-framed as it arrives
+)
+
+// upBufSize is the size of the buffer an upstream response is read with.
+const upBufSize = 16 << 10
+
+// spliceMin is the body size from which a Content-Length response body is
+// moved with splice(2) rather than through the buffer.
+const spliceMin = 64 << 10
+
+// proxyPass forwards the request to an upstream server and the response
+// back, retrying per proxy_next_upstream. It reports whether the client
+// connection may be kept.
+func (c *conn) proxyPass(r *request) bool {
+	l := r.loc
+	pc := l.pass
+	up := pc.up
+	r.proxyHost = pc.hostName
+	var uri []byte
+	if pc.url != nil {
+		var ok bool
+		up, uri, ok = c.resolvePass(r, pc)
+		if !ok {
+			c.discardBody(r)
+			return c.sendError(r, 502)
+		}
+	} else if pc.hasURI {
+		uri = c.replaceURI(r, l, pc)
+	}
+	mode, body, ok := c.prepareBody(r, l)
+	if !ok {
+		return false
+	}
+	c.buildUpstreamHead(r, l, uri, mode, body)
+	tb := getBuf(upBufSize)
+	defer putBuf(tb)
+	bodyGone := false // streamed body bytes were read from the client: no replay
+	lastStatus := 502
+	var pending *balance.Selection
+	var next balance.Selection
+	for {
+		var sel balance.Selection
+		if pending != nil {
+			sel, pending = *pending, nil
+		} else {
+			if len(r.tries) > 0 && !c.mayRetry(r, l, 0, false, bodyGone) {
+				break
+			}
+			r.bal.Client = r.remote.Addr()
+			if up.key != nil {
+				r.bal.Key = up.key.Append(r.bal.Key[:0], r)
+			}
+			s, err := up.group.Pick(&r.bal)
+			if err != nil {
+				if len(r.tries) == 0 {
+					c.logf(r.srv, errlog.LevelError, "no live upstreams while connecting to upstream")
+				}
+				break
+			}
+			sel = s
+		}
+		peer := sel.Peer
+		r.tries = append(r.tries, try{addr: peer.Addr(), connect: -1, header: -1, response: -1})
+		t := &r.tries[len(r.tries)-1]
+		tStart := c.h.p.now()
+		fresh := false
+	attempt:
+		uc, reused, err := c.upstreamConn(up, peer, l, fresh)
+		if err != nil {
+			timeout := errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err)
+			cond, status := nuError, 502
+			if timeout {
+				cond, status = nuTimeout, 504
+				c.logf(r.srv, errlog.LevelError, "upstream timed out (110: Connection timed out) while connecting to upstream")
+			} else {
+				c.logf(r.srv, errlog.LevelError, "connect() failed "+errText(err)+" while connecting to upstream")
+			}
+			t.status, t.response = status, c.h.p.now().Sub(tStart)
+			sel.Done(balance.Outcome{Failed: true})
+			lastStatus = status
+			if c.mayRetry(r, l, cond, false, bodyGone) {
+				continue
+			}
+			break
+		}
+		t.connect = c.h.p.now().Sub(tStart)
+		sent, gone, err := c.sendRequest(r, l, uc, mode, body, tb)
+		bodyGone = bodyGone || gone
+		if err != nil {
+			uc.nc.Close()
+			if reused && !bodyGone {
+				fresh = true
+				goto attempt
+			}
+			if errors.Is(err, errClientBody) {
+				// the client failed, not the server
+				sel.Done(balance.Outcome{})
+				t.status = 0
+				r.keepAlive = false
+				if r.status == 0 {
+					r.status = 400
+				}
+				return false
+			}
+			c.logf(r.srv, errlog.LevelError, "send() failed "+errText(err)+" while sending request to upstream")
+			t.status, t.response = 502, c.h.p.now().Sub(tStart)
+			sel.Done(balance.Outcome{Failed: true})
+			lastStatus = 502
+			if c.mayRetry(r, l, nuError, !sent, bodyGone) {
+				continue
+			}
+			break
+		}
+		n, have, err := c.readResponseHead(r, l, uc, tb)
+		if err != nil {
+			uc.nc.Close()
+			if reused && have == 0 && !bodyGone && !isTimeout(err) {
+				// a pooled connection the server had closed
+				fresh = true
+				goto attempt
+			}
+			cond, status := nuError, 502
+			switch {
+			case isTimeout(err):
+				cond, status = nuTimeout, 504
+				c.logf(r.srv, errlog.LevelError, "upstream timed out (110: Connection timed out) while reading response header from upstream")
+			case h1.IsInvalidHeader(err):
+				cond = nuInvalidHeader
+				var he *h1.Error
+				errors.As(err, &he)
+				c.logf(r.srv, errlog.LevelError, he.Reason+" while reading response header from upstream")
+			case errors.Is(err, io.EOF):
+				c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading response header from upstream")
+			default:
+				c.logf(r.srv, errlog.LevelError, "recv() failed "+errText(err)+" while reading response header from upstream")
+			}
+			t.status, t.response = status, c.h.p.now().Sub(tStart)
+			sel.Done(balance.Outcome{Failed: true})
+			lastStatus = status
+			if c.mayRetry(r, l, cond, true, bodyGone) {
+				continue
+			}
+			break
+		}
+		uc.requests++
+		t.header = c.h.p.now().Sub(tStart)
+		t.status = r.resp.Status
+		if cond := statusCond(r.resp.Status); cond != 0 && c.mayRetry(r, l, cond, true, bodyGone) {
+			// pick the next server before dropping this response: if there
+			// is none, this response goes to the client
+			r.bal.Client = r.remote.Addr()
+			if s, err := up.group.Pick(&r.bal); err == nil {
+				uc.nc.Close()
+				t.response = c.h.p.now().Sub(tStart)
+				sel.Done(balance.Outcome{Failed: cond != nuHTTP403 && cond != nuHTTP404})
+				next = s
+				pending = &next
+				continue
+			}
+		}
+		r.haveResp = true
+		reusable, clientOK, upErr := c.sendResponse(r, l, uc, tb, n, have)
+		t.response = c.h.p.now().Sub(tStart)
+		lat := t.header
+		if up.group.Metric() == balance.MetricLastByte {
+			lat = t.response
+		}
+		if upErr != nil {
+			c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading upstream")
+		}
+		sel.Done(balance.Outcome{Failed: upErr != nil, Latency: lat})
+		if reusable && l.keepalive && up.pool != nil && !r.sentClose {
+			up.pool.put(uc, c.h.p.now())
+		} else {
+			uc.nc.Close()
+		}
+		if !clientOK {
+			r.keepAlive = false
+			return false
+		}
+		return r.keepAlive
+	}
+	if bodyGone {
+		r.keepAlive = false
+	}
+	return c.sendError(r, lastStatus)
+}
+
+var errClientBody = errors.New("httpproxy: client body read failed")
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// idempotent reports whether nginx may resend a request with this method
+// after it reached a server (all but POST, LOCK and PATCH).
+func idempotent(m []byte) bool {
+	switch string(m) {
+	case "POST", "LOCK", "PATCH":
+		return false
+	}
+	return true
+}
+
+// mayRetry reports whether another server may be tried after a failure of
+// condition cond (0: only the limits are checked). reached says the
+// request may have reached the server.
+func (c *conn) mayRetry(r *request, l *location, cond uint32, reached, bodyGone bool) bool {
+	if bodyGone {
+		return false
+	}
+	if cond != 0 && l.next.mask&cond == 0 {
+		return false
+	}
+	if reached && l.next.mask&nuNonIdempotent == 0 && !idempotent(r.h1.Method) {
+		return false
+	}
+	if l.next.tries > 0 && len(r.tries) >= l.next.tries {
+		return false
+	}
+	if l.next.timeout > 0 && c.h.p.now().Sub(r.start) >= l.next.timeout {
+		return false
+	}
+	return true
+}
+
+// upstreamConn returns a pooled connection to peer, or a new one.
+func (c *conn) upstreamConn(up *upstream, peer *balance.Peer, l *location, fresh bool) (*upConn, bool, error) {
+	now := c.h.p.now()
+	if l.keepalive && up.pool != nil && !fresh {
+		if uc := up.pool.get(peer.Addr(), now); uc != nil {
+			return uc, true, nil
+		}
+	}
+	var nc net.Conn
+	var err error
+	if d := c.h.p.opts.Dial; d != nil {
+		nc, err = d(peer.Network(), peer.DialAddr(), l.set.ProxyConnectTimeout, l.bind)
+	} else {
+		d := net.Dialer{Timeout: l.set.ProxyConnectTimeout, KeepAlive: -1}
+		if l.bind != nil && peer.Network() == "tcp" {
+			d.LocalAddr = l.bind
+		}
+		nc, err = d.Dial(peer.Network(), peer.DialAddr())
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return &upConn{nc: nc, addr: peer.Addr(), created: now}, false, nil
+}
+
+// resolvePass evaluates a proxy_pass with variables: the upstream it names
+// (an upstream block, or an address), and the URI it gives, if any.
+func (c *conn) resolvePass(r *request, pc *passConf) (*upstream, []byte, bool) {
+	p := c.h.p
+	u := pc.url.Append(nil, r)
+	s := string(u)
+	scheme := "http"
+	switch {
+	case strings.HasPrefix(strings.ToLower(s), "http://"):
+		s = s[7:]
+	case strings.HasPrefix(strings.ToLower(s), "https://"):
+		c.logf(r.srv, errlog.LevelError, fmt.Sprintf("proxy_pass to %q: https upstreams are not supported by sluice yet", u))
+		return nil, nil, false
+	default:
+		c.logf(r.srv, errlog.LevelError, fmt.Sprintf("invalid URL prefix in %q", u))
+		return nil, nil, false
+	}
+	host, uri := s, ""
+	if i := strings.IndexAny(s, "/?"); i >= 0 {
+		host, uri = s[:i], s[i:]
+	}
+	r.proxyHost, _ = proxyHostPort(scheme, host)
+	if up := p.groups[strings.ToLower(host)]; up != nil {
+		return up, uriBytes(uri), true
+	}
+	addr := host
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		if scheme == "https" {
+			addr = net.JoinHostPort(strings.Trim(host, "[]"), "443")
+		} else {
+			addr = net.JoinHostPort(strings.Trim(host, "[]"), "80")
+		}
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		c.logf(r.srv, errlog.LevelError, fmt.Sprintf("no resolver defined to resolve %s", host))
+		return nil, nil, false
+	}
+	up, err := p.dynamicUpstream(ap.String())
+	if err != nil {
+		return nil, nil, false
+	}
+	return up, uriBytes(uri), true
+}
+
+func uriBytes(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
+var dynMu sync.Mutex
+
+// dynamicUpstream returns the one-server upstream for an address named by
+// a proxy_pass with variables.
+func (p *proxy) dynamicUpstream(addr string) (*upstream, error) {
+	dynMu.Lock()
+	defer dynMu.Unlock()
+	key := "\x00" + addr
+	if up := p.groups[key]; up != nil {
+		return up, nil
+	}
+	g, err := p.opts.Registry.Build("http-dyn:"+addr, []balance.Server{{Addr: addr}}, balance.Config{})
+	if err != nil {
+		return nil, err
+	}
+	up := &upstream{name: addr, group: g}
+	// groups is read without a lock by requests: publish a copy
+	m := make(map[string]*upstream, len(p.groups)+1)
+	for k, v := range p.groups {
+		m[k] = v
+	}
+	m[key] = up
+	p.groups = m
+	return up, nil
+}
+
+// replaceURI applies nginx's rule for proxy_pass with a URI part: the part
+// of the normalised URI matching the location prefix is replaced by it.
+func (c *conn) replaceURI(r *request, l *location, pc *passConf) []byte {
+	uri := r.h1.URI
+	out := make([]byte, 0, len(pc.uri)+len(uri)+len(r.h1.Args)+8)
+	out = append(out, pc.uri...)
+	if l.cfg != nil && !l.exact && len(uri) >= len(l.name) && string(uri[:len(l.name)]) == l.name {
+		out = appendEscapedURI(out, uri[len(l.name):])
+	} else if l.cfg == nil {
+		out = appendEscapedURI(out, uri)
+	}
+	if len(r.h1.Args) > 0 {
+		out = append(out, '?')
+		out = append(out, r.h1.Args...)
+	}
+	return out
+}
+
+// appendEscapedURI escapes a decoded path as nginx's NGX_ESCAPE_URI.
+func appendEscapedURI(dst, p []byte) []byte {
+	const hex = "0123456789ABCDEF"
+	for _, b := range p {
+		if b <= ' ' || b >= 0x7f || b == '#' || b == '%' || b == '?' {
+			dst = append(dst, '%', hex[b>>4], hex[b&15])
+			continue
+		}
+		dst = append(dst, b)
+	}
+	return dst
+}
+
+// prepareBody decides how the request body goes upstream, reading it whole
+// when it is to be buffered. It reports false when it has answered the
+// client itself (413, or a client that failed).
+func (c *conn) prepareBody(r *request, l *location) (int, []byte, bool) {
+	if !l.set.ProxyPassRequestBody {
+		c.discardBody(r)
+		return bodyNone, nil, true
+	}
+	switch {
+	case r.h1.Chunked:
+		if l.set.ProxyRequestBuffering || l.http10 {
+			body, ok := c.readChunkedWhole(r, l)
+			return bodyMem, body, ok
+		}
+		return bodyStreamChunked, nil, true
+	case r.h1.ContentLength == 0:
+		return bodyMem, nil, true
+	case r.h1.ContentLength > 0:
+		cl := r.h1.ContentLength
+		if avail := int64(c.r1 - c.r0); avail >= cl {
+			body := c.buf[c.r0 : c.r0+int(cl)]
+			c.r0 += int(cl)
+			r.reqLen += cl
+			return bodyMem, body, true
+		}
+		if l.set.ProxyRequestBuffering && cl <= l.set.ClientBodyBufferSize {
+			body, ok := c.readBodyWhole(r, l, cl)
+			return bodyMem, body, ok
+		}
+		return bodyStreamLength, nil, true
+	}
+	return bodyNone, nil, true
+}
+
+// continue100 sends "100 Continue" when the client asked for it and no
+// body byte has arrived yet.
+func (c *conn) continue100(r *request) {
+	if r.h1.ExpectContinue && c.r0 == c.r1 {
+		r.h1.ExpectContinue = false
+		c.write(r, []byte("HTTP/1.1 100 Continue\r\n\r\n"))
+	}
+}
+
+// clientRead reads body bytes: first those already buffered, then from the
+// socket under client_body_timeout.
+func (c *conn) clientRead(r *request, p []byte) (int, error) {
+	if c.r0 < c.r1 {
+		n := copy(p, c.buf[c.r0:c.r1])
+		c.r0 += n
+		return n, nil
+	}
+	c.continue100(r)
+	c.rdl.set(c.nc, true, r.loc.set.ClientBodyTimeout)
+	n, err := c.nc.Read(p)
+	if n > 0 {
+		return n, nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return 0, err
+}
+
+func (c *conn) bodyReadFailed(r *request, err error) {
+	if isTimeout(err) {
+		c.logf(r.srv, errlog.LevelInfo, "client timed out (110: Connection timed out) while reading client request body")
+		r.status = 408
+	} else {
+		c.logf(r.srv, errlog.LevelInfo, "client prematurely closed connection while reading client request body")
+		r.status = 400
+	}
+	r.keepAlive = false
+}
+
+// readBodyWhole reads a Content-Length body into memory.
+func (c *conn) readBodyWhole(r *request, l *location, cl int64) ([]byte, bool) {
+	if int64(cap(c.req.body)) < cl {
+		c.req.body = make([]byte, cl)
+	}
+	body := c.req.body[:cl]
+	got := 0
+	for int64(got) < cl {
+		n, err := c.clientRead(r, body[got:])
+		if err != nil {
+			c.bodyReadFailed(r, err)
+			return nil, false
+		}
+		got += n
+	}
+	r.reqLen += cl
+	return body, true
+}
+
+// readChunked decodes a chunked request body, passing each run of data to
+// sink. Bytes read past the body's end are kept for the next request.
+func (c *conn) readChunked(r *request, l *location, sink func([]byte) error) (ok bool) {
+	var dec h1.ChunkedDecoder
+	var total int64
+	max := l.set.ClientMaxBodySize
+	// first what is buffered, then the socket through a scratch buffer
+	feed := func(src []byte) (consumed int, err error) {
+		for consumed < len(src) && !dec.Done() {
+			n, data, err := dec.Decode(src[consumed:])
+			consumed += n
+			if err != nil {
+				return consumed, err
+			}
+			if len(data) > 0 {
+				total += int64(len(data))
+				if max > 0 && total > max {
+					return consumed, errTooLarge
+				}
+				if err := sink(data); err != nil {
+					return consumed, err
+				}
+			}
+		}
+		return consumed, nil
+	}
+	fail := func(err error) bool {
+		switch {
+		case errors.Is(err, errTooLarge):
+			c.logf(r.srv, errlog.LevelError, fmt.Sprintf("client intended to send too large chunked body: %d bytes", total))
+			r.keepAlive = false
+			c.sendError(r, 413)
+		case errors.Is(err, errSink):
+			r.keepAlive = false
+		default:
+			var he *h1.Error
+			if errors.As(err, &he) {
+				c.logf(r.srv, errlog.LevelInfo, "client sent invalid chunked body")
+				r.keepAlive = false
+				c.sendError(r, 400)
+			} else {
+				c.bodyReadFailed(r, err)
+			}
+		}
+		return false
+	}
+	n, err := feed(c.buf[c.r0:c.r1])
+	c.r0 += n
+	r.reqLen += int64(n)
+	if err != nil {
+		return fail(err)
+	}
+	if dec.Done() {
+		return true
+	}
+	c.continue100(r)
+	tmp := getBuf(16 << 10)
+	defer putBuf(tmp)
+	for !dec.Done() {
+		m, err := c.clientRead(r, tmp)
+		if err != nil {
+			return fail(err)
+		}
+		n, err := feed(tmp[:m])
+		r.reqLen += int64(n)
+		if err != nil {
+			return fail(err)
+		}
+		if dec.Done() && n < m {
+			c.carry = append(c.carry[:0], tmp[n:m]...)
+		}
+	}
+	return true
+}
+
+var (
+	errTooLarge = errors.New("httpproxy: body too large")
+	errSink     = errors.New("httpproxy: upstream write failed")
+)
+
+// readChunkedWhole reads a chunked body into memory.
+func (c *conn) readChunkedWhole(r *request, l *location) ([]byte, bool) {
+	body := c.req.body[:0]
+	ok := c.readChunked(r, l, func(d []byte) error {
+		body = append(body, d...)
+		return nil
+	})
+	c.req.body = body
+	return body, ok
+}
+
+// buildUpstreamHead writes the request head for the upstream into c.req.uh,
+// followed by the body when it is in memory and small.
+func (c *conn) buildUpstreamHead(r *request, l *location, uri []byte, mode int, body []byte) {
+	f := h1.Forward{URI: uri, HTTP10: l.http10, NoClientHeaders: !l.set.ProxyPassRequestHeaders}
+	// evaluate the header values into setBuf first, then slice it
+	sb := c.req.setBuf[:0]
+	var hostOff, hostEnd, connOff, connEnd int
+	hostOff = len(sb)
+	if l.hostVar {
+		sb = l.hostTmpl.Append(sb, r)
+	} else {
+		sb = append(sb, l.hostConst...)
+	}
+	hostEnd = len(sb)
+	connOff = len(sb)
+	if l.connVar {
+		sb = l.connTmpl.Append(sb, r)
+	} else {
+		sb = append(sb, l.connConst...)
+	}
+	connEnd = len(sb)
+	type span struct{ a, b int }
+	var spansArr [16]span
+	spans := spansArr[:0]
+	for i := range l.sets {
+		s := &l.sets[i]
+		a := len(sb)
+		if s.isVar {
+			sb = s.value.Append(sb, r)
+		} else {
+			sb = append(sb, s.konst...)
+		}
+		spans = append(spans, span{a, len(sb)})
+	}
+	c.req.setBuf = sb
+	if hostEnd > hostOff {
+		f.Host = sb[hostOff:hostEnd]
+	}
+	f.Connection = sb[connOff:connEnd:connEnd]
+	r.sentClose = containsToken(f.Connection, "close")
+	sets := c.req.sets[:0]
+	for i := range l.sets {
+		sets = append(sets, h1.Header{Name: l.sets[i].name, Value: sb[spans[i].a:spans[i].b]})
+	}
+	c.req.sets = sets
+	f.Set = sets
+	switch mode {
+	case bodyMem:
+		f.Framing, f.ContentLength = h1.BodyLength, int64(len(body))
+	case bodyStreamLength:
+		f.Framing, f.ContentLength = h1.BodyLength, r.h1.ContentLength
+	case bodyStreamChunked:
+		f.Framing = h1.BodyChunked
+	}
+	c.req.uh = h1.AppendRequestHead(c.req.uh[:0], &r.h1, &f)
+	if mode == bodyMem && len(body) <= 64<<10 {
+		c.req.uh = append(c.req.uh, body...)
+	}
+}
+
+// sendRequest writes the request to the upstream. sent reports whether any
+// byte was written; gone whether streamed body bytes were consumed from
+// the client (the request cannot be sent again).
+func (c *conn) sendRequest(r *request, l *location, uc *upConn, mode int, body []byte, tb []byte) (sent, gone bool, err error) {
+	uc.wdl.set(uc.nc, false, l.set.ProxySendTimeout)
+	n, err := uc.nc.Write(c.req.uh)
+	if n > 0 {
+		sent = true
+	}
+	if err != nil {
+		return sent, false, err
+	}
+	switch mode {
+	case bodyMem:
+		if len(body) > 64<<10 {
+			if _, err := uc.nc.Write(body); err != nil {
+				return true, false, err
+			}
+		}
+	case bodyStreamLength:
+		rem := r.h1.ContentLength
+		for rem > 0 {
+			buf := tb
+			if int64(len(buf)) > rem {
+				buf = buf[:rem]
+			}
+			fromBuf := c.r0 < c.r1
+			m, err := c.clientRead(r, buf)
+			if err != nil {
+				c.bodyReadFailed(r, err)
+				return true, true, errClientBody
+			}
+			if !fromBuf {
+				gone = true
+			}
+			rem -= int64(m)
+			r.reqLen += int64(m)
+			uc.wdl.set(uc.nc, false, l.set.ProxySendTimeout)
+			if _, err := uc.nc.Write(buf[:m]); err != nil {
+				return true, gone, err
+			}
+		}
+	case bodyStreamChunked:
+		gone = true
+		var werr error
+		var hdr [20]byte
+		ok := c.readChunked(r, l, func(d []byte) error {
+			uc.wdl.set(uc.nc, false, l.set.ProxySendTimeout)
+			bufs := net.Buffers{h1.AppendChunkHeader(hdr[:0], len(d)), d, []byte("\r\n")}
+			if _, err := bufs.WriteTo(uc.nc); err != nil {
+				werr = err
+				return errSink
+			}
+			return nil
+		})
+		if werr != nil {
+			return true, true, werr
+		}
+		if !ok {
+			return true, true, errClientBody
+		}
+		if _, err := uc.nc.Write([]byte("0\r\n\r\n")); err != nil {
+			return true, true, err
+		}
+	}
+	return true, gone, nil
+}
+
+// readResponseHead reads the upstream response head into tb; it returns
+// the head's length and the bytes read. Interim 1xx responses other than
+// 101 are skipped.
+func (c *conn) readResponseHead(r *request, l *location, uc *upConn, tb []byte) (n, have int, err error) {
+	opt := h1.ResponseOptions{MaxHeadSize: int(l.set.ProxyBufferSize), HeadRequest: r.h1.IsHead()}
+	if opt.MaxHeadSize > len(tb) {
+		opt.MaxHeadSize = len(tb)
+	}
+	uc.rdl.set(uc.nc, true, l.set.ProxyReadTimeout)
+	for {
+		if have > 0 {
+			n, err := h1.ParseResponse(tb[:have], &r.resp, opt)
+			if err == nil {
+				if r.resp.Interim() {
+					have = copy(tb, tb[n:have])
+					continue
+				}
+				return n, have, nil
+			}
+			if err != h1.ErrNeedMore {
+				return 0, have, err
+			}
+		}
+		if have == len(tb) {
+			return 0, have, &h1.Error{Status: 502, Reason: "upstream sent too big header"}
+		}
+		m, err := uc.nc.Read(tb[have:])
+		have += m
+		if err != nil && m == 0 {
+			return 0, have, err
+		}
+	}
+}
+
+// sendResponse writes the upstream response to the client, streaming the
+// body. reusable says the upstream connection can be pooled; clientOK that
+// the client connection is intact; upErr is a failure of the upstream in
+// the middle of the body.
+func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, have int) (reusable, clientOK bool, upErr error) {
+	resp := &r.resp
+	status := resp.Status
+	upgrade := status == 101 && r.h1.Upgrade != nil
+	clientChunked := false
+	switch resp.Body {
+	case h1.BodyChunked, h1.BodyUntilClose:
+		if upgrade {
+			break
+		}
+		if r.h1.Minor >= 1 {
+			clientChunked = true
+		} else {
+			r.keepAlive = false
+		}
+	}
+	if upgrade {
+		r.keepAlive = false
+	} else {
+		c.keepAliveOK(r)
+	}
+	r.status = status
+	// the status line as the upstream sent it
+	var lineArr [64]byte
+	line := appendStatus(lineArr[:0], status)
+	line = append(line, ' ')
+	if len(resp.Reason) > 0 && len(resp.Reason) < 48 {
+		line = append(line, resp.Reason...)
+	} else if s, ok := statusLines[status]; ok {
+		line = append(line[:0], s...)
+	}
+	out := c.appendHeadStart(c.req.out[:0], r, status, line)
+	for i := range resp.Headers {
+		h := &resp.Headers[i]
+		if skipResponseHeader(h.Name, l, upgrade) {
+			continue
+		}
+		if l.redirect && l.pass != nil && l.pass.prefix != "" && (len(h.Name) == 8 || len(h.Name) == 7) &&
+			(equalFoldLower(h.Name, "location") || equalFoldLower(h.Name, "refresh")) {
+			out = appendRedirected(out, h, l)
+			continue
+		}
+		out = append(out, h.Name...)
+		out = append(out, ':', ' ')
+		out = append(out, h.Value...)
+		out = append(out, '\r', '\n')
+	}
+	if upgrade {
+		out = append(out, "Connection: upgrade\r\n"...)
+	}
+	switch {
+	case resp.Body == h1.BodyLength || (resp.Body == h1.BodyNone && resp.ContentLength >= 0 && r.h1.IsHead()):
+		out = append(out, "Content-Length: "...)
+		out = strconv.AppendInt(out, resp.ContentLength, 10)
+		out = append(out, '\r', '\n')
+	case clientChunked:
+		out = append(out, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if upgrade {
+		out = append(out, "\r\n"...)
+	} else {
+		out = c.appendHeadEnd(out, r, status)
+	}
+	head := len(out)
+	r.outHead = append(r.outHead[:0], out...)
+	r.headSent = int64(head)
+	t := &r.tries[len(r.tries)-1]
+	if upgrade {
+		out = append(out, tb[n:have]...)
+		c.req.out = out
+		if _, err := c.write(r, out); err != nil {
+			return false, false, nil
+		}
+		r.bodySent = int64(have - n)
+		c.tunnel(r, l, uc)
+		return false, false, nil
+	}
+	switch resp.Body {
+	case h1.BodyNone:
+		c.req.out = out
+		_, err := c.write(r, out)
+		return resp.KeepAlive && have == n, err == nil, nil
+	case h1.BodyLength:
+		rem := resp.ContentLength
+		b := tb[n:have]
+		reusable = resp.KeepAlive
+		if int64(len(b)) > rem {
+			b, reusable = b[:rem], false
+		}
+		rem -= int64(len(b))
+		t.length += int64(len(b))
+		out = append(out, b...)
+		c.req.out = out
+		if _, err := c.write(r, out); err != nil {
+			return false, false, nil
+		}
+		r.bodySent += int64(len(b))
+		for rem > 0 {
+			if rem >= spliceMin {
+				nn, err, client := c.copyN(r, l, uc, rem)
+				rem -= nn
+				t.length += nn
+				r.bodySent += nn
+				if err != nil {
+					if client {
+						return false, false, nil
+					}
+					return false, false, err
+				}
+				continue
+			}
+			buf := tb
+			if int64(len(buf)) > rem {
+				buf = buf[:rem]
+			}
+			m, err := c.upRead(l, uc, buf)
+			if m > 0 {
+				rem -= int64(m)
+				t.length += int64(m)
+				if _, werr := c.write(r, buf[:m]); werr != nil {
+					return false, false, nil
+				}
+				r.bodySent += int64(m)
+			}
+			if err != nil && rem > 0 {
+				return false, false, err
+			}
+		}
+		return reusable, true, nil
+	case h1.BodyChunked:
+		var watch clientWatch
+		defer watch.stop(c)
+		var dec h1.ChunkedDecoder
+		b := tb[n:have]
+		first := true
+		for {
+			k, w, err := decodeChunks(&dec, b, clientChunked)
+			t.length += int64(k)
+			if err != nil {
+				return false, false, err
+			}
+			if first {
+				out = append(out, b[:w]...)
+				c.req.out = out
+				if _, err := c.write(r, out); err != nil {
+					return false, false, nil
+				}
+				first = false
+			} else if w > 0 {
+				if _, err := c.write(r, b[:w]); err != nil {
+					return false, false, nil
+				}
+			}
+			r.bodySent += int64(w)
+			if dec.Done() {
+				return resp.KeepAlive && k == len(b), clientChunked, nil
+			}
+			watch.start(c, uc)
+			m, err := c.upRead(l, uc, tb)
+			if m == 0 && err != nil {
+				if watch.aborted() {
+					return false, false, nil
+				}
+				return false, false, err
+			}
+			b = tb[:m]
+		}
+	default: // until close
+		var watch clientWatch
+		defer watch.stop(c)
+		b := tb[n:have]
+		first := true
+		var hdr [20]byte
+		for {
+			if len(b) > 0 || first {
+				t.length += int64(len(b))
+				var err error
+				switch {
+				case first:
+					if clientChunked && len(b) > 0 {
+						out = h1.AppendChunk(out, b)
+					} else if !clientChunked {
+						out = append(out, b...)
+					}
+					c.req.out = out
+					_, err = c.write(r, out)
+					first = false
+				case clientChunked:
+					c.writeDeadline(r)
+					bufs := net.Buffers{h1.AppendChunkHeader(hdr[:0], len(b)), b, []byte("\r\n")}
+					_, err = bufs.WriteTo(c.nc)
+				default:
+					_, err = c.write(r, b)
+				}
+				if err != nil {
+					return false, false, nil
+				}
+				r.bodySent += int64(len(b))
+			}
+			watch.start(c, uc)
+			m, err := c.upRead(l, uc, tb)
+			b = tb[:m]
+			if m == 0 && err != nil {
+				if watch.aborted() {
+					return false, false, nil
+				}
+				if errors.Is(err, io.EOF) {
+					if clientChunked {
+						if _, err := c.write(r, []byte("0\r\n\r\n")); err != nil {
+							return false, false, nil
+						}
+						return false, true, nil
+					}
+					return false, false, nil // close-delimited: the close ends it
+				}
+				return false, false, err
+			}
+		}
+	}
+}
+
+// decodeChunks runs the chunked decoder over b. It returns how many bytes
+// it consumed and how many of b's first bytes are to be written: the raw
+// chunked bytes when the client gets chunked, else the data moved to the
+// front of b.
+func decodeChunks(dec *h1.ChunkedDecoder, b []byte, raw bool) (consumed, w int, err error) {
+	for consumed < len(b) && !dec.Done() {
+		n, data, err := dec.Decode(b[consumed:])
+		consumed += n
+		if err != nil {
+			return consumed, 0, err
+		}
+		if !raw && len(data) > 0 {
+			w += copy(b[w:], data)
+		}
+	}
+	if raw {
+		w = consumed
+	}
+	return consumed, w, nil
+}
+
+// upRead reads from the upstream under proxy_read_timeout.
+func (c *conn) upRead(l *location, uc *upConn, b []byte) (int, error) {
+	uc.rdl.set(uc.nc, true, l.set.ProxyReadTimeout)
+	return uc.nc.Read(b)
+}
+
+// copyN moves up to n body bytes from the upstream to the client with
+// splice(2) when both are TCP sockets, in steps under the timeouts. client
+// reports that a failure was on the client side.
+func (c *conn) copyN(r *request, l *location, uc *upConn, n int64) (int64, error, bool) {
+	const step = 4 << 20
+	var done int64
+	for done < n {
+		k := n - done
+		if k > step {
+			k = step
+		}
+		uc.rdl.set(uc.nc, true, l.set.ProxyReadTimeout)
+		c.writeDeadline(r)
+		lr := io.LimitedReader{R: uc.nc, N: k}
+		var m int64
+		var err error
+		if rf, ok := c.nc.(io.ReaderFrom); ok {
+			m, err = rf.ReadFrom(&lr)
+		} else {
+			m, err = io.Copy(c.nc, &lr)
+		}
+		done += m
+		if err != nil {
+			var oe *net.OpError
+			client := errors.As(err, &oe) && (oe.Op == "write" || oe.Op == "splice" && !isTimeout(err) && oe.Err != nil && errors.Is(oe.Err, syscall.EPIPE))
+			return done, err, client
+		}
+		if m < k {
+			return done, io.ErrUnexpectedEOF, false
+		}
+	}
+	return done, nil, false
+}
+
+// skipResponseHeader reports whether an upstream response header is not
+// passed to the client: hop-by-hop headers, the framing the proxy sets
+// itself, and proxy_hide_header (with nginx's default list).
+func skipResponseHeader(name []byte, l *location, upgrade bool) bool {
+	switch len(name) {
+	case 7:
+		if equalFoldLower(name, "upgrade") {
+			return !upgrade
+		}
+		if equalFoldLower(name, "trailer") {
+			return true
+		}
+	case 10:
+		if equalFoldLower(name, "connection") || equalFoldLower(name, "keep-alive") {
+			return true
+		}
+	case 14:
+		if equalFoldLower(name, "content-length") {
+			return true
+		}
+	case 17:
+		if equalFoldLower(name, "transfer-encoding") {
+			return true
+		}
+	case 2:
+		if equalFoldLower(name, "te") {
+			return true
+		}
+	case 16:
+		if equalFoldLower(name, "proxy-connection") {
+			return true
+		}
+	}
+	for _, h := range l.hide {
+		if len(h) == len(name) && equalFoldLower(name, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendRedirected appends a Location or Refresh header with
+// proxy_redirect default applied: the proxy_pass URL at its start is
+// replaced by the location's name.
+func appendRedirected(out []byte, h *h1.Header, l *location) []byte {
+	out = append(out, h.Name...)
+	out = append(out, ':', ' ')
+	v := h.Value
+	from := l.pass.prefix + l.pass.uri
+	to := l.name
+	if !l.pass.hasURI {
+		from, to = l.pass.prefix+"/", "/"
+	}
+	if l.cfg == nil || l.cfg.Modifier == "~" || l.cfg.Modifier == "~*" || l.cfg.Modifier == "@" {
+		out = append(out, v...)
+		return append(out, '\r', '\n')
+	}
+	if len(v) >= len(from) && strings.EqualFold(bstr(v[:len(from)]), from) {
+		out = append(out, to...)
+		out = append(out, v[len(from):]...)
+	} else {
+		out = append(out, v...)
+	}
+	return append(out, '\r', '\n')
+}
+
+// tunnel copies both directions of an upgraded connection until each side
+// has closed, passing half-closes on.
+func (c *conn) tunnel(r *request, l *location, uc *upConn) {
+	// client bytes that arrived after the request head
+	if c.r0 < c.r1 {
+		uc.nc.Write(c.buf[c.r0:c.r1])
+		c.r0 = c.r1
+	}
+	timeout := l.set.ProxyReadTimeout
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var up int64
+	go func() {
+		defer wg.Done()
+		up = pump(uc.nc, c.nc, timeout)
+	}()
+	down := pump(c.nc, uc.nc, timeout)
+	r.bodySent += down
+	wg.Wait()
+	r.reqLen += up
+	uc.nc.Close()
+}
+
+// pump copies from src to dst until EOF or an error, then half-closes dst
+// (or closes it when it cannot half-close). A read waits at most timeout.
+func pump(dst, src net.Conn, timeout time.Duration) int64 {
+	buf := getBuf(16 << 10)
+	defer putBuf(buf)
+	var total int64
+	for {
+		if timeout > 0 {
+			src.SetReadDeadline(time.Now().Add(timeout))
+		}
+		n, err := src.Read(buf)
+		if n > 0 {
+			if timeout > 0 {
+				dst.SetWriteDeadline(time.Now().Add(timeout))
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				src.Close()
+				dst.Close()
+				return total
+			}
+			total += int64(n)
+		}
+		if err != nil {
+			if cw, ok := dst.(interface{ CloseWrite() error }); ok && errors.Is(err, io.EOF) {
+				cw.CloseWrite()
+			} else {
+				dst.Close()
+				src.Close()
+			}
+			return total
+		}
+	}
+}
+
+// containsToken reports whether the comma-separated list v holds tok
+// (lower case), compared without regard to case.
+func containsToken(v []byte, tok string) bool {
+	for len(v) > 0 {
+		i := 0
+		for i < len(v) && v[i] != ',' {
+			i++
+		}
+		item := v[:i]
+		for len(item) > 0 && (item[0] == ' ' || item[0] == '\t') {
+			item = item[1:]
+		}
+		for len(item) > 0 && (item[len(item)-1] == ' ' || item[len(item)-1] == '\t') {
+			item = item[:len(item)-1]
+		}
+		if equalFoldLower(item, tok) {
+			return true
+		}
+		if i == len(v) {
+			break
+		}
+		v = v[i+1:]
+	}
+	return false
+}
+
+// clientWatch notices a client that goes away while a streamed response
+// waits for its upstream (server-sent events, token streams): the
+// upstream connection is then closed at once, as nginx does, instead of
+// when the upstream next writes. It runs only once a response has had to
+// wait for the upstream, and stops before the connection reads again.
+type clientWatch struct {
+	done    chan struct{}
+	gone    atomic.Bool
+	running bool
+}
+
+// start begins watching c (once) while uc is being read.
+func (w *clientWatch) start(c *conn, uc *upConn) {
+	if w.running || c.rc == nil {
+		return
+	}
+	w.running = true
+	w.done = make(chan struct{})
+	c.nc.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(w.done)
+		var closed bool
+		err := c.rc.Read(func(fd uintptr) bool {
+			var b [1]byte
+			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			switch {
+			case err == syscall.EAGAIN || err == syscall.EINTR:
+				return false
+			case err != nil || n == 0:
+				closed = true
+			}
+			return true // closed, or pipelined bytes: stop watching
+		})
+		if err == nil && closed {
+			w.gone.Store(true)
+			uc.nc.Close()
+		}
+	}()
+}
+
+// aborted reports whether the watch closed the upstream because the client
+// went away.
+func (w *clientWatch) aborted() bool { return w.gone.Load() }
+
+// stop ends the watch and waits for it.
+func (w *clientWatch) stop(c *conn) {
+	if !w.running {
+		return
+	}
+	c.nc.SetReadDeadline(time.Unix(1, 0)) // wakes the watcher
+	<-w.done
+	c.rdl = deadline{} // the next read sets its own deadline
+	c.nc.SetReadDeadline(time.Time{})
+}

@@ -1,0 +1,39 @@
+package runtime
+
+import (
+	"log/slog"
+
+	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/httpproxy"
+)
+
+// buildHTTP adds the listeners of the http block to gen and returns it. On
+// failure it releases what gen holds already (the stream block's log
+// files) and returns the error.
+func buildHTTP(gen *Generation, cfg *config.Config, log *slog.Logger) (*Generation, error) {
+	if cfg.HTTP == nil {
+		return gen, nil
+	}
+	workers := cfg.WorkerProcesses
+	if workers == 0 {
+		workers = cpuCount()
+	}
+	b, err := httpproxy.Build(cfg.HTTP, httpproxy.Options{Log: log, Registry: Peers, Workers: workers})
+	if err != nil {
+		for _, f := range gen.Closers {
+			f()
+		}
+		return nil, err
+	}
+	for _, l := range b.Listeners {
+		gen.Bindings = append(gen.Bindings, Binding{
+			Network: l.Network,
+			Address: l.Address,
+			Options: ListenOptions{Backlog: l.Backlog, ReusePort: l.ReusePort, RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only},
+			Handler: l.Handler,
+		})
+	}
+	gen.Closers = append(gen.Closers, b.Closers...)
+	gen.Reopeners = append(gen.Reopeners, b.Reopeners...)
+	return gen, nil
+}
