@@ -128,7 +128,8 @@ stream {
 }
 
 // TestIdleFootprint checks that an idle session holds no copy buffer and
-// at most one goroutine.
+// at most one goroutine, whose stack is not the deep one of the phases
+// before the copy.
 func TestIdleFootprint(t *testing.T) {
 	heap, stack, g := idleFootprint(t, 200)
 	t.Logf("per idle session: heap %.0f B, stack %.0f B, goroutines %.2f", heap, stack, g)
@@ -137,5 +138,14 @@ func TestIdleFootprint(t *testing.T) {
 	}
 	if heap > 8<<10 {
 		t.Errorf("%.0f heap bytes per idle session: a copy buffer is held", heap)
+	}
+	// A parked session's stack shrinks to 2 KB (4 KB with the race
+	// detector); one grown by the phases before the copy stays at 8 KB.
+	maxStack := 4 << 10
+	if raceEnabled {
+		maxStack = 6 << 10
+	}
+	if stack > float64(maxStack) {
+		t.Errorf("%.0f stack bytes per idle session: the serving goroutine keeps a deep stack", stack)
 	}
 }

@@ -11,15 +11,14 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/errlog"
 )
 
 // pipe is the copy loop of one proxied session.
 type pipe struct {
 	s         *session
-	start     time.Time
-	tryStart  time.Time // when the connection to the upstream began
-	timeout   time.Duration
+	tryStart  time.Time    // when the connection to the upstream began
 	last      atomic.Int64 // monoNow of the last transfer
 	firstByte atomic.Int64 // $upstream_first_byte_time in nanoseconds, or -1
 	timedOut  atomic.Bool
@@ -28,6 +27,13 @@ type pipe struct {
 	conns     [2]net.Conn
 	watchdog  *time.Timer
 
+	// What proxy leaves to be done at the end: the try began at
+	// tryStart plus dialDelta (a time.Time would make each idle
+	// session's pipe a size class larger).
+	dialDelta time.Duration
+	group     *upstream
+	sel       balance.Selection
+
 	// The polled copy (poll_linux.go).
 	flows  [2]flow
 	rcs    [2]syscall.RawConn // of conns
@@ -35,6 +41,9 @@ type pipe struct {
 	ctxEnd <-chan struct{}    // the session context's Done
 	shard  *shard
 	slot   int32
+
+	failed     bool // writing the bytes read ahead failed: the session is over
+	registered bool // the pollers copy the session
 }
 
 // evClosed on pipe.ev says that close was called.
@@ -71,13 +80,14 @@ func (p *pipe) check() {
 	if p.closed.Load() {
 		return
 	}
+	timeout := p.s.h.s.cfg.ProxyTimeout
 	idle := time.Duration(monoNow() - p.last.Load())
-	if idle >= p.timeout {
+	if idle >= timeout {
 		p.timedOut.Store(true)
 		p.close()
 		return
 	}
-	p.watchdog.Reset(p.timeout - idle)
+	p.watchdog.Reset(timeout - idle)
 }
 
 // dirResult is how one direction of a session ended.
@@ -86,11 +96,13 @@ type dirResult struct {
 	err error // nil at the end of the stream
 }
 
-// pipe copies between the client and up until the session ends.
-func (s *session) pipe(ctx context.Context, up net.Conn, tr *try, pending []byte) {
+// pipe starts copying between the client and up: it writes pending and
+// hands the session to the pollers when it can. wait, on the goroutine
+// that serves the session, then waits for its end.
+func (s *session) pipe(ctx context.Context, up net.Conn, tr *try, pending []byte) *pipe {
 	cfg := s.h.s.cfg
-	p := &pipe{s: s, start: s.h.s.p.now(), timeout: cfg.ProxyTimeout, conns: [2]net.Conn{s.client, up}}
-	p.tryStart = p.start.Add(-tr.connect)
+	p := &pipe{s: s, conns: [2]net.Conn{s.client, up}}
+	p.tryStart = s.h.s.p.now().Add(-tr.connect)
 	p.firstByte.Store(-1)
 	p.touch()
 	polled := p.pollable()
@@ -99,32 +111,53 @@ func (s *session) pipe(ctx context.Context, up net.Conn, tr *try, pending []byte
 	} else {
 		p.done = make(chan struct{})
 	}
-	if p.timeout > 0 {
-		p.watchdog = time.AfterFunc(p.timeout, p.check)
-		defer p.watchdog.Stop()
+	if cfg.ProxyTimeout > 0 {
+		p.watchdog = time.AfterFunc(cfg.ProxyTimeout, p.check)
 	}
-	var upN int64
 	if len(pending) > 0 {
+		// Counted at once: nothing reads the counts before wait adds
+		// the rest.
 		n, err := up.Write(pending)
-		upN += int64(n)
+		tr.sent += int64(n)
+		s.bytesRecvd += int64(n)
 		if err != nil {
-			s.tries[len(s.tries)-1].sent += upN
-			s.bytesRecvd += upN
-			p.close()
-			return
+			p.failed = true
+			return p
 		}
 	}
+	// (When registration fails, done stays nil: it serves only the rate
+	// limits, which polled sessions have none of.)
+	p.registered = polled && p.register(ctx)
+	return p
+}
+
+// wait waits until the session started by pipe ends, accounts for it
+// and logs how it ended, then does what proxy left for the end.
+func (p *pipe) wait(ctx context.Context) {
+	p.copied(ctx)
+	if p.watchdog != nil {
+		p.watchdog.Stop()
+	}
+	p.finishProxy()
+}
+
+// copied is the part of wait that ends with the copy.
+func (p *pipe) copied(ctx context.Context) {
+	s := p.s
+	tr := &s.tries[len(s.tries)-1]
+	if p.failed {
+		p.close()
+		return
+	}
 	var u, d dirResult
-	if !polled || !p.polled(ctx, &u, &d) {
-		// (When registration failed, done stays nil: it serves only the
-		// rate limits, which polled sessions have none of.)
+	if p.registered {
+		p.waitPolled(&u, &d)
+	} else {
 		p.goroutines(ctx, &u, &d)
 	}
-	upN += u.n
-
-	s.bytesRecvd += upN
+	s.bytesRecvd += u.n
 	s.bytesSent += d.n
-	tr.sent += upN
+	tr.sent += u.n
 	tr.received += d.n
 	if fb := p.firstByte.Load(); fb >= 0 {
 		tr.firstByte = time.Duration(fb)
@@ -140,6 +173,30 @@ func (s *session) pipe(ctx context.Context, up net.Conn, tr *try, pending []byte
 		s.logf(errlog.LevelInfo, "client disconnected")
 	default:
 		s.logf(errlog.LevelInfo, "upstream disconnected")
+	}
+}
+
+// finishProxy closes the upstream connection and tells the balancer how
+// the try went.
+func (p *pipe) finishProxy() {
+	s := p.s
+	tr := &s.tries[len(s.tries)-1]
+	tr.session = s.h.s.p.now().Sub(p.tryStart.Add(p.dialDelta))
+	p.conns[1].Close()
+	if p.group != nil {
+		var lat time.Duration
+		switch p.group.group.Metric() {
+		case balance.MetricConnect:
+			lat = tr.connect
+		case balance.MetricFirstByte:
+			lat = tr.firstByte
+		case balance.MetricLastByte:
+			lat = tr.session
+		}
+		if lat < 0 {
+			lat = 0
+		}
+		p.sel.Done(balance.Outcome{Latency: lat})
 	}
 }
 

@@ -16,7 +16,9 @@
 // 403, 500, 502 or 503 as in nginx).
 //
 // The copy loop holds no buffer while a connection is idle: an idle
-// connection costs its two sockets and the goroutine that serves it. A few
+// connection costs its two sockets and the goroutine that serves it, whose
+// stack stays small because the phases before the copy run on a
+// short-lived goroutine of their own. A few
 // pollers (one per CPU, each with its own epoll set) move the bytes when
 // data arrives, a read into a pooled buffer and a write for small
 // messages; during a bulk transfer a goroutine takes over and moves the

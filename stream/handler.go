@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -41,9 +42,46 @@ type Handler struct {
 }
 
 // ServeConn runs one client session to its end and closes c.
+//
+// The phases before the copy (PROXY protocol, access, TLS, preread,
+// connecting) need a deep stack; they run on a short-lived goroutine, so
+// that the goroutine of ServeConn, which waits for the whole session,
+// keeps the smallest stack: Go gives a stack back only in part and only
+// at a garbage collection, and an idle session would otherwise hold an
+// 8 KB stack for its whole life.
 func (h *Handler) ServeConn(ctx context.Context, c net.Conn) {
 	s := &session{h: h, id: connSeq.Add(1), client: c, start: h.s.p.now(), status: statusOK}
 	defer c.Close()
+	var p *pipe
+	if _, udp := c.RemoteAddr().(*net.UDPAddr); udp {
+		// A UDP session copies with goroutines of its own.
+		p = s.begin(ctx)
+	} else {
+		p = s.beginAside(ctx)
+	}
+	if p != nil {
+		p.wait(ctx)
+	}
+	s.end()
+	h.s.writeLog(s)
+}
+
+// beginAside runs begin on a goroutine of its own.
+func (s *session) beginAside(ctx context.Context) (p *pipe) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		p = s.begin(ctx)
+		wg.Done()
+	}()
+	wg.Wait()
+	return p
+}
+
+// begin runs the session up to the copy, which it returns, or nil when
+// the session is over.
+func (s *session) begin(ctx context.Context) *pipe {
+	h, c := s.h, s.client
 	switch a := c.RemoteAddr().(type) {
 	case *net.TCPAddr:
 		s.remote = a.AddrPort()
@@ -65,8 +103,23 @@ func (h *Handler) ServeConn(ctx context.Context, c net.Conn) {
 		h.keepalive(tc)
 	}
 	s.info("client %s connected to %s", h.clientText(s), h.serverName)
-	s.run(ctx)
-	h.s.writeLog(s)
+	return s.run(ctx)
+}
+
+// end runs, once the session is over, what its phases left to be done
+// then, in reverse order.
+func (s *session) end() {
+	f := s.fin
+	if f == nil {
+		return
+	}
+	if f.prereadN > 0 {
+		// nginx 1.22 does not count prereaded bytes in $bytes_received.
+		s.bytesRecvd = max(s.bytesRecvd-f.prereadN, 0)
+	}
+	for i := len(f.held) - 1; i >= 0; i-- {
+		f.held[i].z.release(f.held[i].key)
+	}
 }
 
 func (h *Handler) clientText(s *session) string {
@@ -98,8 +151,9 @@ func (h *Handler) keepalive(tc *net.TCPConn) {
 	}
 }
 
-// run goes through the phases of a session.
-func (s *session) run(ctx context.Context) {
+// run goes through the phases of a session; it returns the copy that is
+// left to wait for, if any.
+func (s *session) run(ctx context.Context) (p *pipe) {
 	h := s.h
 	srv := h.s
 	var pending []byte // bytes read past a PROXY protocol header
@@ -156,9 +210,8 @@ func (s *session) run(ctx context.Context) {
 			s.status = statusUnavailable
 			return
 		}
-		k := string(key)
-		z := l.z
-		defer z.release(k)
+		f := s.atEnd()
+		f.held = append(f.held, heldConn{l.z, string(key)})
 		s.limitState = "PASSED"
 	}
 	// access
@@ -180,9 +233,11 @@ func (s *session) run(ctx context.Context) {
 		if pending, ok = s.preread(pending); !ok {
 			return
 		}
-		// nginx 1.22 does not count prereaded bytes in $bytes_received;
-		// this runs before the access log is written.
-		defer func(n int64) { s.bytesRecvd = max(s.bytesRecvd-n, 0) }(int64(len(pending)))
+		// nginx 1.22 does not count prereaded bytes in $bytes_received:
+		// end takes them off before the access log is written.
+		if len(pending) > 0 {
+			s.atEnd().prereadN = int64(len(pending))
+		}
 	}
 	if srv.ret != nil {
 		out := srv.ret.Append(nil, s)
@@ -190,7 +245,7 @@ func (s *session) run(ctx context.Context) {
 		s.bytesSent += int64(n)
 		return
 	}
-	s.proxy(ctx, pending)
+	return s.proxy(ctx, pending)
 }
 
 // trusted reports whether a peer is in set_real_ip_from.
@@ -302,8 +357,9 @@ func resolverFor(args []string) *net.Resolver {
 }
 
 // proxy connects to an upstream server, trying others as
-// proxy_next_upstream allows, then copies the session.
-func (s *session) proxy(ctx context.Context, pending []byte) {
+// proxy_next_upstream allows, then starts copying the session: it
+// returns the copy to wait for, or nil when the session is over.
+func (s *session) proxy(ctx context.Context, pending []byte) (p *pipe) {
 	srv := s.h.s
 	cfg := srv.cfg
 	t, ok := s.resolveTarget(ctx)
@@ -425,25 +481,9 @@ func (s *session) proxy(ctx context.Context, pending []byte) {
 			}
 			up = tup
 		}
-		s.pipe(ctx, up, tr, pending)
-		tr.session = srv.p.now().Sub(tryStart)
-		up.Close()
-		if t.up != nil {
-			var lat time.Duration
-			switch t.up.group.Metric() {
-			case balance.MetricConnect:
-				lat = tr.connect
-			case balance.MetricFirstByte:
-				lat = tr.firstByte
-			case balance.MetricLastByte:
-				lat = tr.session
-			}
-			if lat < 0 {
-				lat = 0
-			}
-			sel.Done(balance.Outcome{Latency: lat})
-		}
-		return
+		p = s.pipe(ctx, up, tr, pending)
+		p.dialDelta, p.group, p.sel = tryStart.Sub(p.tryStart), t.up, sel
+		return p
 	}
 }
 
@@ -489,7 +529,10 @@ func (s *session) dial(ctx context.Context, network, addr string, timeout time.D
 	if !s.h.s.cfg.ProxySocketKeepalive {
 		d.KeepAlive = -1
 	}
-	return dialAside(ctx, &d, network, addr)
+	if s.udp {
+		return dialAside(ctx, &d, network, addr)
+	}
+	return d.DialContext(ctx, network, addr)
 }
 
 type dialResult struct {
@@ -497,10 +540,9 @@ type dialResult struct {
 	err error
 }
 
-// dialAside dials on a short-lived goroutine. Dialing needs a deep stack;
-// done on the session's own goroutine, which then waits for the whole
-// session, it would grow that stack for good (Go does not shrink a stack
-// in use), and an idle session would cost twice the memory.
+// dialAside dials on a short-lived goroutine, for a UDP session, whose
+// phases run on the goroutine of ServeConn: dialing needs a deep stack,
+// which that goroutine would otherwise keep for the whole session.
 func dialAside(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
 	ch := make(chan dialResult, 1)
 	go func() {

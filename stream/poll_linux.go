@@ -537,10 +537,10 @@ func (p *pipe) pollable() bool {
 	return true
 }
 
-// polled copies the session through the shards' pollers; p.pollable has
+// register hands the session to the shards' pollers; p.pollable has
 // said yes. It reports false, having done nothing, when the sockets
 // cannot be added to an epoll set.
-func (p *pipe) polled(ctx context.Context, u, d *dirResult) bool {
+func (p *pipe) register(ctx context.Context) bool {
 	p.ctxEnd = ctx.Done()
 	if !pickShard().register(p) {
 		return false
@@ -549,6 +549,12 @@ func (p *pipe) polled(ctx context.Context, u, d *dirResult) bool {
 	if ctx.Err() != nil {
 		p.close()
 	}
+	return true
+}
+
+// waitPolled waits until both flows of a registered session have
+// stopped, and takes the session out of its shard.
+func (p *pipe) waitPolled(u, d *dirResult) {
 	for left := len(p.flows); left > 0; {
 		i := <-p.ev
 		if i != evClosed {
@@ -567,7 +573,6 @@ func (p *pipe) polled(ctx context.Context, u, d *dirResult) bool {
 	p.shard.unregister(p)
 	*u = dirResult{p.flows[0].n, p.flows[0].err}
 	*d = dirResult{p.flows[1].n, p.flows[1].err}
-	return true
 }
 
 // watched holds the Done channels of the contexts being watched.

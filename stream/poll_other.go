@@ -4,8 +4,10 @@ package stream
 
 import "context"
 
-// polled is the copy through epoll sets, which exist on Linux only.
-func (p *pipe) polled(context.Context, *dirResult, *dirResult) bool { return false }
+// register is the copy through epoll sets, which exist on Linux only.
+func (p *pipe) register(context.Context) bool { return false }
+
+func (p *pipe) waitPolled(*dirResult, *dirResult) {}
 
 type flow struct{}
 

@@ -48,6 +48,28 @@ type session struct {
 	tlsState     *tls.ConnectionState // TLS termination, once the handshake is done
 	clientVerify string               // $ssl_client_verify
 	sniName      string               // the server name during the handshake
+
+	fin *sessionEnd // what to do once the session is over, or nil
+}
+
+// sessionEnd is what a session's phases leave to be done once it is over.
+type sessionEnd struct {
+	held     []heldConn // limit_conn counts to give back
+	prereadN int64      // bytes prereaded, not counted in $bytes_received
+}
+
+// heldConn is a connection counted in a limit_conn zone under key.
+type heldConn struct {
+	z   *zone
+	key string
+}
+
+// atEnd returns s.fin, which it creates when needed.
+func (s *session) atEnd() *sessionEnd {
+	if s.fin == nil {
+		s.fin = &sessionEnd{}
+	}
+	return s.fin
 }
 
 // realIP is the address of the peer that sent a trusted PROXY header.
