@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,10 +93,35 @@ type proxy struct {
 	vBinaryRemoteAddr vars.Var
 }
 
-// buildEpoch counts successful builds: a connection served by an older
-// build closes after its current request, so that a reload reaches every
-// keep-alive client.
+// buildEpoch numbers successful builds.
 var buildEpoch atomic.Uint64
+
+// serving holds, per listen address, the newest build that listens there.
+// A keep-alive connection of an older build closes after its current
+// request, so that a reload reaches every keep-alive client. (A build
+// that is never applied, after a failed reload, still counts: keep-alive
+// connections of the running build then close after each request until
+// the next successful reload.)
+var serving sync.Map // listen key -> *atomic.Uint64
+
+// markServing records that h's build serves its address and returns the
+// address's record. Build calls it.
+func (h *Handler) markServing() *atomic.Uint64 {
+	v, ok := serving.Load(h.key)
+	if !ok {
+		v, _ = serving.LoadOrStore(h.key, new(atomic.Uint64))
+	}
+	cur := v.(*atomic.Uint64)
+	for {
+		old := cur.Load()
+		if old >= h.p.epoch || cur.CompareAndSwap(old, h.p.epoch) {
+			return cur
+		}
+	}
+}
+
+// superseded reports whether a newer build serves h's address.
+func (h *Handler) superseded() bool { return h.serving.Load() > h.p.epoch }
 
 // upstream is a balance group, its hash key and its idle connection pool.
 type upstream struct {
@@ -262,7 +288,8 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 			}
 			seen[key] = true
 			a := p.router.AddrByKey(key)
-			h := &Handler{p: p, addr: a, listen: l, def: p.servers[a.Default().Conf]}
+			h := &Handler{p: p, addr: a, listen: l, def: p.servers[a.Default().Conf], key: key}
+			h.serving = h.markServing()
 			b.Listeners = append(b.Listeners, Listener{
 				Network: l.Network, Address: l.Address, Backlog: l.Backlog, ReusePort: l.ReusePort,
 				RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only, Handler: h,

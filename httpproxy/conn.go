@@ -30,6 +30,9 @@ type Handler struct {
 	addr   *route.Addr
 	listen config.HTTPListen
 	def    *server // the default server: its header buffer sizes and timeouts apply
+	key    string  // the listen address
+	// serving is the newest build serving the address (see markServing).
+	serving *atomic.Uint64
 }
 
 // connSeq numbers client connections for $connection and the error log's
@@ -199,6 +202,9 @@ func (c *conn) putRequest() {
 // serve runs the request loop.
 func (c *conn) serve(ctx context.Context) {
 	for {
+		if c.r0 == c.r1 && c.requests > 0 && !c.waitIdle() {
+			return
+		}
 		if !c.readHead() {
 			return
 		}
@@ -237,27 +243,33 @@ func (c *conn) next() {
 	c.r0 = 0
 }
 
+// waitIdle waits for the next request of a keep-alive connection, holding
+// no buffer and no request meanwhile; it is called straight from serve so
+// that the goroutine's stack is shallow while it waits (the runtime can
+// then shrink it). It reports false when the client closed or
+// keepalive_timeout passed.
+func (c *conn) waitIdle() bool {
+	c.putRequest()
+	if c.buf != nil {
+		putBuf(c.buf)
+		c.buf = nil
+	}
+	c.r0, c.r1 = 0, 0
+	c.rdl.set(c.nc, true, c.kaTimeout)
+	m, err := c.readSome(c.h.def.limits.HeaderBufferSize)
+	if err != nil {
+		return false
+	}
+	c.r1 = m
+	return true
+}
+
 // readHead reads and parses the next request head. On failure it answers
 // (or just closes, as nginx does on timeouts) and reports false.
 func (c *conn) readHead() bool {
 	h := c.h
 	p := h.p
 	lim := h.def.limits
-	if c.r0 == c.r1 && c.requests > 0 {
-		// idle keep-alive: wait without holding a buffer or a request
-		c.putRequest()
-		if c.buf != nil {
-			putBuf(c.buf)
-			c.buf = nil
-		}
-		c.r0, c.r1 = 0, 0
-		c.rdl.set(c.nc, true, c.kaTimeout)
-		m, err := c.readSome(lim.HeaderBufferSize)
-		if err != nil {
-			return false
-		}
-		c.r1 = m
-	}
 	stats.reading.Add(1)
 	defer stats.reading.Add(-1)
 	start := p.now()
@@ -552,7 +564,7 @@ func (c *conn) discardBody(r *request) {
 func (c *conn) keepAliveOK(r *request) bool {
 	s := r.loc.set
 	if !r.keepAlive || s.KeepaliveTimeout <= 0 || c.requests >= s.KeepaliveRequests ||
-		c.h.p.now().Sub(c.opened) >= s.KeepaliveTime || buildEpoch.Load() != c.h.p.epoch {
+		c.h.p.now().Sub(c.opened) >= s.KeepaliveTime || c.h.superseded() {
 		r.keepAlive = false
 	}
 	return r.keepAlive

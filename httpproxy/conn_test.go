@@ -484,6 +484,13 @@ func TestLimitReqLeakyBucket(t *testing.T) {
 		t.Errorf("delays %v, want %v", slept, want)
 	}
 	mu.Unlock()
+	logs := h.errs.String()
+	for _, w := range []string{`[error]`, `limiting requests, excess: 3.000 by zone "one", client: 127.0.0.1`,
+		`[warn]`, `delaying request, excess: 1.000, by zone "one", client: 127.0.0.1`} {
+		if !strings.Contains(logs, w) {
+			t.Errorf("error log lacks %q:\n%s", w, logs)
+		}
+	}
 }
 
 func TestRealIPAndAccess(t *testing.T) {
