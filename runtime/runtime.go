@@ -147,10 +147,16 @@ func (s *Server) Current() *Generation {
 // that are not open yet, points every kept listener at gen's handlers,
 // closes the listeners gen no longer uses and retires the previous
 // generation once its sessions end. If a bind fails, the sockets opened for
-// gen are closed, the previous generation keeps serving and the error is
-// returned.
-func (s *Server) Apply(gen *Generation) error {
+// gen are closed, gen's closers run, the previous generation keeps serving
+// and the error is returned.
+func (s *Server) Apply(gen *Generation) (err error) {
 	gen.init()
+	defer func() {
+		if err != nil {
+			// gen never served: release what its build opened.
+			gen.retire()
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping {

@@ -118,9 +118,15 @@ func TestFailedApplyKeepsServing(t *testing.T) {
 	}
 	defer busy.Close()
 	fresh := freeAddr(t)
-	err = srv.Apply(gen(100, Binding{Network: "tcp", Address: a, Handler: &tagHandler{tag: "two"}},
+	failed := gen(100, Binding{Network: "tcp", Address: a, Handler: &tagHandler{tag: "two"}},
 		Binding{Network: "tcp", Address: fresh, Handler: &tagHandler{tag: "two"}},
-		Binding{Network: "tcp", Address: busy.Addr().String(), Handler: &tagHandler{tag: "two"}}))
+		Binding{Network: "tcp", Address: busy.Addr().String(), Handler: &tagHandler{tag: "two"}})
+	closed := false
+	failed.Closers = []func(){func() { closed = true }}
+	err = srv.Apply(failed)
+	if !closed {
+		t.Error("the failed generation's closers did not run")
+	}
 	if err == nil || !strings.Contains(err.Error(), "bind() to "+busy.Addr().String()+" failed (98: Address already in use)") {
 		t.Fatalf("Apply error = %v", err)
 	}
