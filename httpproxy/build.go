@@ -18,6 +18,7 @@ import (
 	"github.com/sluicelb/sluice/errlog"
 	"github.com/sluicelb/sluice/httpproxy/h1"
 	"github.com/sluicelb/sluice/httpproxy/route"
+	ups "github.com/sluicelb/sluice/upstream"
 	"github.com/sluicelb/sluice/vars"
 )
 
@@ -313,48 +314,20 @@ func varsErr(err error) error {
 }
 
 func (p *proxy) buildUpstream(u *config.HTTPUpstream) (*upstream, error) {
-	cfg := balance.Config{}
-	metric := map[string]balance.Metric{"header": balance.MetricHeader, "last_byte": balance.MetricLastByte}
+	m := ups.Method{Name: u.Method, Consistent: u.Consistent, RandomTwo: u.RandomTwo,
+		RandomTwoMethod: u.RandomTwoMethod, LeastTimeMetric: u.LeastTimeMetric, Inflight: u.Inflight}
 	up := &upstream{name: u.Name, cfg: u}
-	switch u.Method {
-	case "round_robin":
-		cfg.Method = balance.RoundRobin
-	case "least_conn":
-		cfg.Method = balance.LeastConn
-	case "ip_hash":
-		cfg.Method = balance.IPHash
-	case "hash":
-		cfg.Method, cfg.Consistent = balance.Hash, u.Consistent
+	if u.Method == "hash" {
 		key, err := p.tab.Compile(u.HashKey, u.Pos)
 		if err != nil {
 			return nil, varsErr(err)
 		}
 		up.key = key
-	case "random":
-		cfg.Method, cfg.Two = balance.Random, u.RandomTwo
-		if u.RandomTwoMethod == "least_time" {
-			cfg.TwoLeastTime, cfg.Metric = true, metric[u.LeastTimeMetric]
-		}
-	case "least_time":
-		cfg.Method, cfg.Metric, cfg.Inflight = balance.LeastTime, metric[u.LeastTimeMetric], u.Inflight
-	default:
-		return nil, fmt.Errorf("httpproxy: upstream %q: unknown balancing method %q", u.Name, u.Method)
-	}
-	servers := make([]balance.Server, 0, len(u.Servers))
-	for _, s := range u.Servers {
-		bs := balance.Server{
-			Addr: s.Addr, Name: s.Name, Weight: s.Weight, MaxConns: s.MaxConns, MaxFails: s.MaxFails,
-			FailTimeout: s.FailTimeout, Backup: s.Backup, Down: s.Down, Drain: s.Drain, SlowStart: s.SlowStart,
-		}
-		if s.MaxFails == 0 {
-			bs.MaxFails = balance.MaxFailsOff
-		}
-		servers = append(servers, bs)
 	}
 	// http and stream upstreams of the same name are different groups
-	g, err := p.opts.Registry.Build("http:"+u.Name, servers, cfg)
+	g, err := ups.Build(p.opts.Registry, "http:"+u.Name, m, u.Servers, u.Pos)
 	if err != nil {
-		return nil, fmt.Errorf("%v in %s", err, u.Pos)
+		return nil, err
 	}
 	up.group = g
 	if u.Keepalive > 0 {
