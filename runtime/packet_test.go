@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -223,18 +224,7 @@ func TestUDPDNS(t *testing.T) {
 		return p
 	}
 	dnsmasq, dig := need("dnsmasq"), need("dig")
-	dnsAddr := freeUDP(t)
-	_, port, _ := net.SplitHostPort(dnsAddr)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, dnsmasq, "--no-daemon", "--port="+port, "--listen-address=127.0.0.1",
-		"--bind-interfaces", "--no-resolv", "--no-hosts", "--address=/test.example/10.1.2.3", "--user="+currentUser())
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
+	dnsAddr := startDNSMasq(t, dnsmasq)
 	front := freeUDP(t)
 	srv := NewServer(slog.New(slog.DiscardHandler))
 	if err := srv.Apply(buildConf(t, fmt.Sprintf(`events {}
@@ -256,8 +246,84 @@ stream {
 		}
 	}
 	if answer != "10.1.2.3" {
-		t.Errorf("dig answered %q\ndnsmasq: %s", answer, out.String())
+		t.Errorf("dig answered %q", answer)
 	}
+}
+
+// startDNSMasq runs dnsmasq on a loopback port free for both UDP and TCP
+// (dnsmasq binds both) and returns its address once it has started. Other
+// tests running at the same time may take the port between the check and
+// dnsmasq's bind: then it tries another port, a few times.
+func startDNSMasq(t *testing.T, dnsmasq string) string {
+	t.Helper()
+	var last string
+	for attempt := 0; attempt < 5; attempt++ {
+		port := freeBothPorts(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cmd := exec.CommandContext(ctx, dnsmasq, "--no-daemon", "--log-facility=-", "--port="+port,
+			"--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+			"--address=/test.example/10.1.2.3", "--user="+currentUser())
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		cmd.Stdout = cmd.Stderr
+		if err := cmd.Start(); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		started := make(chan bool, 1)
+		var out strings.Builder
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			ok := false
+			for sc.Scan() {
+				out.WriteString(sc.Text() + "\n")
+				if !ok && strings.Contains(sc.Text(), "started") {
+					ok = true
+					started <- true
+				}
+			}
+			if !ok {
+				started <- false
+			}
+		}()
+		var up bool
+		select {
+		case up = <-started:
+		case <-time.After(10 * time.Second):
+		}
+		if up {
+			t.Cleanup(func() { cancel(); cmd.Wait() })
+			return net.JoinHostPort("127.0.0.1", port)
+		}
+		cancel()
+		cmd.Wait()
+		last = out.String()
+	}
+	t.Fatalf("dnsmasq did not start: %s", last)
+	return ""
+}
+
+// freeBothPorts returns a loopback port that is free for TCP and UDP.
+func freeBothPorts(t *testing.T) string {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(l.Addr().String())
+		pc, err := net.ListenPacket("udp", "127.0.0.1:"+port)
+		l.Close()
+		if err == nil {
+			pc.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both TCP and UDP")
+	return ""
 }
 
 func currentUser() string {
