@@ -90,35 +90,14 @@ func bstr(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-func appendSecs(dst []byte, d time.Duration) []byte {
-	ms := d.Milliseconds()
-	if ms < 0 {
-		ms = 0
-	}
-	dst = strconv.AppendInt(dst, ms/1000, 10)
-	r := ms % 1000
-	return append(dst, '.', byte('0'+r/100), byte('0'+r/10%10), byte('0'+r%10))
-}
-
 func tryList(field func(*try, []byte) []byte) vars.Getter[*request] {
-	return func(dst []byte, r *request) ([]byte, bool) {
-		if len(r.tries) == 0 {
-			return dst, false
-		}
-		for i := range r.tries {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			dst = field(&r.tries[i], dst)
-		}
-		return dst, true
-	}
+	return vars.List(func(r *request) []try { return r.tries }, field)
 }
 
 func timeField(get func(*try) time.Duration) func(*try, []byte) []byte {
 	return func(t *try, dst []byte) []byte {
 		if d := get(t); d >= 0 {
-			return appendSecs(dst, d)
+			return vars.AppendSeconds(dst, d)
 		}
 		return append(dst, '-')
 	}
@@ -352,7 +331,7 @@ func defineVars(t *vars.Table[*request]) error {
 			return strconv.AppendInt(dst, r.reqLen, 10), true
 		}},
 		{"request_time", func(dst []byte, r *request) ([]byte, bool) {
-			return appendSecs(dst, r.c.h.p.now().Sub(r.start)), true
+			return vars.AppendSeconds(dst, r.c.h.p.now().Sub(r.start)), true
 		}},
 		{"content_length", func(dst []byte, r *request) ([]byte, bool) {
 			v := r.h1.Get("content-length")

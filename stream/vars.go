@@ -89,35 +89,14 @@ func (s *session) peer() (netip.AddrPort, bool) {
 // VarState implements vars.Context.
 func (s *session) VarState() *vars.State { return &s.vs }
 
-func appendSecs(dst []byte, d time.Duration) []byte {
-	ms := d.Milliseconds()
-	if ms < 0 {
-		ms = 0
-	}
-	dst = strconv.AppendInt(dst, ms/1000, 10)
-	r := ms % 1000
-	return append(dst, '.', byte('0'+r/100), byte('0'+r/10%10), byte('0'+r%10))
-}
-
 func tryList(field func(*try, []byte) []byte) vars.Getter[*session] {
-	return func(dst []byte, s *session) ([]byte, bool) {
-		if len(s.tries) == 0 {
-			return dst, false
-		}
-		for i := range s.tries {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			dst = field(&s.tries[i], dst)
-		}
-		return dst, true
-	}
+	return vars.List(func(s *session) []try { return s.tries }, field)
 }
 
 func timeField(get func(*try) time.Duration) func(*try, []byte) []byte {
 	return func(t *try, dst []byte) []byte {
 		if d := get(t); d >= 0 {
-			return appendSecs(dst, d)
+			return vars.AppendSeconds(dst, d)
 		}
 		return append(dst, '-')
 	}
@@ -181,7 +160,7 @@ func defineVars(t *vars.Table[*session]) error {
 		{"bytes_sent", func(dst []byte, s *session) ([]byte, bool) { return strconv.AppendInt(dst, s.bytesSent, 10), true }},
 		{"bytes_received", func(dst []byte, s *session) ([]byte, bool) { return strconv.AppendInt(dst, s.bytesRecvd, 10), true }},
 		{"session_time", func(dst []byte, s *session) ([]byte, bool) {
-			return appendSecs(dst, s.h.s.p.now().Sub(s.start)), true
+			return vars.AppendSeconds(dst, s.h.s.p.now().Sub(s.start)), true
 		}},
 		{"connection", func(dst []byte, s *session) ([]byte, bool) { return strconv.AppendUint(dst, s.id, 10), true }},
 		{"upstream_addr", tryList(func(t *try, dst []byte) []byte { return append(dst, t.addr...) })},

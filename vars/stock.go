@@ -56,10 +56,40 @@ func (c *clockVars) formatted() *timeCache {
 // AppendMsec appends t as nginx's $msec: seconds with millisecond
 // resolution, "1700000000.123".
 func AppendMsec(dst []byte, t time.Time) []byte {
-	ms := t.UnixMilli()
+	return appendMillis(dst, t.UnixMilli())
+}
+
+// AppendSeconds appends d as nginx prints durations such as
+// $request_time and $upstream_connect_time: seconds with millisecond
+// resolution, "0.012". A negative d prints as "0.000".
+func AppendSeconds(dst []byte, d time.Duration) []byte {
+	return appendMillis(dst, max(d.Milliseconds(), 0))
+}
+
+func appendMillis(dst []byte, ms int64) []byte {
 	dst = strconv.AppendInt(dst, ms/1000, 10)
 	r := ms % 1000
 	return append(dst, '.', byte('0'+r/100), byte('0'+r/10%10), byte('0'+r%10))
+}
+
+// List returns a getter that prints field of each element of the slice
+// items returns, separated by ", ", as nginx prints $upstream_addr and the
+// other $upstream_* variables across the tries of one request. It is not
+// found when the slice is empty.
+func List[T, E any](items func(T) []E, field func(*E, []byte) []byte) Getter[T] {
+	return func(dst []byte, ctx T) ([]byte, bool) {
+		list := items(ctx)
+		if len(list) == 0 {
+			return dst, false
+		}
+		for i := range list {
+			if i > 0 {
+				dst = append(dst, ", "...)
+			}
+			dst = field(&list[i], dst)
+		}
+		return dst, true
+	}
 }
 
 // DefineStock defines the stock variables on t.

@@ -1,0 +1,39 @@
+package vars
+
+import (
+	"testing"
+	"time"
+)
+
+func TestAppendSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0.000"}, {12 * time.Millisecond, "0.012"}, {1500 * time.Millisecond, "1.500"},
+		{61*time.Second + 7*time.Millisecond, "61.007"}, {-time.Second, "0.000"}, {999 * time.Microsecond, "0.000"},
+	} {
+		if got := string(AppendSeconds([]byte("x"), tc.d)); got != "x"+tc.want {
+			t.Errorf("%v: %q, want %q", tc.d, got, "x"+tc.want)
+		}
+	}
+}
+
+type listCtx struct {
+	State
+	items []int
+}
+
+func (c *listCtx) VarState() *State { return &c.State }
+
+func TestList(t *testing.T) {
+	get := List(func(c *listCtx) []int { return c.items }, func(v *int, dst []byte) []byte {
+		return append(dst, byte('0'+*v))
+	})
+	if _, ok := get(nil, &listCtx{}); ok {
+		t.Error("empty list found")
+	}
+	if got, ok := get(nil, &listCtx{items: []int{1, 2, 3}}); !ok || string(got) != "1, 2, 3" {
+		t.Errorf("got %q %v", got, ok)
+	}
+}
