@@ -1,7 +1,6 @@
 package httpproxy
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -205,16 +204,9 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 		for i, l := range vb.Lines {
 			lines[i] = vars.Line{Args: l.Args, Pos: l.Pos}
 		}
-		switch vb.Kind {
-		case "map":
-			err = p.tab.AddMap(vars.MapSpec{Source: vb.Source, Variable: vb.Var, Lines: lines, Pos: vb.Pos})
-		case "geo":
-			err = p.tab.AddGeo(vars.GeoSpec{Source: vb.Source, Variable: vb.Var, Lines: lines, Pos: vb.Pos})
-		case "split_clients":
-			err = p.tab.AddSplitClients(vars.SplitSpec{Source: vb.Source, Variable: vb.Var, Lines: lines, Pos: vb.Pos})
-		}
+		err = p.tab.AddBlock(vb.Kind, vb.Source, vb.Var, lines, vb.Pos)
 		if err != nil {
-			return b, varsErr(err)
+			return b, vars.NginxError(err)
 		}
 	}
 	p.formats = vars.NewLogFormats(p.tab, true)
@@ -225,20 +217,20 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 		}
 		args = append(args, f.Format)
 		if err := p.formats.Add(args, f.Pos); err != nil {
-			return b, varsErr(err)
+			return b, vars.NginxError(err)
 		}
 	}
 	for _, z := range hc.LimitConnZones {
 		key, err := p.tab.Compile(z.Key, z.Pos)
 		if err != nil {
-			return b, varsErr(err)
+			return b, vars.NginxError(err)
 		}
 		p.connZones[z.Name] = newConnZone(z.Name, key)
 	}
 	for _, z := range hc.LimitReqZones {
 		key, err := p.tab.Compile(z.Key, z.Pos)
 		if err != nil {
-			return b, varsErr(err)
+			return b, vars.NginxError(err)
 		}
 		p.reqZones[z.Name] = newReqZone(z.Name, key, z.Rate)
 	}
@@ -277,7 +269,7 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 		}
 	}
 	if err := p.tab.Freeze(); err != nil {
-		return b, varsErr(err)
+		return b, vars.NginxError(err)
 	}
 	p.epoch = buildEpoch.Add(1)
 	seen := map[string]bool{}
@@ -300,19 +292,6 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	return b, nil
 }
 
-// varsErr turns an error of the vars package into the configuration error
-// nginx prints ("unknown "x" variable in file:line").
-func varsErr(err error) error {
-	var ve *vars.Error
-	if errors.As(err, &ve) {
-		if ve.Pos == "" {
-			return errors.New(ve.Msg)
-		}
-		return errors.New(ve.Msg + " in " + ve.Pos)
-	}
-	return err
-}
-
 func (p *proxy) buildUpstream(u *config.HTTPUpstream) (*upstream, error) {
 	m := ups.Method{Name: u.Method, Consistent: u.Consistent, RandomTwo: u.RandomTwo,
 		RandomTwoMethod: u.RandomTwoMethod, LeastTimeMetric: u.LeastTimeMetric, Inflight: u.Inflight}
@@ -320,7 +299,7 @@ func (p *proxy) buildUpstream(u *config.HTTPUpstream) (*upstream, error) {
 	if u.Method == "hash" {
 		key, err := p.tab.Compile(u.HashKey, u.Pos)
 		if err != nil {
-			return nil, varsErr(err)
+			return nil, vars.NginxError(err)
 		}
 		up.key = key
 	}
@@ -501,7 +480,7 @@ func (p *proxy) buildReturn(r *config.HTTPReturn) (*retConf, error) {
 	if r.Text != "" {
 		t, err := p.tab.Compile(r.Text, r.Pos)
 		if err != nil {
-			return nil, varsErr(err)
+			return nil, vars.NginxError(err)
 		}
 		rc.text = t
 	}
@@ -542,7 +521,7 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 	for _, h := range st.ProxySetHeaders {
 		t, err := p.tab.Compile(h.Value, pos)
 		if err != nil {
-			return nil, varsErr(err)
+			return nil, vars.NginxError(err)
 		}
 		c, isConst := t.Const()
 		switch strings.ToLower(h.Name) {
@@ -573,7 +552,7 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 	for _, h := range st.AddHeaders {
 		t, err := p.tab.Compile(h.Value, pos)
 		if err != nil {
-			return nil, varsErr(err)
+			return nil, vars.NginxError(err)
 		}
 		l.addHeaders = append(l.addHeaders, addHeader{name: h.Name, value: t, always: h.Always})
 	}
@@ -622,7 +601,7 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 		for _, al := range st.AccessLogs {
 			f, err := p.formats.Lookup(al.Format, al.Pos)
 			if err != nil {
-				return nil, varsErr(err)
+				return nil, vars.NginxError(err)
 			}
 			if strings.HasPrefix(al.Path, "syslog:") || strings.Contains(al.Path, "$") {
 				return nil, fmt.Errorf("access_log %q is not supported by sluice in %s", al.Path, al.Pos)
@@ -634,7 +613,7 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 			lg := &accesslog.Log[*request]{W: w, Format: f}
 			if al.If != "" {
 				if lg.If, err = p.tab.Compile(al.If, al.Pos); err != nil {
-					return nil, varsErr(err)
+					return nil, vars.NginxError(err)
 				}
 			}
 			l.logs = append(l.logs, lg)
@@ -648,7 +627,7 @@ func (p *proxy) buildPass(pp *config.HTTPProxyPass) (*passConf, error) {
 	if pp.HasVars {
 		t, err := p.tab.Compile(pp.URL, pp.Pos)
 		if err != nil {
-			return nil, varsErr(err)
+			return nil, vars.NginxError(err)
 		}
 		pc.url = t
 		return pc, nil

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -152,28 +151,21 @@ func Build(st *config.Stream, opts Options) (b *Built, err error) {
 		for i, l := range vb.Lines {
 			lines[i] = vars.Line{Args: l.Args, Pos: l.Pos}
 		}
-		switch vb.Kind {
-		case "map":
-			err = p.tab.AddMap(vars.MapSpec{Source: vb.Source, Variable: vb.Var, Lines: lines, Pos: vb.Pos})
-		case "geo":
-			err = p.tab.AddGeo(vars.GeoSpec{Source: vb.Source, Variable: vb.Var, Lines: lines, Pos: vb.Pos})
-		case "split_clients":
-			err = p.tab.AddSplitClients(vars.SplitSpec{Source: vb.Source, Variable: vb.Var, Lines: lines, Pos: vb.Pos})
-		}
+		err = p.tab.AddBlock(vb.Kind, vb.Source, vb.Var, lines, vb.Pos)
 		if err != nil {
-			return b, varsErr(err)
+			return b, vars.NginxError(err)
 		}
 	}
 	formats := vars.NewLogFormats(p.tab, false)
 	for _, f := range st.LogFormats {
 		if err := formats.Add(f.Args, f.Pos); err != nil {
-			return b, varsErr(err)
+			return b, vars.NginxError(err)
 		}
 	}
 	for _, z := range st.LimitConnZones {
 		key, err := p.tab.Compile(z.Key, z.Pos)
 		if err != nil {
-			return b, varsErr(err)
+			return b, vars.NginxError(err)
 		}
 		p.zones[z.Name] = newZone(z.Name, key)
 	}
@@ -194,7 +186,7 @@ func Build(st *config.Stream, opts Options) (b *Built, err error) {
 		servers = append(servers, s)
 	}
 	if err := p.tab.Freeze(); err != nil {
-		return b, varsErr(err)
+		return b, vars.NginxError(err)
 	}
 	for _, s := range servers {
 		for _, l := range s.cfg.Listens {
@@ -216,19 +208,6 @@ func Build(st *config.Stream, opts Options) (b *Built, err error) {
 	return b, nil
 }
 
-// varsErr turns an error of the vars package into the configuration error
-// nginx prints ("unknown "x" variable in file:line").
-func varsErr(err error) error {
-	var ve *vars.Error
-	if errors.As(err, &ve) {
-		if ve.Pos == "" {
-			return errors.New(ve.Msg)
-		}
-		return errors.New(ve.Msg + " in " + ve.Pos)
-	}
-	return err
-}
-
 func (p *proxy) buildUpstream(u *config.StreamUpstream) (*upstream, error) {
 	m := ups.Method{Name: u.Method, Consistent: u.Consistent, RandomTwo: u.RandomTwo,
 		RandomTwoMethod: u.RandomTwoMethod, LeastTimeMetric: u.LeastTimeMetric, Inflight: u.Inflight}
@@ -236,7 +215,7 @@ func (p *proxy) buildUpstream(u *config.StreamUpstream) (*upstream, error) {
 	if u.Method == "hash" {
 		key, err := p.tab.Compile(u.HashKey, u.Pos)
 		if err != nil {
-			return nil, varsErr(err)
+			return nil, vars.NginxError(err)
 		}
 		up.key = key
 	}
@@ -268,11 +247,11 @@ func (p *proxy) buildServer(sc *config.StreamServer, formats *vars.LogFormats[*s
 	for _, st := range sc.Sets {
 		v, err := p.tab.Settable(strings.TrimPrefix(st.Var, "$"), st.Pos)
 		if err != nil {
-			return nil, varsErr(err)
+			return nil, vars.NginxError(err)
 		}
 		tmpl, err := p.tab.Compile(st.Value, st.Pos)
 		if err != nil {
-			return nil, varsErr(err)
+			return nil, vars.NginxError(err)
 		}
 		s.sets = append(s.sets, setOp{v: v, tmpl: tmpl})
 	}
@@ -283,7 +262,7 @@ func (p *proxy) buildServer(sc *config.StreamServer, formats *vars.LogFormats[*s
 	switch {
 	case sc.ReturnSet:
 		if s.ret, err = p.tab.Compile(sc.Return, sc.Pos()); err != nil {
-			return nil, varsErr(err)
+			return nil, vars.NginxError(err)
 		}
 	case sc.Upstream != "":
 		s.target = p.groups[sc.Upstream]
@@ -292,7 +271,7 @@ func (p *proxy) buildServer(sc *config.StreamServer, formats *vars.LogFormats[*s
 		}
 	default:
 		if s.pass, err = p.tab.Compile(sc.ProxyPass, sc.ProxyPassPos); err != nil {
-			return nil, varsErr(err)
+			return nil, vars.NginxError(err)
 		}
 	}
 	for _, l := range sc.Listens {
@@ -310,14 +289,14 @@ func (p *proxy) buildServer(sc *config.StreamServer, formats *vars.LogFormats[*s
 	}
 	if sc.ProxyBind != "" {
 		if s.bind, err = p.tab.Compile(sc.ProxyBind, sc.Pos()); err != nil {
-			return nil, varsErr(err)
+			return nil, vars.NginxError(err)
 		}
 	}
 	if !sc.AccessLogOff {
 		for _, al := range sc.AccessLogs {
 			f, err := formats.Lookup(al.Format, al.Pos)
 			if err != nil {
-				return nil, varsErr(err)
+				return nil, vars.NginxError(err)
 			}
 			lf := files[al.Path]
 			if lf == nil {
@@ -332,7 +311,7 @@ func (p *proxy) buildServer(sc *config.StreamServer, formats *vars.LogFormats[*s
 			a := accessLog{f: lf, format: f}
 			if al.If != "" {
 				if a.cond, err = p.tab.Compile(al.If, al.Pos); err != nil {
-					return nil, varsErr(err)
+					return nil, vars.NginxError(err)
 				}
 			}
 			s.logs = append(s.logs, a)

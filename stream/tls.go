@@ -291,10 +291,10 @@ func (p *proxy) buildServerTLS(sc *config.StreamServer) (*serverTLS, error) {
 		if strings.Contains(certPath, "$") || strings.Contains(keyPath, "$") {
 			var d dynCert
 			if d.cert, err = p.tab.Compile(certPath, sc.Pos()); err != nil {
-				return nil, varsErr(err)
+				return nil, vars.NginxError(err)
 			}
 			if d.key, err = p.tab.Compile(keyPath, sc.Pos()); err != nil {
-				return nil, varsErr(err)
+				return nil, vars.NginxError(err)
 			}
 			st.dynamic = append(st.dynamic, d)
 			continue
@@ -627,7 +627,7 @@ func (p *proxy) buildUpstreamTLS(sc *config.StreamServer) (*upstreamTLS, error) 
 	}
 	if c.Name != "" {
 		if u.name, err = p.tab.Compile(c.Name, sc.Pos()); err != nil {
-			return nil, varsErr(err)
+			return nil, vars.NginxError(err)
 		}
 	}
 	u.config = cfg

@@ -37,3 +37,20 @@ func TestList(t *testing.T) {
 		t.Errorf("got %q %v", got, ok)
 	}
 }
+
+func TestNginxErrorAndAddBlock(t *testing.T) {
+	tab := NewTable[*listCtx]()
+	err := tab.AddBlock("maps", "$x", "$y", nil, "f.conf:4")
+	if err == nil || err.Error() != `vars: unknown variable block "maps" in f.conf:4` {
+		t.Fatalf("AddBlock: %v", err)
+	}
+	if got := NginxError(err).Error(); got != `unknown variable block "maps" in f.conf:4` {
+		t.Errorf("NginxError: %q", got)
+	}
+	if got := NginxError(&Error{Msg: "m"}).Error(); got != "m" {
+		t.Errorf("NginxError without a position: %q", got)
+	}
+	if err := tab.AddBlock("map", "$x", "$y", []Line{{Args: []string{"default", "1"}, Pos: "f.conf:5"}}, "f.conf:4"); err != nil {
+		t.Errorf("map block: %v", err)
+	}
+}

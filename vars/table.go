@@ -51,11 +51,39 @@ type Error struct {
 }
 
 // Error returns "vars: Msg in Pos".
-func (e *Error) Error() string {
+func (e *Error) Error() string { return "vars: " + e.nginx() }
+
+func (e *Error) nginx() string {
 	if e.Pos == "" {
-		return "vars: " + e.Msg
+		return e.Msg
 	}
-	return "vars: " + e.Msg + " in " + e.Pos
+	return e.Msg + " in " + e.Pos
+}
+
+// NginxError returns err as nginx words a configuration error, "Msg in
+// file:line" without the package prefix, when err is an *Error; any other
+// error is returned as it is.
+func NginxError(err error) error {
+	var ve *Error
+	if errors.As(err, &ve) {
+		return errors.New(ve.nginx())
+	}
+	return err
+}
+
+// AddBlock adds a map, geo or split_clients block, named by its
+// directive, with its source template, the variable it defines and its
+// lines.
+func (t *Table[T]) AddBlock(kind, source, variable string, lines []Line, pos string) error {
+	switch kind {
+	case "map":
+		return t.AddMap(MapSpec{Source: source, Variable: variable, Lines: lines, Pos: pos})
+	case "geo":
+		return t.AddGeo(GeoSpec{Source: source, Variable: variable, Lines: lines, Pos: pos})
+	case "split_clients":
+		return t.AddSplitClients(SplitSpec{Source: source, Variable: variable, Lines: lines, Pos: pos})
+	}
+	return &Error{Msg: fmt.Sprintf("unknown variable block %q", kind), Pos: pos}
 }
 
 func errorf(pos, format string, args ...any) error {
