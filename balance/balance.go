@@ -115,6 +115,15 @@ type globalRand struct{}
 
 func (globalRand) Uint64() uint64 { return rand.Uint64() }
 
+// rnd returns a random number from the group's source; the default source
+// is called directly rather than through the interface.
+func (s *snapshot) rnd() uint64 {
+	if s.sysRand {
+		return rand.Uint64()
+	}
+	return s.rand.Uint64()
+}
+
 // Request describes what a pick may depend on. Reuse one Request for all
 // attempts of a client request (proxy_next_upstream): it records the servers
 // already tried and the hash state nginx carries between attempts. The zero

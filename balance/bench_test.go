@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 var benchMethods = []struct {
@@ -65,6 +66,7 @@ func BenchmarkPick(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%d/parallel", m.name, n), func(b *testing.B) {
 				g := benchGroup(b, n, m.cfg)
 				b.ReportAllocs()
+				b.ResetTimer() // building a group of 1000 takes milliseconds
 				b.RunParallel(func(pb *testing.PB) {
 					var req Request
 					i := 0
@@ -81,6 +83,41 @@ func BenchmarkPick(b *testing.B) {
 					}
 				})
 			})
+		}
+	}
+}
+
+// TestPeerStateLayout checks what the scans' speed relies on: a peerState
+// fills one 128-byte size class, so it is 128-aligned, and the fields every
+// scan reads share its first cache line.
+func TestPeerStateLayout(t *testing.T) {
+	var st peerState
+	if n := unsafe.Sizeof(st); n != 128 {
+		t.Errorf("peerState is %d bytes, want 128", n)
+	}
+	for _, f := range []struct {
+		name     string
+		off, len uintptr
+	}{
+		{"active", unsafe.Offsetof(st.active), unsafe.Sizeof(st.active)},
+		{"fails", unsafe.Offsetof(st.fails), unsafe.Sizeof(st.fails)},
+		{"excl", unsafe.Offsetof(st.excl), unsafe.Sizeof(st.excl)},
+		{"slowSince", unsafe.Offsetof(st.slowSince), unsafe.Sizeof(st.slowSince)},
+		{"ewma", unsafe.Offsetof(st.ewma), unsafe.Sizeof(st.ewma)},
+		{"ewmaStamp", unsafe.Offsetof(st.ewmaStamp), unsafe.Sizeof(st.ewmaStamp)},
+		{"lastPick", unsafe.Offsetof(st.lastPick), unsafe.Sizeof(st.lastPick)},
+		{"startN", unsafe.Offsetof(st.startN), unsafe.Sizeof(st.startN)},
+		{"startSum", unsafe.Offsetof(st.startSum), unsafe.Sizeof(st.startSum)},
+	} {
+		if f.off+f.len > 64 {
+			t.Errorf("peerState.%s at offset %d is outside the first cache line", f.name, f.off)
+		}
+	}
+	reg := NewRegistry(nil)
+	g := mustBuild(t, reg, servers(1, 1, 1), Config{})
+	for _, p := range g.Peers() {
+		if a := uintptr(unsafe.Pointer(p.st)); a%64 != 0 {
+			t.Errorf("peerState of %s at %#x is not cache-line aligned", p.Addr(), a)
 		}
 	}
 }

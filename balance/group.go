@@ -18,15 +18,22 @@ type Group struct {
 
 // snapshot is one immutable server list with its precomputed tables.
 type snapshot struct {
-	g       *Group
-	rand    Rand
-	peers   []*Peer // primaries then backups, in configuration order
-	primary *tier
-	backup  *tier // nil without backup servers
-	byAddr  map[string]*Peer
-	ring    *ring // hash consistent
-	timed   bool  // least_time bookkeeping needed
-	lt      ltState
+	g        *Group
+	rand     Rand
+	sysRand  bool    // rand is globalRand
+	peers    []*Peer // primaries then backups, in configuration order
+	primary  *tier
+	backup   *tier // nil without backup servers
+	byAddr   map[string]*Peer
+	ring     *ring // hash consistent
+	timed    bool  // least_time bookkeeping needed
+	inflight bool  // timed, with least_time's inflight accounting
+
+	// lt is written by Done from every core: keep it off the line holding
+	// the fields every pick reads.
+	_  [64]byte
+	lt ltState
+	_  [56]byte
 }
 
 // Build creates a group named name (the upstream's name) over servers.
@@ -77,9 +84,10 @@ func (g *Group) Update(servers []Server) error {
 
 	s := &snapshot{g: g, rand: cfg.Rand, byAddr: make(map[string]*Peer, len(servers))}
 	if s.rand == nil {
-		s.rand = globalRand{}
+		s.rand, s.sysRand = globalRand{}, true
 	}
 	s.timed = cfg.Method == LeastTime || (cfg.Method == Random && cfg.Two && cfg.TwoLeastTime)
+	s.inflight = s.timed && cfg.Inflight
 
 	r := g.reg
 	r.mu.Lock()
@@ -110,9 +118,9 @@ func (g *Group) Update(servers []Server) error {
 		if !d.Drain && !created {
 			// Drain comes from the configuration on every build; run-time
 			// changes last until the next one.
-			st.drain.Store(false)
+			st.setExcl(exclDrain, false)
 		} else if d.Drain {
-			st.drain.Store(true)
+			st.setExcl(exclDrain, true)
 		}
 		if created && existed {
 			p.slowPending = true

@@ -16,6 +16,11 @@ const scanWindow = 32
 // weight wins; ties go to smooth weighted round robin among the tied
 // servers, which when every usable server is tied is the group's round
 // robin itself.
+//
+// Both scans have a fast loop for the common case, a request that has tried
+// nothing and servers that are plain and quiet: it makes no calls, so its
+// state stays in registers. The first server outside the common case sends
+// the pick to the general loop.
 func (c *pickCtx) least(t *tier, byTime bool) *Peer {
 	if t.single {
 		if p := t.peers[0]; c.usable(p) {
@@ -23,101 +28,81 @@ func (c *pickCtx) least(t *tier, byTime bool) *Peer {
 		}
 		return nil
 	}
-	if !byTime {
-		return c.leastConn(t)
-	}
-	var (
-		cand  [exactLimit]int32
-		score [exactLimit]float64
-		m     int
-	)
-	n, k, off := len(t.peers), len(t.peers), 0
-	if n > exactLimit {
-		k, off = scanWindow, int(c.s.rand.Uint64()%uint64(n))
-	}
-	var now int64
-	var seed float64
-	band := 0.0
-	probe := false
 	if byTime {
-		now, seed, band = c.time(), c.s.lt.seedValue(), TieBand
-		probe = c.s.rand.Uint64()%ProbeEvery == 0
+		return c.leastTime(t)
 	}
-	inflight := c.s.g.cfg.Inflight
-	stale, staleAt := -1, int64(0)
-	noTried := c.req.Tried.n == 0
+	return c.leastConn(t)
+}
+
+// window returns how many servers of t a pick examines and the first one.
+func (c *pickCtx) window(t *tier) (k, off int) {
+	n := len(t.hot)
+	if n > exactLimit {
+		return scanWindow, int(c.s.rnd() % uint64(n))
+	}
+	return n, 0
+}
+
+// connScan is the result of least_conn's scan: the first best server, its
+// active count and weight, how many usable servers tie with it and how many
+// usable servers there are.
+type connScan struct {
+	best, tied, m int
+	ba, bw        int64
+}
+
+func (r *connScan) add(i int, a, w int64) {
+	r.m++
+	switch {
+	case r.best < 0 || a*r.bw < r.ba*w:
+		r.best, r.ba, r.bw, r.tied = i, a, w, 1
+	case a*r.bw == r.ba*w:
+		r.tied++
+	}
+}
+
+// scanQuiet is the fast loop over the servers seg[0:], numbered from base;
+// it reports false when one is not plain and quiet. It is add written out
+// with the state in locals.
+func (r *connScan) scanQuiet(seg []hotPeer, base int) bool {
+	best, tied := r.best, r.tied
+	ba, bw := r.ba, r.bw
+	for x := range seg {
+		h := &seg[x]
+		st := h.st
+		if !h.plain {
+			return false
+		}
+		if uint32(st.fails.Load())|st.excl.Load() != 0 {
+			return false
+		}
+		if st.slowSince.Load() != 0 {
+			return false
+		}
+		a, w := int64(st.active.Load()), h.weight
+		if u, v := a*bw, ba*w; u < v {
+			best, ba, bw, tied = base+x, a, w, 1
+		} else if u == v {
+			tied++
+		}
+	}
+	r.best, r.tied, r.ba, r.bw = best, tied, ba, bw
+	r.m += len(seg)
+	return true
+}
+
+// scan is the general loop.
+func (r *connScan) scan(c *pickCtx, t *tier, off, k int) {
+	n := len(t.peers)
 	for j := range k {
 		i := j + off
 		if i >= n {
 			i -= n
 		}
-		p := t.peers[i]
-		// usable, with its common case inlined by hand
-		if !(p.plain && noTried && p.st.quiet()) && !c.usableSlow(p) {
-			continue
-		}
-		cand[m] = int32(i)
-		a := float64(p.st.active.Load())
-		if byTime {
-			if at := p.st.lastPick.Load(); stale < 0 || at < staleAt {
-				stale, staleAt = i, at
-			}
-			score[m] = p.estimate(now, seed, inflight) * (a + 1)
-		} else {
-			score[m] = a
-		}
-		m++
-	}
-	if m == 0 {
-		return nil
-	}
-	if probe {
-		return t.peers[stale]
-	}
-	b := 0
-	bw := float64(t.peers[cand[0]].weight)
-	for j := 1; j < m; j++ {
-		w := float64(t.peers[cand[j]].weight)
-		if score[j]*bw < score[b]*w {
-			b, bw = j, w
+		if p := t.peers[i]; c.usable(p) {
+			r.add(i, int64(p.st.active.Load()), p.weight)
 		}
 	}
-	limit := score[b] * (1 + band)
-	tied := 0
-	for j := range m {
-		if score[j]*bw <= limit*float64(t.peers[cand[j]].weight) {
-			tied++
-		}
-	}
-	if tied == 1 {
-		return t.peers[cand[b]]
-	}
-	if tied == m && n <= exactLimit {
-		if p := c.rr(t); p != nil {
-			return p
-		}
-	}
-	t.dirty() // the tier's current weights leave the schedule
-	best := -1
-	var bestCW, total int64
-	for j := range m {
-		i := int(cand[j])
-		p := t.peers[i]
-		if score[j]*bw > limit*float64(p.weight) {
-			continue
-		}
-		ew := p.st.ew.Load()
-		cw := t.cw[i].Add(ew)
-		total += ew
-		if ew < p.weight {
-			p.st.ew.CompareAndSwap(ew, ew+1)
-		}
-		if best < 0 || cw > bestCW {
-			best, bestCW = i, cw
-		}
-	}
-	t.cw[best].Add(-total)
-	return t.peers[best]
 }
 
 // leastConn is least with the connection count as the score. Scores are
@@ -126,39 +111,380 @@ func (c *pickCtx) least(t *tier, byTime bool) *Peer {
 // usable servers tie does a second pass, like nginx's, share the picks
 // among the tied by smooth weighted round robin.
 func (c *pickCtx) leastConn(t *tier) *Peer {
-	n, k, off := len(t.peers), len(t.peers), 0
-	if n > exactLimit {
-		k, off = scanWindow, int(c.s.rand.Uint64()%uint64(n))
+	k, off := c.window(t)
+	n := len(t.peers)
+	// ba/bw = 1/0 is above every score: the first server becomes best.
+	r := connScan{best: -1, ba: 1}
+	fast := c.req.Tried.n == 0
+	if fast {
+		end := min(off+k, n)
+		fast = r.scanQuiet(t.hot[off:end], off) && r.scanQuiet(t.hot[:k-(end-off)], 0)
 	}
-	best, m, tied := -1, 0, 0
-	var ba, bw int64
-	noTried := c.req.Tried.n == 0
+	if !fast {
+		r = connScan{best: -1}
+		r.scan(c, t, off, k)
+	}
+	if r.m == 0 {
+		return nil
+	}
+	if r.tied == 1 {
+		return t.peers[r.best]
+	}
+	if r.tied == r.m && n <= exactLimit {
+		if p := c.rr(t); p != nil {
+			return p
+		}
+	}
+	t.dirty() // the tier's current weights leave the schedule
+	w := wrr{pick: -1}
+	if fast {
+		end := min(off+k, n)
+		w.tiesQuiet(t, r.ba, r.bw, off, end)
+		w.tiesQuiet(t, r.ba, r.bw, 0, k-(end-off))
+	} else {
+		for j := range k {
+			i := j + off
+			if i >= n {
+				i -= n
+			}
+			h := &t.hot[i]
+			if int64(h.st.active.Load())*r.bw == r.ba*h.weight && c.usable(t.peers[i]) {
+				w.add(t, i)
+			}
+		}
+	}
+	if w.pick < 0 {
+		// Counts moved under concurrent picks: keep the first best.
+		return t.peers[r.best]
+	}
+	t.cw[w.pick].Add(-w.total)
+	return t.peers[w.pick]
+}
+
+// wrr is nginx's smooth weighted round robin among some servers of a tier:
+// add each one's effective weight to its current weight, take the first
+// with the largest, and (done by the caller) subtract the total from it.
+type wrr struct {
+	pick   int
+	pickCW int64
+	total  int64
+}
+
+func (w *wrr) add(t *tier, i int) {
+	st := t.hot[i].st
+	ew := st.ew.Load()
+	cw := t.cw[i].Add(ew)
+	w.total += ew
+	if ew < t.hot[i].weight {
+		st.ew.CompareAndSwap(ew, ew+1)
+	}
+	if w.pick < 0 || cw > w.pickCW {
+		w.pick, w.pickCW = i, cw
+	}
+}
+
+// tiesQuiet is the second pass of leastConn after the fast loop, over the
+// servers [from, to) of t: add for each whose count ba/bw ties with the best
+// and that is still plain and quiet. It makes no calls.
+func (w *wrr) tiesQuiet(t *tier, ba, bw int64, from, to int) {
+	pick, pickCW, total := w.pick, w.pickCW, w.total
+	cws := t.cw[:len(t.hot)]
+	for i := from; i < to; i++ {
+		h := &t.hot[i]
+		st := h.st
+		if int64(st.active.Load())*bw != ba*h.weight || !h.plain {
+			continue
+		}
+		if uint32(st.fails.Load())|st.excl.Load() != 0 || st.slowSince.Load() != 0 {
+			continue
+		}
+		ew := st.ew.Load()
+		cw := cws[i].Add(ew)
+		total += ew
+		if ew < h.weight {
+			st.ew.CompareAndSwap(ew, ew+1)
+		}
+		if pick < 0 || cw > pickCW {
+			pick, pickCW = i, cw
+		}
+	}
+	w.pick, w.pickCW, w.total = pick, pickCW, total
+}
+
+// ltView is what a latency estimate depends on besides the server: the
+// time, the group's seed and whether inflight requests count.
+type ltView struct {
+	now      int64
+	seed     float64 // group seed, 0 before the first sample
+	est0     float64 // estimate of a server without samples
+	inflight bool
+}
+
+func (s *snapshot) ltView(now int64) ltView {
+	v := ltView{now: now, seed: s.lt.seedValue(), inflight: s.inflight}
+	v.est0 = v.seed
+	if v.est0 <= 0 {
+		v.est0 = 1
+	}
+	return v
+}
+
+// estimate returns the server's current latency estimate in nanoseconds.
+func (v *ltView) estimate(st *peerState) float64 {
+	est := v.est0
+	if b := st.ewma.Load(); b != 0 {
+		est = math.Float64frombits(b)
+		if v.seed > 0 {
+			if at := st.ewmaStamp.Load(); at < v.now {
+				est = v.seed + (est-v.seed)*decay(v.now-at)
+			}
+		}
+	}
+	if v.inflight {
+		if n := int64(st.startN.Load()); n > 0 {
+			if age := float64(v.now - st.startSum.Load()/n); age > est {
+				est = age
+			}
+		}
+	}
+	return est
+}
+
+// maxCand is how many candidates for a tie least_time keeps; a scan that
+// finds more collects the ties in a second pass.
+const maxCand = 16
+
+// timeScan is the state of least_time's scan. Scores are normalised by
+// weight: estimate × (active+1) / weight. Only servers within the tie band
+// of the lowest score seen so far are kept as candidates, a superset of the
+// final ties, since the lowest score only falls.
+type timeScan struct {
+	ltView
+	m, best int     // usable servers; first with the lowest score
+	min     float64 // lowest score
+	lim     float64 // min × (1+TieBand)
+	nc      int     // candidates
+	over    bool    // candidates were lost: collect the ties again
+	cscore  [maxCand]float64
+	cidx    [maxCand]int32
+}
+
+func (r *timeScan) reset() {
+	r.m, r.best, r.nc, r.over = 0, -1, 0, false
+	r.min, r.lim = math.Inf(1), math.Inf(1)
+}
+
+// add records usable server i with score s.
+func (r *timeScan) add(i int, s float64) {
+	r.m++
+	if s < r.min {
+		r.best, r.min, r.lim = i, s, s*(1+TieBand)
+	}
+	if s <= r.lim {
+		r.keep(i, s)
+	}
+}
+
+// keep adds candidate i with score s.
+func (r *timeScan) keep(i int, s float64) {
+	if r.nc == maxCand {
+		// Drop the candidates the lowest score has left behind.
+		n := 0
+		for j, cs := range r.cscore[:r.nc] {
+			if cs <= r.lim {
+				r.cscore[n], r.cidx[n] = cs, r.cidx[j]
+				n++
+			}
+		}
+		r.nc = n
+		if n == maxCand {
+			r.over = true
+			return
+		}
+	}
+	r.cscore[r.nc], r.cidx[r.nc] = s, int32(i)
+	r.nc++
+}
+
+// scanQuiet is the fast loop over the servers seg[0:], numbered from base;
+// it reports false when one is not plain and quiet. It is add and estimate
+// written out with the state in locals.
+func (r *timeScan) scanQuiet(seg []hotPeer, base int) bool {
+	now, seed, est0 := r.now, r.seed, r.est0
+	best, m := r.best, r.m
+	lo, lim := r.min, r.lim
+	for x := range seg {
+		h := &seg[x]
+		st := h.st
+		if !h.plain {
+			return false
+		}
+		if uint32(st.fails.Load())|st.excl.Load() != 0 {
+			return false
+		}
+		if st.slowSince.Load() != 0 {
+			return false
+		}
+		a1 := float64(st.active.Load() + 1)
+		est := est0
+		if b := st.ewma.Load(); b != 0 {
+			est = math.Float64frombits(b)
+			if seed > 0 {
+				// The estimate lies between the sample average and the
+				// seed: skip the decay when even the lower of the two
+				// scores above the tie band.
+				lb := est
+				if seed < lb {
+					lb = seed
+				}
+				if lb*a1*h.inv > lim {
+					continue
+				}
+				if at := st.ewmaStamp.Load(); at < now {
+					est = seed + (est-seed)*decay(now-at)
+				}
+			}
+		}
+		if r.inflight {
+			if n := int64(st.startN.Load()); n > 0 {
+				if age := float64(now - st.startSum.Load()/n); age > est {
+					est = age
+				}
+			}
+		}
+		s := est * a1 * h.inv
+		if s < lo {
+			best, lo, lim = base+x, s, s*(1+TieBand)
+		}
+		if s <= lim {
+			if r.nc < maxCand {
+				r.cscore[r.nc], r.cidx[r.nc] = s, int32(base+x)
+				r.nc++
+			} else {
+				r.lim = lim
+				r.keep(base+x, s)
+			}
+		}
+	}
+	r.m = m + len(seg)
+	r.best, r.min, r.lim = best, lo, lim
+	return true
+}
+
+// scan is the general loop.
+func (r *timeScan) scan(c *pickCtx, t *tier, off, k int) {
+	n := len(t.peers)
 	for j := range k {
 		i := j + off
 		if i >= n {
 			i -= n
 		}
-		p := t.peers[i]
-		// usable, with its common case inlined by hand
-		if !(p.plain && noTried && p.st.quiet()) && !c.usableSlow(p) {
-			continue
-		}
-		m++
-		a, w := int64(p.st.active.Load()), p.weight
-		switch {
-		case best < 0 || a*bw < ba*w:
-			best, ba, bw, tied = i, a, w, 1
-		case a*bw == ba*w:
-			tied++
+		if p := t.peers[i]; c.usable(p) {
+			h := &t.hot[i]
+			r.add(i, r.estimate(h.st)*float64(h.st.active.Load()+1)*h.inv)
 		}
 	}
-	if m == 0 {
+}
+
+// leastTime is least with the latency estimate as the score.
+func (c *pickCtx) leastTime(t *tier) *Peer {
+	n := len(t.hot)
+	k, off := n, 0
+	x := c.s.rnd()
+	probe := x%ProbeEvery == 0
+	if n > exactLimit {
+		// One draw decides the probe and the window.
+		k, off = scanWindow, int(x/ProbeEvery%uint64(n))
+	}
+	if probe {
+		return c.stalest(t, off, k)
+	}
+	var r timeScan
+	r.ltView = c.s.ltView(c.time())
+	r.reset()
+	fast := c.req.Tried.n == 0
+	if fast {
+		end := min(off+k, n)
+		fast = r.scanQuiet(t.hot[off:end], off) && r.scanQuiet(t.hot[:k-(end-off)], 0)
+	}
+	if !fast {
+		r.reset()
+		r.scan(c, t, off, k)
+	}
+	if r.m == 0 {
 		return nil
+	}
+	if r.over {
+		return c.leastTimeTies(t, &r, off, k)
+	}
+	return c.tie(t, r.best, r.m, r.lim, r.cscore[:r.nc], r.cidx[:r.nc])
+}
+
+// stalest returns the usable server of the window picked least recently:
+// least_time's probe.
+func (c *pickCtx) stalest(t *tier, off, k int) *Peer {
+	n := len(t.peers)
+	stale, staleAt := -1, int64(0)
+	for j := range k {
+		i := j + off
+		if i >= n {
+			i -= n
+		}
+		if p := t.peers[i]; c.usable(p) {
+			if at := p.st.lastPick.Load(); stale < 0 || at < staleAt {
+				stale, staleAt = i, at
+			}
+		}
+	}
+	if stale < 0 {
+		return nil
+	}
+	return t.peers[stale]
+}
+
+// leastTimeTies finishes a pick whose candidates overflowed: it collects
+// the servers within the tie band again, all of them.
+func (c *pickCtx) leastTimeTies(t *tier, r *timeScan, off, k int) *Peer {
+	var (
+		score [exactLimit]float64
+		idx   [exactLimit]int32
+		nc    int
+	)
+	n := len(t.peers)
+	for j := range k {
+		i := j + off
+		if i >= n {
+			i -= n
+		}
+		if p := t.peers[i]; c.usable(p) {
+			h := &t.hot[i]
+			if s := r.estimate(h.st) * float64(h.st.active.Load()+1) * h.inv; s <= r.lim {
+				score[nc], idx[nc] = s, int32(i)
+				nc++
+			}
+		}
+	}
+	if nc == 0 {
+		// Scores moved under concurrent picks: keep the best.
+		return t.peers[r.best]
+	}
+	return c.tie(t, r.best, r.m, r.lim, score[:nc], idx[:nc])
+}
+
+// tie finishes a least_time pick among m usable servers whose lowest score
+// is server best's: the candidates (score, idx) with a score at most limit
+// are tied and take turns by smooth weighted round robin.
+func (c *pickCtx) tie(t *tier, best, m int, limit float64, score []float64, idx []int32) *Peer {
+	tied := 0
+	for _, s := range score {
+		if s <= limit {
+			tied++
+		}
 	}
 	if tied == 1 {
 		return t.peers[best]
 	}
-	if tied == m && n <= exactLimit {
+	if tied == m && len(t.peers) <= exactLimit {
 		if p := c.rr(t); p != nil {
 			return p
 		}
@@ -166,27 +492,23 @@ func (c *pickCtx) leastConn(t *tier) *Peer {
 	t.dirty() // the tier's current weights leave the schedule
 	pick := -1
 	var pickCW, total int64
-	for j := range k {
-		i := j + off
-		if i >= n {
-			i -= n
-		}
-		p := t.peers[i]
-		if int64(p.st.active.Load())*bw != ba*p.weight || !c.usable(p) {
+	for j, s := range score {
+		if s > limit {
 			continue
 		}
-		ew := p.st.ew.Load()
+		i := int(idx[j])
+		h := &t.hot[i]
+		ew := h.st.ew.Load()
 		cw := t.cw[i].Add(ew)
 		total += ew
-		if ew < p.weight {
-			p.st.ew.CompareAndSwap(ew, ew+1)
+		if ew < h.weight {
+			h.st.ew.CompareAndSwap(ew, ew+1)
 		}
 		if pick < 0 || cw > pickCW {
 			pick, pickCW = i, cw
 		}
 	}
 	if pick < 0 {
-		// Counts moved under concurrent picks: keep the first best.
 		return t.peers[best]
 	}
 	t.cw[pick].Add(-total)
@@ -253,31 +575,6 @@ var decayTable = func() (t [16*decaySteps + 1]float64) {
 	t[len(t)-1] = 0
 	return
 }()
-
-// estimate returns the server's current latency estimate in nanoseconds.
-func (p *Peer) estimate(now int64, seed float64, inflight bool) float64 {
-	st := p.st
-	est := seed
-	if est <= 0 {
-		est = 1
-	}
-	if b := st.ewma.Load(); b != 0 {
-		raw := math.Float64frombits(b)
-		if seed > 0 {
-			est = seed + (raw-seed)*decay(now-st.ewmaStamp.Load())
-		} else {
-			est = raw
-		}
-	}
-	if inflight {
-		if a := int64(st.active.Load()); a > 0 {
-			if age := float64(now - st.startSum.Load()/a); age > est {
-				est = age
-			}
-		}
-	}
-	return est
-}
 
 // sample feeds one latency measurement into p's estimate and the seed.
 func (p *Peer) sample(s *snapshot, now int64, lat time.Duration) {

@@ -53,7 +53,7 @@ func (p *Peer) Active() int { return int(p.st.active.Load()) }
 // server receives no requests; when it becomes healthy again its share
 // ramps up over slow_start, if set.
 func (p *Peer) SetHealthy(healthy bool) {
-	was := !p.st.unhealthy.Swap(!healthy)
+	was := !p.st.setExcl(exclUnhealthy, !healthy)
 	if was == healthy {
 		return
 	}
@@ -67,7 +67,7 @@ func (p *Peer) SetHealthy(healthy bool) {
 // SetDrain turns draining on or off at run time (the NGINX Plus API's
 // "drain"): a draining server gets no new sessions.
 func (p *Peer) SetDrain(on bool) {
-	if p.st.drain.Swap(on) != on {
+	if p.st.setExcl(exclDrain, on) != on {
 		p.group.dirty()
 	}
 }
@@ -130,9 +130,9 @@ func (p *Peer) Stats() PeerStats {
 	switch {
 	case p.srv.Down:
 		s.State = StateDown
-	case st.unhealthy.Load():
+	case st.unhealthy():
 		s.State = StateUnhealthy
-	case st.drain.Load():
+	case st.draining():
 		s.State = StateDraining
 	case p.failed(now):
 		s.State = StateUnavail
@@ -153,7 +153,7 @@ func (p *Peer) failed(now int64) bool {
 func (p *Peer) nominal() bool {
 	st := p.st
 	return st.fails.Load() == 0 && st.ew.Load() == p.weight && st.slowSince.Load() == 0 &&
-		!st.unhealthy.Load() && !st.drain.Load() &&
+		st.excl.Load() == 0 &&
 		(p.maxConns == 0 || st.active.Load() < p.maxConns)
 }
 
@@ -180,14 +180,14 @@ func (c *pickCtx) usable(p *Peer) bool {
 // quiet reports a server with no failures, no slow start, and neither
 // unhealthy nor draining.
 func (st *peerState) quiet() bool {
-	return st.fails.Load() == 0 && st.slowSince.Load() == 0 && !st.unhealthy.Load() && !st.drain.Load()
+	return uint32(st.fails.Load())|st.excl.Load() == 0 && st.slowSince.Load() == 0
 }
 
 // usableSlow is usable for a peer with failures, a connection limit or
 // slow start, or a request with a tried set.
 func (c *pickCtx) usableSlow(p *Peer) bool {
 	st := p.st
-	if p.srv.Down || st.unhealthy.Load() || st.drain.Load() {
+	if p.srv.Down || st.excl.Load() != 0 {
 		return false
 	}
 	if c.req.Tried.n != 0 && c.req.Tried.has(st.id) {
@@ -203,7 +203,7 @@ func (c *pickCtx) usableSlow(p *Peer) bool {
 		el := c.time() - since
 		if el >= p.slowTO {
 			st.slowSince.CompareAndSwap(since, 0)
-		} else if el <= 0 || int64(c.s.rand.Uint64()%uint64(p.slowTO)) >= el {
+		} else if el <= 0 || int64(c.s.rnd()%uint64(p.slowTO)) >= el {
 			return false
 		}
 	}
@@ -227,16 +227,22 @@ func (c *pickCtx) take(p *Peer) Selection {
 	if c.s.timed {
 		now := c.time()
 		sel.start = now
-		st.startSum.Add(now)
-		st.lastPick.Store(now)
+		if c.s.inflight {
+			st.startSum.Add(now)
+			st.startN.Add(1)
+		}
+		if st.lastPick.Load() != now {
+			st.lastPick.Store(now)
+		}
 	}
 	return sel
 }
 
 func (p *Peer) done(s *snapshot, start int64, o Outcome) {
 	st := p.st
-	if start != 0 {
+	if s.inflight && start != 0 {
 		st.startSum.Add(-start)
+		st.startN.Add(-1)
 	}
 	if p.tier.single {
 		// nginx never marks the only server of a group failed.

@@ -9,7 +9,7 @@ func (c *pickCtx) random() *Peer {
 		return s.pickRR(c)
 	}
 	for {
-		p := t.peers[t.at(int64(s.rand.Uint64()%uint64(t.total)))]
+		p := t.peers[t.at(int64(s.rnd()%uint64(t.total)))]
 		if c.usable(p) {
 			return p
 		}
@@ -29,7 +29,7 @@ func (c *pickCtx) random2() *Peer {
 	}
 	var prev *Peer
 	for {
-		p := t.peers[t.at(int64(s.rand.Uint64()%uint64(t.total)))]
+		p := t.peers[t.at(int64(s.rnd()%uint64(t.total)))]
 		if p != prev && c.usable(p) {
 			if prev != nil {
 				if c.worse(p, prev) {
@@ -48,10 +48,9 @@ func (c *pickCtx) random2() *Peer {
 // worse reports whether a is more loaded than b.
 func (c *pickCtx) worse(a, b *Peer) bool {
 	if c.s.g.cfg.TwoLeastTime {
-		now := c.time()
-		seed := c.s.lt.seedValue()
-		ea := a.estimate(now, seed, c.s.g.cfg.Inflight) * float64(a.st.active.Load()+1)
-		eb := b.estimate(now, seed, c.s.g.cfg.Inflight) * float64(b.st.active.Load()+1)
+		v := c.s.ltView(c.time())
+		ea := v.estimate(a.st) * float64(a.st.active.Load()+1)
+		eb := v.estimate(b.st) * float64(b.st.active.Load()+1)
 		return ea*float64(b.weight) > eb*float64(a.weight)
 	}
 	return int64(a.st.active.Load())*b.weight > int64(b.st.active.Load())*a.weight

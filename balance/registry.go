@@ -69,32 +69,56 @@ func (r *Registry) Forget(group string) {
 }
 
 // peerState is the mutable state of one server. Every field is atomic.
+//
+// The fields a pick reads for every server it considers come first and fill
+// the first 64 bytes; the struct is 128 bytes, an allocation size class the
+// runtime aligns to 128, so those fields share one cache line and no two
+// servers share a line.
 type peerState struct {
-	id uint32
-
-	active   atomic.Int32
-	requests atomic.Uint64
-	failsAll atomic.Uint64 // failed attempts ever, for statistics
-	unavail  atomic.Uint64 // times the server became unavailable
-
-	fails    atomic.Int32 // nginx peer->fails
-	accessed atomic.Int64 // nginx peer->accessed: time of the last failure
-	checked  atomic.Int64 // nginx peer->checked
-	ew       atomic.Int64 // nginx peer->effective_weight
-	weight   atomic.Int64 // configured weight the ew recovers to
-
-	unhealthy atomic.Bool
-	drain     atomic.Bool
-	slowSince atomic.Int64 // start of slow start, 0 when not ramping
+	// read by every scan
+	id        uint32
+	active    atomic.Int32
+	fails     atomic.Int32  // nginx peer->fails
+	excl      atomic.Uint32 // exclUnhealthy | exclDrain
+	startN    atomic.Int32  // attempts in progress picked with inflight accounting
+	slowSince atomic.Int64  // start of slow start, 0 when not ramping
 
 	// least_time
 	ewma      atomic.Uint64 // float64 bits, nanoseconds; 0 = no sample
 	ewmaStamp atomic.Int64
-	startSum  atomic.Int64 // sum of pick times of in-flight attempts
 	lastPick  atomic.Int64
+	startSum  atomic.Int64 // sum of pick times of the attempts in startN
+
+	ew       atomic.Int64 // nginx peer->effective_weight
+	requests atomic.Uint64
+	failsAll atomic.Uint64 // failed attempts ever, for statistics
+	unavail  atomic.Uint64 // times the server became unavailable
+	accessed atomic.Int64  // nginx peer->accessed: time of the last failure
+	checked  atomic.Int64  // nginx peer->checked
+	weight   atomic.Int64  // configured weight the ew recovers to
 
 	owner atomic.Pointer[Group] // the group most recently built on this state
 }
+
+// Bits of peerState.excl: reasons a server takes no new attempts.
+const (
+	exclUnhealthy = 1 << iota // failed an active health check
+	exclDrain                 // draining
+)
+
+// setExcl sets or clears bit in excl and reports whether it was set.
+func (st *peerState) setExcl(bit uint32, on bool) (was bool) {
+	var old uint32
+	if on {
+		old = st.excl.Or(bit)
+	} else {
+		old = st.excl.And(^bit)
+	}
+	return old&bit != 0
+}
+
+func (st *peerState) unhealthy() bool { return st.excl.Load()&exclUnhealthy != 0 }
+func (st *peerState) draining() bool  { return st.excl.Load()&exclDrain != 0 }
 
 // acquire returns the state for key, creating it when absent. created
 // reports whether it was created.

@@ -36,28 +36,46 @@ type tier struct {
 	single bool  // nginx peers->single: one server and no backups
 	total  int64 // sum of weights including down servers (nginx total_weight)
 	start  []int64
+	unit   []uint32 // server owning each weight unit, when total ≤ maxUnits
 
 	sched  []uint32          // one period of the nominal sequence
 	W      int64             // sum of the weights of servers not down
 	fp     map[uint64]uint32 // fingerprint of current weights → position
+	fpBits []uint64          // filter of fp's keys: bit f>>fpShift set for each
 	rnd    []uint64          // fingerprint multipliers
 	small  bool              // exact algorithm allowed
 	always bool              // exact algorithm always (max_conns, or no exact schedule)
 
+	hot []hotPeer      // what scans read of each server, in peers order
+	cw  []atomic.Int64 // nginx's current weights, in exact mode
+
+	// Written by picks: keep them off the lines of the fields above.
+	_      [64]byte
 	mode   atomic.Int32
 	pos    atomic.Uint64
 	streak atomic.Int64
-	cw     []atomic.Int64
+	_      [40]byte
+}
+
+// hotPeer is what a scan reads of one server, stored contiguously per tier
+// so that a scan does not visit the Peer.
+type hotPeer struct {
+	st     *peerState
+	weight int64
+	inv    float64 // 1/weight
+	plain  bool    // Peer.plain
 }
 
 func newTier(peers []*Peer, backup, single bool) *tier {
 	t := &tier{peers: peers, backup: backup, single: single}
 	t.start = make([]int64, len(peers))
 	t.cw = make([]atomic.Int64, len(peers))
+	t.hot = make([]hotPeer, len(peers))
 	t.small = len(peers) <= exactLimit
 	var gcd int64
 	for i, p := range peers {
 		p.tier, p.idx = t, i
+		t.hot[i] = hotPeer{st: p.st, weight: p.weight, inv: 1 / float64(p.weight), plain: p.plain}
 		t.start[i] = t.total
 		t.total += p.weight
 		if p.srv.Down {
@@ -67,6 +85,14 @@ func newTier(peers []*Peer, backup, single bool) *tier {
 		gcd = gcdInt(gcd, p.weight)
 		if p.maxConns > 0 {
 			t.always = true
+		}
+	}
+	if t.total <= maxUnits {
+		t.unit = make([]uint32, t.total)
+		for i, p := range peers {
+			for w := range p.weight {
+				t.unit[t.start[i]+w] = uint32(i)
+			}
 		}
 	}
 	if t.W == 0 {
@@ -135,6 +161,13 @@ func newTier(peers []*Peer, backup, single bool) *tier {
 			}
 		}
 	}
+	if t.fp != nil {
+		t.fpBits = make([]uint64, 1<<(64-fpShift)/64)
+		for f := range t.fp {
+			b := f >> fpShift
+			t.fpBits[b/64] |= 1 << (b % 64)
+		}
+	}
 	for _, p := range peers {
 		if !p.srv.Down && !p.nominal() {
 			t.mode.Store(modeExact)
@@ -144,6 +177,16 @@ func newTier(peers []*Peer, backup, single bool) *tier {
 		t.mode.Store(modeExact)
 	}
 	return t
+}
+
+// fpShift selects the bits of a fingerprint that index fpBits: the top 13.
+const fpShift = 64 - 13
+
+// mayHaveFP reports whether fingerprint f may be a key of fp; false is
+// certain.
+func (t *tier) mayHaveFP(f uint64) bool {
+	b := f >> fpShift
+	return t.fpBits[b/64]&(1<<(b%64)) != 0
 }
 
 func gcdInt(a, b int64) int64 {
@@ -167,15 +210,17 @@ func (t *tier) toExact(pos uint64) {
 		return
 	}
 	p := int64(pos % uint64(len(t.sched)))
+	var cw [exactLimit]int64 // toExact serves small tiers only
 	for i, peer := range t.peers {
-		if peer.srv.Down {
-			t.cw[i].Store(0)
-		} else {
-			t.cw[i].Store(p * peer.weight)
+		if !peer.srv.Down {
+			cw[i] = p * peer.weight
 		}
 	}
 	for _, i := range t.sched[:p] {
-		t.cw[i].Add(-t.W)
+		cw[i] -= t.W
+	}
+	for i := range t.peers {
+		t.cw[i].Store(cw[i])
 	}
 	t.mode.Store(modeExact)
 }
@@ -251,7 +296,7 @@ func (c *pickCtx) rrExact(t *tier) *Peer {
 	t.cw[best].Add(-total)
 	if nominal {
 		t.trySync()
-	} else {
+	} else if t.streak.Load() != 0 {
 		t.streak.Store(0)
 	}
 	return t.peers[best]
@@ -265,11 +310,14 @@ func (t *tier) trySync() {
 	for i := range t.cw {
 		f += uint64(t.cw[i].Load()) * t.rnd[i]
 	}
-	if pos, ok := t.fp[f]; ok {
-		t.pos.Store(uint64(pos))
-		t.streak.Store(0)
-		t.mode.CompareAndSwap(modeExact, modeSched)
-		return
+	// Most weights match no position: the filter spares the map lookup.
+	if t.mayHaveFP(f) {
+		if pos, ok := t.fp[f]; ok {
+			t.pos.Store(uint64(pos))
+			t.streak.Store(0)
+			t.mode.CompareAndSwap(modeExact, modeSched)
+			return
+		}
 	}
 	if t.streak.Add(1) > 2*int64(len(t.sched))+int64(len(t.peers)) {
 		for i := range t.cw {
@@ -300,7 +348,7 @@ func (c *pickCtx) rrSkip(t *tier) *Peer {
 		}
 	}
 	n := len(t.peers)
-	off := int(c.s.rand.Uint64() % uint64(n))
+	off := int(c.s.rnd() % uint64(n))
 	for k := range n {
 		if p := t.peers[(off+k)%n]; c.usable(p) {
 			return p
@@ -309,9 +357,17 @@ func (c *pickCtx) rrSkip(t *tier) *Peer {
 	return nil
 }
 
+// maxUnits is the largest total weight for which a tier tabulates the
+// server of each weight unit (4 bytes per unit).
+const maxUnits = 1 << 14
+
 // at returns the index of the server owning weight unit w in [0, total):
-// nginx's walk "while (w >= peer->weight) w -= peer->weight", by bisection.
+// nginx's walk "while (w >= peer->weight) w -= peer->weight", by table or
+// by bisection.
 func (t *tier) at(w int64) int {
+	if uint64(w) < uint64(len(t.unit)) {
+		return int(t.unit[w])
+	}
 	i, j := 0, len(t.start)
 	for j-i > 1 {
 		k := int(uint(i+j) >> 1)

@@ -52,3 +52,34 @@ func TestRoundRobinLarge(t *testing.T) {
 		}
 	}
 }
+
+// TestWeightUnitOwner checks tier.at, by table and by bisection, against
+// nginx's walk over the weights.
+func TestWeightUnitOwner(t *testing.T) {
+	rnd := newRand(5)
+	for _, tc := range []struct {
+		n         int
+		maxWeight uint64
+	}{{1, 1}, {3, 5}, {16, 3}, {1000, 3}, {40, 100}, {100, 5000}} {
+		ws := make([]int, tc.n)
+		for i := range ws {
+			ws[i] = 1 + int(rnd.Uint64()%tc.maxWeight)
+		}
+		g := mustBuild(t, NewRegistry(newFakeClock()), servers(ws...), Config{Method: Random})
+		tr := g.snap.Load().primary
+		if table := tr.total <= maxUnits; table != (tr.unit != nil) {
+			t.Fatalf("%d servers, total weight %d: table %v", tc.n, tr.total, tr.unit != nil)
+		}
+		for range 2000 {
+			w := int64(rnd.Uint64() % uint64(tr.total))
+			want, rest := 0, w
+			for rest >= int64(ws[want]) {
+				rest -= int64(ws[want])
+				want++
+			}
+			if got := tr.at(w); got != want {
+				t.Fatalf("%d servers: unit %d belongs to server %d, got %d", tc.n, w, want, got)
+			}
+		}
+	}
+}
