@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/sluicelb/sluice/tlsconf"
 )
 
 const tlsFormat = `log_format tls '$status|$ssl_protocol|$ssl_cipher|$ssl_server_name|$ssl_session_reused|$ssl_client_verify|$ssl_client_s_dn|$ssl_client_i_dn|$ssl_client_serial|$ssl_client_fingerprint|$ssl_alpn_protocol';`
@@ -219,7 +221,7 @@ stream {
 			t.Errorf("%s: log %q, want status %s and %q", tc.name, lines[len(lines)-1], wantStatus, tc.verify)
 		}
 		if tc.name == "on, good" {
-			if want := fmt.Sprintf(okLine, cipherName(st.CipherSuite)); lines[len(lines)-1] != want {
+			if want := fmt.Sprintf(okLine, tlsconf.CipherName(st.CipherSuite)); lines[len(lines)-1] != want {
 				t.Errorf("log\n%s\nwant\n%s", lines[len(lines)-1], want)
 			}
 		}
@@ -395,43 +397,6 @@ stream {
 	}
 	if !strings.Contains(h.errs.String(), `upstream SSL certificate does not match "verified" while SSL handshaking to upstream`) {
 		t.Errorf("error log:\n%s", h.errs.String())
-	}
-}
-
-func TestParseCiphers(t *testing.T) {
-	name := func(ids []uint16) string {
-		var n []string
-		for _, id := range ids {
-			n = append(n, cipherName(id))
-		}
-		return strings.Join(n, ":")
-	}
-	tests := []struct{ list, want, err string }{
-		{"ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", ""},
-		{"ECDHE+AESGCM:!ECDSA", "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256", ""},
-		{"kEECDH+AES128:-SHA1:-SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256", ""},
-		{"AES256-SHA:!AES256-SHA:AES256-SHA:AES128-SHA", "AES128-SHA", ""},
-		{"CHACHA20 AES128-SHA,+CHACHA20", "AES128-SHA:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305", ""},
-		{"FOOBAR", "", `SSL_CTX_set_cipher_list("FOOBAR") failed (SSL: no cipher match)`},
-		{"aNULL:eNULL", "", "no cipher match"},
-	}
-	for _, tc := range tests {
-		ids, err := parseCiphers(tc.list)
-		switch {
-		case tc.err != "":
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%s: err %v, want %q", tc.list, err, tc.err)
-			}
-		case err != nil:
-			t.Errorf("%s: %v", tc.list, err)
-		case name(ids) != tc.want:
-			t.Errorf("%s: %s, want %s", tc.list, name(ids), tc.want)
-		}
-	}
-	// nginx's default selects only strong suites, no 3DES.
-	ids, err := parseCiphers("HIGH:!aNULL:!MD5")
-	if err != nil || strings.Contains(name(ids), "DES") || len(ids) != 17 {
-		t.Errorf("default list: %s, %v", name(ids), err)
 	}
 }
 

@@ -17,6 +17,7 @@ var forbidden = map[string][]string{
 	"config":       {"project"},
 	"proxyproto":   {"project"},
 	"tlspreread":   {"project"},
+	"tlsconf":      {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
 	"balance":      {"net/http", mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
 	"upstream":     {mod + "stream", mod + "httpproxy", mod + "runtime"},
 	"vars":         {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "accesslog", mod + "admin"},
