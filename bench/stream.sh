@@ -5,6 +5,21 @@
 #
 #   bash bench/stream.sh            # RUNS=3 by default
 #   RUNS=5 BULK=4G bash bench/stream.sh
+#   TESTS="rps redis" TARGETS="nginx sluice" bash bench/stream.sh
+#
+# The proxies run with the same number of workers: WORKERS (default: all
+# the CPUs) nginx worker processes, HAProxy threads and sluice GOMAXPROCS;
+# wrk runs WORKERS threads. With PIN=1 the proxies are pinned with taskset
+# to the first WORKERS CPUs and the backends and load generators (wrk,
+# redis-benchmark, the bulk reader) to the others, the same way for all
+# three (set WORKERS below the CPU count). Pinning is off by default: on a
+# machine with few CPUs the CPUs left to the load generator and the
+# backends saturate first, and the figures then measure how much a proxy
+# batches replies rather than what it costs.
+#
+# Besides rates, (b) and (c) print the CPU time the proxy used per request
+# (user+system of all its processes, from /proc): the figure that depends
+# least on what else the machine is running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -12,6 +27,17 @@ RUNS=${RUNS:-3}
 BULK=${BULK:-2G}
 IDLE=${IDLE:-4000}
 WRKDUR=${WRKDUR:-5s}
+TESTS=${TESTS:-bulk rps redis mem}
+NCPU=$(nproc)
+WORKERS=${WORKERS:-$NCPU}
+PIN=${PIN:-0}
+if [ "$PIN" = 1 ] && [ "$WORKERS" -lt "$NCPU" ]; then
+  PROXYCPU="taskset -c 0-$(( WORKERS - 1 ))"
+  LOADCPU="taskset -c $WORKERS-$(( NCPU - 1 ))"
+else
+  PROXYCPU=""; LOADCPU=""
+fi
+echo "workers per proxy: $WORKERS; pinned: $PIN (proxies: ${PROXYCPU:-any CPU}; load and backends: ${LOADCPU:-any CPU})"
 
 need=()
 command -v nginx >/dev/null || need+=(nginx libnginx-mod-stream)
@@ -34,14 +60,14 @@ go build -o "$W/sluice" ./cmd/sluice
 go build -o "$W/benchpeer" ./bench/benchpeer
 
 # backends: 7001 byte source, 7002 HTTP 64-byte body, 7003 redis
-"$W/benchpeer" source -listen 127.0.0.1:7001 & pids+=($!)
-"$W/benchpeer" http -listen 127.0.0.1:7002 -size 64 & pids+=($!)
-redis-server --port 7003 --bind 127.0.0.1 --save '' --appendonly no --daemonize no >/dev/null & pids+=($!)
+$LOADCPU "$W/benchpeer" source -listen 127.0.0.1:7001 & pids+=($!)
+$LOADCPU "$W/benchpeer" http -listen 127.0.0.1:7002 -size 64 & pids+=($!)
+$LOADCPU redis-server --port 7003 --bind 127.0.0.1 --save '' --appendonly no --daemonize no >/dev/null & pids+=($!)
 
 # one stream configuration, read by nginx and sluice; BASE is the first port
 streamconf() { # $1 base port  $2 prefix dir
 cat <<CONF
-worker_processes auto;
+worker_processes $WORKERS;
 worker_rlimit_nofile 20000;
 pid $2/proxy.pid;
 error_log $2/error.log error;
@@ -62,7 +88,7 @@ streamconf 7300 "$W/sluice-run" > "$W/sluice-run/sluice.conf"
 cat > "$W/haproxy/haproxy.cfg" <<CONF
 global
     maxconn 9000
-    nbthread $(nproc)
+    nbthread $WORKERS
 defaults
     mode tcp
     timeout connect 5s
@@ -79,47 +105,66 @@ listen redis
     server s 127.0.0.1:7003
 CONF
 
-nginx -c "$W/nginx/nginx.conf" -p "$W/nginx" -e "$W/nginx/error.log" & pids+=($!); NGINX_PID=$!
-haproxy -f "$W/haproxy/haproxy.cfg" -db >/dev/null 2>&1 & pids+=($!); HAPROXY_PID=$!
+$PROXYCPU nginx -c "$W/nginx/nginx.conf" -p "$W/nginx" -e "$W/nginx/error.log" & pids+=($!); NGINX_PID=$!
+$PROXYCPU haproxy -f "$W/haproxy/haproxy.cfg" -db >/dev/null 2>&1 & pids+=($!); HAPROXY_PID=$!
 SLUICE_OK=1
-"$W/sluice" -c "$W/sluice-run/sluice.conf" -p "$W/sluice-run" 2>"$W/sluice-run/stderr" & pids+=($!); SLUICE_PID=$!
+GOMAXPROCS=$WORKERS $PROXYCPU "$W/sluice" -c "$W/sluice-run/sluice.conf" -p "$W/sluice-run" 2>"$W/sluice-run/stderr" & pids+=($!); SLUICE_PID=$!
 
 waitport() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 for p in 7001 7002 7003 7101 7201; do waitport $p || { echo "port $p did not open"; exit 1; }; done
 if ! waitport 7301; then SLUICE_OK=0; echo "sluice did not start:"; cat "$W/sluice-run/stderr"; fi
 
-targets=(direct nginx haproxy sluice)
+targets=(${TARGETS:-direct nginx haproxy sluice})
 port() { case $1 in direct) echo $(( 7000 + $2 ));; nginx) echo $(( 7100 + $2 ));; haproxy) echo $(( 7200 + $2 ));; sluice) echo $(( 7300 + $2 ));; esac; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+pidof_t() { case $1 in nginx) echo $NGINX_PID;; haproxy) echo $HAPROXY_PID;; sluice) echo $SLUICE_PID;; *) echo;; esac; }
+# cputicks PID: user+system clock ticks of PID and its children
+cputicks() { local t=0 p; [ -n "${1:-}" ] || { echo 0; return; }; for p in $1 $(pgrep -P $1 2>/dev/null); do t=$(( t + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0) )); done; echo $t; }
+HZ=$(getconf CLK_TCK)
+usper() { awk -v t="$1" -v n="$2" -v hz=$HZ 'BEGIN { if (n+0 == 0) print "nan"; else printf "%.1f\n", t * 1e6 / hz / n }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0 == 0 || a == "nan" || b == "nan") print "-"; else printf "%.2f", a/b }'; }
 avail() { [ "$1" != sluice ] || [ $SLUICE_OK = 1 ]; }
+want() { [[ " $TESTS " == *" $1 "* ]]; }
 
 declare -A R
+for k in bulk rps p99 rpscpu redis rediscpu mem; do for t in direct nginx haproxy sluice; do R[$k,$t]=nan; done; done
+if want bulk; then
 echo "== (a) bulk transfer through one connection ($BULK, median of $RUNS)"
 for t in "${targets[@]}"; do
   avail $t || { R[bulk,$t]=nan; continue; }
-  R[bulk,$t]=$(for i in $(seq $RUNS); do "$W/benchpeer" bulk -addr 127.0.0.1:$(port $t 1) -bytes $BULK | awk '{print $1}'; done | median)
+  R[bulk,$t]=$(for i in $(seq $RUNS); do $LOADCPU "$W/benchpeer" bulk -addr 127.0.0.1:$(port $t 1) -bytes $BULK | awk '{print $1}'; done | median)
   echo "  $t: ${R[bulk,$t]} GB/s"
 done
-echo "== (b) wrk -c64 -t2 -d$WRKDUR through the proxy to an HTTP backend (median of $RUNS)"
+fi
+if want rps; then
+echo "== (b) wrk -c64 -t$WORKERS -d$WRKDUR through the proxy to an HTTP backend (median of $RUNS)"
 for t in "${targets[@]}"; do
   avail $t || { R[rps,$t]=nan; R[p99,$t]=nan; continue; }
-  out=$(for i in $(seq $RUNS); do wrk -c64 -t2 -d$WRKDUR --latency http://127.0.0.1:$(port $t 2)/ | awk '
+  out=$(for i in $(seq $RUNS); do c0=$(cputicks $(pidof_t $t)); $LOADCPU wrk -c64 -t$WORKERS -d$WRKDUR --latency http://127.0.0.1:$(port $t 2)/ | awk -v c0=$c0 '
+      /^ +[0-9]+ requests in/ {n=$1}
       /Requests\/sec/ {rps=$2}
       /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p99=v}
-      END {print rps, p99}'; done)
+      END {print rps, p99, n}'; echo " $(( $(cputicks $(pidof_t $t)) - c0 ))"; done | paste -sd' ' | xargs -n4 echo)
   R[rps,$t]=$(echo "$out" | awk '{print $1}' | median); R[p99,$t]=$(echo "$out" | awk '{print $2}' | median)
-  echo "  $t: ${R[rps,$t]} req/s, p99 ${R[p99,$t]} ms"
+  R[rpscpu,$t]=$(echo "$out" | while read -r _ _ n c; do usper $c $n; done | median); [ $t != direct ] || R[rpscpu,$t]=-
+  echo "  $t: ${R[rps,$t]} req/s, p99 ${R[p99,$t]} ms, proxy CPU ${R[rpscpu,$t]} us/request"
 done
+fi
+if want redis; then
 echo "== (c) redis-benchmark -c50 -n 100000 -t set,get (median of $RUNS, requests/s of SET+GET averaged)"
 for t in "${targets[@]}"; do
   avail $t || { R[redis,$t]=nan; continue; }
-  R[redis,$t]=$(for i in $(seq $RUNS); do redis-benchmark -h 127.0.0.1 -p $(port $t 3) -c 50 -n 100000 -t set,get -q 2>/dev/null | tr '\r' '\n' | awk '/requests per second/ {s+=$2; n++} END {if (n) print s/n}'; done | median)
-  echo "  $t: ${R[redis,$t]} req/s"
+  out=$(for i in $(seq $RUNS); do c0=$(cputicks $(pidof_t $t)); $LOADCPU redis-benchmark -h 127.0.0.1 -p $(port $t 3) -c 50 -n 100000 -t set,get -q 2>/dev/null | tr '\r' '\n' | awk '/requests per second/ {s+=$2; n++} END {if (n) printf "%s", s/n}'; echo " $(( $(cputicks $(pidof_t $t)) - c0 ))"; done)
+  R[redis,$t]=$(echo "$out" | awk '{print $1}' | median)
+  R[rediscpu,$t]=$(echo "$out" | while read -r _ c; do usper $c 200000; done | median); [ $t != direct ] || R[rediscpu,$t]=-
+  echo "  $t: ${R[redis,$t]} req/s, proxy CPU ${R[rediscpu,$t]} us/request"
 done
+fi
+if want mem; then
 echo "== (d) memory per idle proxied connection ($IDLE connections)"
 rss() { local tot=0; for p in "$@"; do for q in $p $(pgrep -P $p 2>/dev/null); do v=$(awk '/VmRSS/ {print $2}' /proc/$q/status 2>/dev/null || echo 0); tot=$(( tot + ${v:-0} )); done; done; echo $tot; }
-for t in nginx haproxy sluice; do
+for t in "${targets[@]}"; do
+  [ $t != direct ] || continue
   avail $t || { R[mem,$t]=nan; continue; }
   case $t in nginx) pp=$NGINX_PID;; haproxy) pp=$HAPROXY_PID;; sluice) pp=$SLUICE_PID;; esac
   before=$(rss $pp)
@@ -133,6 +178,7 @@ for t in nginx haproxy sluice; do
   R[mem,$t]=$(awk -v a=$after -v b=$before -v n=$IDLE 'BEGIN {printf "%.1f", (a-b)/n}')
   echo "  $t: ${R[mem,$t]} KB per connection (RSS $before KB -> $after KB)"
 done
+fi
 
 echo
 echo "== ratios (sluice / other)"
@@ -140,5 +186,7 @@ printf "  %-34s %8s %8s %8s\n" metric "/nginx" "/haproxy" "/direct"
 printf "  %-34s %8s %8s %8s\n" "bulk GB/s (higher is better)" $(ratio ${R[bulk,sluice]} ${R[bulk,nginx]}) $(ratio ${R[bulk,sluice]} ${R[bulk,haproxy]}) $(ratio ${R[bulk,sluice]} ${R[bulk,direct]})
 printf "  %-34s %8s %8s %8s\n" "wrk req/s (higher is better)" $(ratio ${R[rps,sluice]} ${R[rps,nginx]}) $(ratio ${R[rps,sluice]} ${R[rps,haproxy]}) $(ratio ${R[rps,sluice]} ${R[rps,direct]})
 printf "  %-34s %8s %8s %8s\n" "wrk p99 ms (lower is better)" $(ratio ${R[p99,sluice]} ${R[p99,nginx]}) $(ratio ${R[p99,sluice]} ${R[p99,haproxy]}) $(ratio ${R[p99,sluice]} ${R[p99,direct]})
+printf "  %-34s %8s %8s %8s\n" "wrk CPU/request (lower is better)" $(ratio ${R[rpscpu,sluice]} ${R[rpscpu,nginx]}) $(ratio ${R[rpscpu,sluice]} ${R[rpscpu,haproxy]}) "-"
+printf "  %-34s %8s %8s %8s\n" "redis CPU/request (lower is better)" $(ratio ${R[rediscpu,sluice]} ${R[rediscpu,nginx]}) $(ratio ${R[rediscpu,sluice]} ${R[rediscpu,haproxy]}) "-"
 printf "  %-34s %8s %8s %8s\n" "redis req/s (higher is better)" $(ratio ${R[redis,sluice]} ${R[redis,nginx]}) $(ratio ${R[redis,sluice]} ${R[redis,haproxy]}) $(ratio ${R[redis,sluice]} ${R[redis,direct]})
 printf "  %-34s %8s %8s %8s\n" "KB per idle conn (lower is better)" $(ratio ${R[mem,sluice]} ${R[mem,nginx]}) $(ratio ${R[mem,sluice]} ${R[mem,haproxy]}) "-"

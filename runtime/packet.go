@@ -18,23 +18,60 @@ const udpQueue = 64
 // each client not yet in a session. The socket belongs to the listener and
 // outlives generations: sessions already running keep their datagrams,
 // and new clients reach the handler of the current generation.
+//
+// On a wildcard address (0.0.0.0 or [::]) the listener learns the address
+// each datagram was sent to (IP_PKTINFO, IPV6_RECVPKTINFO): a session is
+// a client and that address, as in nginx, its LocalAddr is that address
+// ($server_addr), and its replies leave from it, so that a client that
+// sent to 127.0.0.2 gets its answer from 127.0.0.2.
 type packetListener struct {
 	pc *net.UDPConn
 
+	// pktinfo is set on a wildcard address whose socket reports the
+	// destination of each datagram; v6 when the socket is AF_INET6.
+	pktinfo, v6 bool
+
 	mu       sync.Mutex
-	sessions map[netip.AddrPort]*PacketConn
+	sessions map[sessionKey]*PacketConn
 	buf      []byte
+	oob      []byte
+}
+
+// sessionKey identifies a UDP session: the client, and the address it
+// sent to when the listener is on a wildcard address.
+type sessionKey struct {
+	remote netip.AddrPort
+	local  netip.Addr
 }
 
 func newPacketListener(pc *net.UDPConn) *packetListener {
-	return &packetListener{pc: pc, sessions: map[netip.AddrPort]*PacketConn{}, buf: make([]byte, 65536)}
+	l := &packetListener{pc: pc, sessions: map[sessionKey]*PacketConn{}, buf: make([]byte, 65536)}
+	if a, ok := pc.LocalAddr().(*net.UDPAddr); ok && a.IP.IsUnspecified() {
+		l.pktinfo, l.v6 = enablePktinfo(pc)
+		if l.pktinfo {
+			l.oob = make([]byte, 128)
+		}
+	}
+	return l
 }
 
 // Accept reads datagrams until one comes from a client without a session,
 // and returns that client's new session.
 func (l *packetListener) Accept() (net.Conn, error) {
 	for {
-		n, from, err := l.pc.ReadFromUDPAddrPort(l.buf)
+		var n int
+		var from netip.AddrPort
+		var err error
+		var key sessionKey
+		if l.pktinfo {
+			var oobn int
+			n, oobn, _, from, err = l.pc.ReadMsgUDPAddrPort(l.buf, l.oob)
+			if err == nil {
+				key.local = pktinfoDst(l.oob[:oobn])
+			}
+		} else {
+			n, from, err = l.pc.ReadFromUDPAddrPort(l.buf)
+		}
 		if err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				continue
@@ -42,13 +79,17 @@ func (l *packetListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		key.remote = from
 		d := append([]byte(nil), l.buf[:n]...)
 		l.mu.Lock()
-		c := l.sessions[from]
+		c := l.sessions[key]
 		isNew := c == nil
 		if isNew {
-			c = &PacketConn{l: l, remote: from, queue: make(chan []byte, udpQueue), closed: make(chan struct{})}
-			l.sessions[from] = c
+			c = &PacketConn{l: l, remote: from, local: key.local, queue: make(chan []byte, udpQueue), closed: make(chan struct{})}
+			if key.local.IsValid() {
+				c.oob = pktinfoSrc(key.local, l.v6)
+			}
+			l.sessions[key] = c
 		}
 		l.mu.Unlock()
 		select {
@@ -66,8 +107,9 @@ func (l *packetListener) Addr() net.Addr { return l.pc.LocalAddr() }
 
 func (l *packetListener) detach(c *PacketConn) {
 	l.mu.Lock()
-	if l.sessions[c.remote] == c {
-		delete(l.sessions, c.remote)
+	key := sessionKey{c.remote, c.local}
+	if l.sessions[key] == c {
+		delete(l.sessions, key)
 	}
 	l.mu.Unlock()
 }
@@ -78,6 +120,8 @@ func (l *packetListener) detach(c *PacketConn) {
 type PacketConn struct {
 	l      *packetListener
 	remote netip.AddrPort
+	local  netip.Addr // the address the client sent to, on a wildcard listener
+	oob    []byte     // the control message that sends from local
 	queue  chan []byte
 	closed chan struct{}
 	once   sync.Once
@@ -114,6 +158,10 @@ func (c *PacketConn) Write(b []byte) (int, error) {
 		return 0, net.ErrClosed
 	default:
 	}
+	if c.oob != nil {
+		n, _, err := c.l.pc.WriteMsgUDPAddrPort(b, c.oob, c.remote)
+		return n, err
+	}
 	return c.l.pc.WriteToUDPAddrPort(b, c.remote)
 }
 
@@ -131,8 +179,15 @@ func (c *PacketConn) Close() error {
 	return nil
 }
 
-// LocalAddr returns the address of the listening socket.
-func (c *PacketConn) LocalAddr() net.Addr { return c.l.pc.LocalAddr() }
+// LocalAddr returns the address the client sent to: the address of the
+// listening socket, or, on a wildcard address, the datagrams' destination.
+func (c *PacketConn) LocalAddr() net.Addr {
+	a := c.l.pc.LocalAddr()
+	if ua, ok := a.(*net.UDPAddr); ok && c.local.IsValid() {
+		return &net.UDPAddr{IP: c.local.AsSlice(), Port: ua.Port}
+	}
+	return a
+}
 
 // RemoteAddr returns the client's address.
 func (c *PacketConn) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(c.remote) }

@@ -389,6 +389,7 @@ func (s *session) proxy(ctx context.Context, pending []byte) (p *pipe) {
 			req.Key = t.up.key.Append(nil, s)
 		}
 	}
+	var us *udpSession // a UDP session's state across tries
 	for {
 		var sel balance.Selection
 		network, addr, shown := "tcp", t.addr, t.addr
@@ -434,25 +435,26 @@ func (s *session) proxy(ctx context.Context, pending []byte) (p *pipe) {
 			tc.SetNoDelay(false)
 		}
 		if s.udp {
-			s.udpPipe(ctx, up, tr)
+			if us == nil {
+				us = s.newUDPSession()
+				defer us.close(s)
+			}
+			next := s.udpPipe(ctx, us, up, tr)
 			tr.session = srv.p.now().Sub(tryStart)
 			up.Close()
 			if t.up != nil {
-				sel.Done(balance.Outcome{Failed: s.status == statusBadGateway})
+				sel.Done(balance.Outcome{Failed: next || s.status == statusBadGateway})
+			}
+			if next {
+				if ctx.Err() == nil && s.canRetry(t, start) {
+					continue
+				}
+				s.status = statusBadGateway
 			}
 			return
 		}
 		if cfg.ProxyProtocol {
-			hdr := proxyproto.FromAddrs(1, s.client.RemoteAddr(), s.client.LocalAddr())
-			if s.pp != nil {
-				hdr.Transport, hdr.Source, hdr.Destination = s.pp.Transport, s.pp.Source, s.pp.Destination
-				hdr.SourcePath, hdr.DestinationPath = s.pp.SourcePath, s.pp.DestinationPath
-				if s.pp.IsLocal() || !hdr.Transport.IsIP() {
-					hdr = proxyproto.Header{Version: 1, Command: proxyproto.Proxy, Transport: proxyproto.Unknown}
-				} else if !hdr.Transport.IsStream() {
-					hdr.Transport = hdr.Transport&0xf0 | 0x01
-				}
-			}
+			hdr := s.proxyHeader()
 			n, err := hdr.WriteTo(up)
 			tr.sent += n
 			if err != nil {
@@ -485,6 +487,23 @@ func (s *session) proxy(ctx context.Context, pending []byte) (p *pipe) {
 		p.dialDelta, p.group, p.sel = tryStart.Sub(p.tryStart), t.up, sel
 		return p
 	}
+}
+
+// proxyHeader returns the PROXY protocol header that proxy_protocol sends
+// to the upstream: the client's addresses, or those a PROXY protocol
+// header of the client gave.
+func (s *session) proxyHeader() proxyproto.Header {
+	hdr := proxyproto.FromAddrs(1, s.client.RemoteAddr(), s.client.LocalAddr())
+	if s.pp != nil {
+		hdr.Transport, hdr.Source, hdr.Destination = s.pp.Transport, s.pp.Source, s.pp.Destination
+		hdr.SourcePath, hdr.DestinationPath = s.pp.SourcePath, s.pp.DestinationPath
+		if s.pp.IsLocal() || !hdr.Transport.IsIP() {
+			hdr = proxyproto.Header{Version: 1, Command: proxyproto.Proxy, Transport: proxyproto.Unknown}
+		} else if !hdr.Transport.IsStream() {
+			hdr.Transport = hdr.Transport&0xf0 | 0x01
+		}
+	}
+	return hdr
 }
 
 // canRetry reports whether proxy_next_upstream lets the session try

@@ -98,6 +98,13 @@ func startProxy(t *testing.T, conf string, reg *balance.Registry) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	var lns []net.Listener
 	for _, l := range b.Listeners {
+		if l.Network == "udp" {
+			ln := listenUDPSessions(t, "127.0.0.1:0")
+			lns = append(lns, ln)
+			h.addr[l.Address] = ln.Addr().String()
+			h.serve(ctx, ln, l.Handler)
+			continue
+		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -132,6 +139,26 @@ func startProxy(t *testing.T, conf string, reg *balance.Registry) *harness {
 		}
 	})
 	return h
+}
+
+// serve runs hd for each connection ln accepts until ln is closed.
+func (h *harness) serve(ctx context.Context, ln net.Listener, hd *Handler) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				hd.ServeConn(ctx, c)
+				h.ended <- struct{}{}
+			}()
+		}
+	}()
 }
 
 // dial connects to the proxy's listen address as configured.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,9 @@ import (
 // again.
 //
 // The epoll sets are edge-triggered, and there is one per processor
-// (GOMAXPROCS). A poller that finds nothing ready waits in epoll_wait(2),
-// on a thread of its own but no processor. A shard exists while it has
+// (GOMAXPROCS). A poller that finds nothing ready parks: its epoll set is
+// itself registered with the Go runtime's network poller, which wakes the
+// poller when the set has events. A shard exists while it has
 // sessions: the first registration creates its epoll set and poller; when
 // the last one leaves, an eventfd in the set wakes the poller, which
 // closes the set and returns. proxy_timeout stays with each session's
@@ -466,22 +468,52 @@ func (sh *shard) start() bool {
 
 // poll is the shard's poller: it waits until the epoll set has events
 // and serves each flow that became readable. It takes what is ready
-// without blocking first, and only when nothing is waits in epoll_wait,
-// which holds a thread but not a processor, so that a poller is woken by
-// the kernel at once rather than when the Go scheduler next polls. It
-// returns, closing epfd and wake, when the shard has no session left.
+// without blocking, and when nothing is, parks until the runtime's
+// network poller sees the set readable. Waiting in a blocking
+// epoll_wait(2) instead (the fallback when the set cannot be registered)
+// costs about a third more CPU per message: the runtime takes the
+// processor of a thread blocked in a system call away and gives it back,
+// and its monitor thread wakes every few tens of microseconds while a
+// poller blocks. It returns, closing epfd and wake, when the shard has no
+// session left.
 func (sh *shard) poll(epfd, wake int) {
 	defer pollers.Done()
 	var evs [128]syscall.EpollEvent
 	var ready [128]*flow
-	for {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
-		if e != 0 || r == 0 {
-			r, _, e = syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), ^uintptr(0), 0, 0)
+	// The epoll set is itself watched by the runtime's poller, which
+	// parks this goroutine while the set has no event: waiting costs no
+	// thread and no system call of its own, and the goroutine is woken by
+	// the same epoll_wait(2) that wakes the rest of the program.
+	var ep syscall.RawConn
+	var epf *os.File
+	if syscall.SetNonblock(epfd, true) == nil {
+		epf = os.NewFile(uintptr(epfd), "epoll")
+		if rc, err := epf.SyscallConn(); err == nil {
+			ep = rc
 		}
-		n := int(r)
+	}
+	got := 0
+	take := func(fd uintptr) bool {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
+		got = int(r)
 		if e != 0 {
-			n = 0
+			got = 0
+		}
+		return got > 0
+	}
+	for {
+		n := 0
+		if ep == nil {
+			r, _, e := syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), ^uintptr(0), 0, 0)
+			if e == 0 {
+				n = int(r)
+			}
+		} else if err := ep.Read(take); err != nil {
+			// The runtime's poller cannot watch the set: wait in
+			// epoll_wait(2) from now on.
+			ep = nil
+		} else {
+			n = got
 		}
 		k := 0
 		stop := false
@@ -509,8 +541,20 @@ func (sh *shard) poll(epfd, wake int) {
 				f.p.pump(f, false, now)
 			}
 		}
+		if k > 0 && ep != nil {
+			// Let the goroutines made ready meanwhile run before the next
+			// batch: the runtime's poller may have queued another shard's
+			// poller behind this one, which would otherwise wait until
+			// this one parks or is preempted (the 99th percentile of
+			// latency doubles).
+			runtime.Gosched()
+		}
 		if stop {
-			syscall.Close(epfd)
+			if epf != nil {
+				epf.Close()
+			} else {
+				syscall.Close(epfd)
+			}
 			syscall.Close(wake)
 			return
 		}
