@@ -65,7 +65,7 @@ type HTTPServerSettings struct {
 	IgnoreInvalidHeaders         bool          // ignore_invalid_headers, default on
 	SSLCertificates              []string      `json:",omitempty"` // ssl_certificate (may repeat)
 	SSLCertificateKeys           []string      `json:",omitempty"` // ssl_certificate_key (may repeat)
-	SSLProtocols                 []string      // ssl_protocols, default TLSv1 TLSv1.1 TLSv1.2 TLSv1.3
+	SSLProtocols                 []string      // ssl_protocols, default TLSv1 TLSv1.1 TLSv1.2 (nginx 1.22)
 	SSLCiphers                   string        // ssl_ciphers, default HIGH:!aNULL:!MD5
 	SSLPreferServerCiphers       bool          // ssl_prefer_server_ciphers, default off
 	SSLSessionCache              []string      `json:",omitempty"` // ssl_session_cache as written; empty: none
@@ -74,7 +74,14 @@ type HTTPServerSettings struct {
 	SSLVerifyClient              string        // ssl_verify_client: off (default), on, optional, optional_no_ca
 	SSLClientCertificate         string        `json:",omitempty"` // ssl_client_certificate
 	SSLVerifyDepth               int           // ssl_verify_depth, default 1
-	set                          map[string]bool
+	SSLRejectHandshake           bool          `json:",omitempty"` // ssl_reject_handshake, default off (http_ssl.go)
+	SSLPasswordFile              string        `json:",omitempty"` // ssl_password_file
+	SSLTrustedCertificate        string        `json:",omitempty"` // ssl_trusted_certificate
+
+	// HTTP2 are the http2 and http2_* settings (http_grpc.go); nil
+	// where none is set.
+	HTTP2 *HTTP2Settings `json:",omitempty"`
+	set   map[string]bool
 }
 
 var defaultHTTPServerSettings = HTTPServerSettings{
@@ -83,7 +90,7 @@ var defaultHTTPServerSettings = HTTPServerSettings{
 	LargeClientHeaderBuffersSize: 8 << 10,
 	ClientHeaderTimeout:          60 * time.Second,
 	IgnoreInvalidHeaders:         true,
-	SSLProtocols:                 []string{"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"},
+	SSLProtocols:                 []string{"TLSv1", "TLSv1.1", "TLSv1.2"},
 	SSLCiphers:                   "HIGH:!aNULL:!MD5",
 	SSLSessionTimeout:            5 * time.Minute,
 	SSLSessionTickets:            true,
@@ -120,6 +127,12 @@ type HTTPSettings struct {
 	TryFiles []string `json:",omitempty"`
 
 	ErrorPages []HTTPErrorPage `json:",omitempty"`
+	// RecursiveErrorPages is recursive_error_pages (default off): an error
+	// while serving an error page may itself be answered by error_page.
+	RecursiveErrorPages bool `json:",omitempty"`
+
+	// Gzip holds the gzip_* directives (ngx_http_gzip_module).
+	Gzip HTTPGzip
 
 	// ProxySetHeaders are the headers sent upstream in order, with
 	// nginx's defaults "Host: $proxy_host" and "Connection: close"
@@ -151,6 +164,8 @@ type HTTPSettings struct {
 	// ProxyBind is the local address of upstream connections (a complex
 	// value); empty for none.
 	ProxyBind string `json:",omitempty"`
+	// ProxySSL are the proxy_ssl_* settings (http_ssl.go).
+	ProxySSL HTTPProxySSL `json:",omitzero"`
 
 	AddHeaders []HTTPHeader `json:",omitempty"` // add_header, in order
 
@@ -171,6 +186,11 @@ type HTTPSettings struct {
 	LimitReqs         []HTTPLimitReq  `json:",omitempty"`
 	LimitReqStatus    int             // limit_req_status, default 503
 	LimitReqLogLevel  string          // limit_req_log_level, default error
+
+	// GRPC are the grpc_* settings and HTTP2 the location's http2_*
+	// settings (http_grpc.go); nil where none is set.
+	GRPC  *HTTPGRPCSettings      `json:",omitempty"`
+	HTTP2 *HTTP2LocationSettings `json:",omitempty"`
 
 	set map[string]bool
 }
@@ -201,6 +221,7 @@ var defaultHTTPSettings = HTTPSettings{
 	ProxyBuffersNum:         8,
 	ProxyBuffersSize:        4 << 10,
 	ProxyRedirect:           []HTTPRedirect{{Default: true}},
+	Gzip:                    defaultHTTPGzip,
 
 	RealIPHeader:      "X-Real-IP",
 	LimitConnStatus:   503,
@@ -394,6 +415,9 @@ type HTTPLocation struct {
 	Line int
 	// ProxyPass is the proxy_pass of the location, nil for none.
 	ProxyPass *HTTPProxyPass `json:",omitempty"`
+	// GRPCPass is the grpc_pass of the location (Scheme "grpc" or
+	// "grpcs"), nil for none.
+	GRPCPass *HTTPProxyPass `json:",omitempty"`
 	// Return is the first return directive.
 	Return     *HTTPReturn `json:",omitempty"`
 	StubStatus bool        `json:",omitempty"`
@@ -566,6 +590,7 @@ var httpInherit = []struct {
 	{"root", func(d, s *HTTPSettings) { d.Root = s.Root }},
 	{"index", func(d, s *HTTPSettings) { d.Index = s.Index }},
 	{"error_page", func(d, s *HTTPSettings) { d.ErrorPages = s.ErrorPages }},
+	{"recursive_error_pages", func(d, s *HTTPSettings) { d.RecursiveErrorPages = s.RecursiveErrorPages }},
 	{"proxy_set_header", func(d, s *HTTPSettings) { d.ProxySetHeaders = s.ProxySetHeaders }},
 	{"proxy_hide_header", func(d, s *HTTPSettings) { d.ProxyHideHeaders = s.ProxyHideHeaders }},
 	{"proxy_pass_header", func(d, s *HTTPSettings) { d.ProxyPassHeaders = s.ProxyPassHeaders }},
@@ -651,6 +676,7 @@ var httpDirectives = []*Spec{
 	{Name: "location", Ctx: CtxHTTPServer | CtxHTTPLocation, Args: Args12, Block: CtxHTTPLocation, Multi: true, Set: setHTTPLocation},
 	{Name: "return", Ctx: CtxHTTPServer | CtxHTTPLocation, Args: Args12, Multi: true, Set: setHTTPReturn},
 	{Name: "error_page", Ctx: ctxHTTPAll, Args: Args2More, Multi: true, Set: setHTTPErrorPage},
+	{Name: "recursive_error_pages", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.RecursiveErrorPages })},
 	{Name: "root", Ctx: ctxHTTPAll, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		if l, ok := parent.(*HTTPLocation); ok && l.Alias != "" {
 			return nil, errorf(d.File, d.Line, `"root" directive is duplicate, "alias" directive was specified earlier`)
@@ -879,13 +905,13 @@ var httpDirectives = []*Spec{
 	// TLS termination (parsed; served by a later version)
 	{Name: "ssl_certificate", Ctx: ctxHTTPSrv, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		s := hsrv(c, parent)
-		s.SSLCertificates = append(s.SSLCertificates, d.Args[0])
+		s.SSLCertificates = append(s.SSLCertificates, pathArg(c, d.Args[0]))
 		s.mark(d.Name)
 		return nil, nil
 	}},
 	{Name: "ssl_certificate_key", Ctx: ctxHTTPSrv, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		s := hsrv(c, parent)
-		s.SSLCertificateKeys = append(s.SSLCertificateKeys, d.Args[0])
+		s.SSLCertificateKeys = append(s.SSLCertificateKeys, pathArg(c, d.Args[0]))
 		s.mark(d.Name)
 		return nil, nil
 	}},
@@ -896,7 +922,7 @@ var httpDirectives = []*Spec{
 	{Name: "ssl_session_timeout", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, secondsValue, func(s *HTTPServerSettings) *time.Duration { return &s.SSLSessionTimeout })},
 	{Name: "ssl_session_tickets", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: setting(hsrv, flagValue, func(s *HTTPServerSettings) *bool { return &s.SSLSessionTickets })},
 	{Name: "ssl_verify_client", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, httpDialect.enum("off", "on", "optional", "optional_no_ca"), func(s *HTTPServerSettings) *string { return &s.SSLVerifyClient })},
-	{Name: "ssl_client_certificate", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, stringValue, func(s *HTTPServerSettings) *string { return &s.SSLClientCertificate })},
+	{Name: "ssl_client_certificate", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, pathValue, func(s *HTTPServerSettings) *string { return &s.SSLClientCertificate })},
 	{Name: "ssl_verify_depth", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, numValue, func(s *HTTPServerSettings) *int { return &s.SSLVerifyDepth })},
 
 	// upstream
@@ -1922,17 +1948,18 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 	if zoneErr != nil {
 		return zoneErr
 	}
-	// TLS termination needs a certificate and its key
-	for _, srv := range h.Servers {
-		for _, l := range srv.Listens {
-			if !l.SSL {
-				continue
-			}
-			if len(srv.SSLCertificates) == 0 {
-				file, line := splitPos(l.Pos)
-				return errorf(file, line, `no "ssl_certificate" is defined for the "listen ... ssl" directive`)
-			}
+	if err := checkHTTPSSL(h); err != nil {
+		return err
+	}
+	// TLS termination needs a certificate and its key: nginx asks for one
+	// in the default server of each ssl address, naming its server block
+	// (the others use the default server's when they have none)
+	for _, addr := range h.addrs {
+		if srv := httpSSLDefaultServer(h.listens[addr].servers, addr); srv != nil && len(srv.SSLCertificates) == 0 && !srv.SSLRejectHandshake {
+			return errorf(srv.File, srv.Line, `no "ssl_certificate" is defined for the "listen ... ssl" directive`)
 		}
+	}
+	for _, srv := range h.Servers {
 		if len(srv.SSLCertificateKeys) < len(srv.SSLCertificates) {
 			return &Error{Msg: fmt.Sprintf(`no "ssl_certificate_key" is defined for certificate "%s"`, srv.SSLCertificates[len(srv.SSLCertificateKeys)])}
 		}
@@ -1963,7 +1990,7 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 			c.cfg.Warnings = append(c.cfg.Warnings, errorf(srv.File, srv.Line, "static files are not served by sluice yet: requests to this server are answered with 404").Error())
 		}
 		walkLocations(srv.Locations, func(l *HTTPLocation) {
-			if l.ProxyPass == nil && l.Return == nil && !l.StubStatus && len(l.Locations) == 0 {
+			if l.ProxyPass == nil && l.GRPCPass == nil && l.Return == nil && !l.StubStatus && len(l.Locations) == 0 {
 				c.cfg.Warnings = append(c.cfg.Warnings, errorf(l.File, l.Line, `static files are not served by sluice yet: location "%s" answers 404`, l.Name).Error())
 			}
 		})

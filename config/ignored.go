@@ -42,15 +42,6 @@ var ignored = []struct {
 	{"proxy_headers_hash_bucket_size", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1, false, checkNum, "hash sizes need no tuning"},
 	{"default_type", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1, false, checkNone, "sluice serves no files"},
 	{"types", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args0, true, checkNone, "sluice serves no files"},
-	{"gzip", CtxHTTP | CtxHTTPServer | CtxHTTPLocation | CtxHTTPIf, ArgsFlag, false, checkFlag, "gzip is not implemented yet"},
-	{"gzip_buffers", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args2, false, checkNone, "gzip is not implemented yet"},
-	{"gzip_comp_level", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1, false, checkNum, "gzip is not implemented yet"},
-	{"gzip_disable", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1More, true, checkNone, "gzip is not implemented yet"},
-	{"gzip_http_version", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1, false, checkNone, "gzip is not implemented yet"},
-	{"gzip_min_length", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1, false, checkSize, "gzip is not implemented yet"},
-	{"gzip_proxied", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1More, true, checkNone, "gzip is not implemented yet"},
-	{"gzip_types", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1More, true, checkNone, "gzip is not implemented yet"},
-	{"gzip_vary", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, ArgsFlag, false, checkFlag, "gzip is not implemented yet"},
 }
 
 // valueCheck is the check nginx makes on an ignored directive's argument.

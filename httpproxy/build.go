@@ -89,6 +89,7 @@ type proxy struct {
 	formats   *vars.LogFormats[*request]
 	tokens    [3][]byte // Server header value and error page footer by server_tokens: on, off, build
 	epoch     uint64
+	tlsb      *tlsBuilder // certificates loaded by this build (tls.go)
 
 	vBinaryRemoteAddr vars.Var
 }
@@ -196,6 +197,12 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	if err := defineVars(p.tab); err != nil {
 		return b, err
 	}
+	if err := defineGzipVars(p.tab); err != nil {
+		return b, err
+	}
+	if err := defineTLSVars(p.tab); err != nil {
+		return b, err
+	}
 	if p.vBinaryRemoteAddr, err = p.tab.Ref("binary_remote_addr", ""); err != nil {
 		return b, err
 	}
@@ -283,6 +290,11 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 			a := p.router.AddrByKey(key)
 			h := &Handler{p: p, addr: a, listen: l, def: p.servers[a.Default().Conf], key: key}
 			h.serving = h.markServing()
+			if l.SSL {
+				if h.tls, err = p.buildListenTLS(h, hc); err != nil {
+					return b, err
+				}
+			}
 			b.Listeners = append(b.Listeners, Listener{
 				Network: l.Network, Address: l.Address, Backlog: l.Backlog, ReusePort: l.ReusePort,
 				RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only, Handler: h,
@@ -365,7 +377,8 @@ type passConf struct {
 	port     string                   // $proxy_port
 	uri      string                   // the URI part
 	hasURI   bool
-	prefix   string // the scheme and host as written, for proxy_redirect default
+	prefix   string       // the scheme and host as written, for proxy_redirect default
+	tls      *upstreamTLS // https:// (or variables): TLS to the servers (upstream_tls.go)
 }
 
 // setHeader is one proxy_set_header other than Host and Connection.
@@ -399,6 +412,7 @@ type location struct {
 	ret  *retConf
 	stub bool
 	pass *passConf
+	grpc *grpcConf // grpc_pass (grpc.go)
 
 	http10     bool
 	keepalive  bool // upstream connections may be pooled
@@ -419,8 +433,12 @@ type location struct {
 	realIP     bool
 	realHeader string
 	tokens     []byte
-	redirect   bool     // proxy_redirect default applies
 	bind       net.Addr // proxy_bind, or nil
+
+	redirects       []redirectRule // proxy_redirect rules (redirect.go)
+	errPages        []errPage      // error_page (errorpage.go)
+	recursiveErrors bool           // recursive_error_pages
+	gz              *gzipConf      // gzip, nil when off (gzip.go)
 }
 
 // nextUpstream is a compiled proxy_next_upstream.
@@ -506,7 +524,17 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 			if err != nil {
 				return nil, err
 			}
+			if err := p.attachUpstreamTLS(pc, lc.ProxyPass, st); err != nil {
+				return nil, err
+			}
 			l.pass = pc
+		}
+		if lc.GRPCPass != nil {
+			g, err := p.buildGRPC(lc.GRPCPass, st, pos)
+			if err != nil {
+				return nil, err
+			}
+			l.grpc = g
 		}
 	} else {
 		l.stub = s.cfg.StubStatus
@@ -592,11 +620,17 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 	}
 	l.realIP = len(st.RealIPFrom) > 0
 	l.realHeader = strings.ToLower(st.RealIPHeader)
-	for _, r := range st.ProxyRedirect {
-		if r.Default {
-			l.redirect = true
-		}
+	if err := p.buildRedirects(l, st, pos); err != nil {
+		return nil, err
 	}
+	if err := p.buildErrorPages(l, st); err != nil {
+		return nil, err
+	}
+	gz, err := buildGzip(&st.Gzip, pos)
+	if err != nil {
+		return nil, err
+	}
+	l.gz = gz
 	if !st.AccessLogOff {
 		for _, al := range st.AccessLogs {
 			f, err := p.formats.Lookup(al.Format, al.Pos)
@@ -631,9 +665,6 @@ func (p *proxy) buildPass(pp *config.HTTPProxyPass) (*passConf, error) {
 		}
 		pc.url = t
 		return pc, nil
-	}
-	if pp.Scheme == "https" {
-		return nil, fmt.Errorf("httpproxy: proxy_pass to https:// is not supported by sluice yet in %s", pp.Pos)
 	}
 	pc.up = p.groups[strings.ToLower(pp.Upstream)]
 	if pc.up == nil {

@@ -50,12 +50,42 @@
 // (over HTTP/1.1; an HTTP/1.0 upstream gets the body read whole, up to
 // client_max_body_size).
 //
+// error_page answers the errors the proxy makes itself (502 and 504 when
+// no server answered, 403 from deny, 404, 413, 503 from the limits,
+// "return 404") and, with proxy_intercept_errors on, upstream responses of
+// status 300 or more that have a page: by an internal redirect to a URI
+// (the location is found again, the method becomes GET, the status sent
+// is the error's unless "=code" or "=" says otherwise), to a named
+// location, or by a redirect to a URL. An error while an error page is
+// served gets the built-in page unless recursive_error_pages is on; ten
+// redirects at most (errorpage.go). proxy_redirect rewrites Location and
+// Refresh with "default", prefix and regular expression rules, in order
+// (redirect.go). gzip compresses proxied responses and the proxy's own
+// pages under nginx's gzip_* rules, flushing after every read from the
+// upstream so that streams are not held back (gzip.go).
+//
 // Not done yet: static files (root, index, try_files are accepted and such
-// locations answer 404), error_page, gzip, proxy_intercept_errors,
-// proxy_redirect rules other than "default" and "off", proxy_bind with
-// variables, proxy_pass to https:// (refused when the configuration is
-// loaded), and proxy_pass with variables naming a host that only a
-// resolver could find at run time (answered 502).
+// locations answer 404), error_page for requests whose
+// head could not be read or whose Host is invalid, proxy_bind with variables, and proxy_pass with
+// variables naming a host that only a resolver could find at run time
+// (answered 502).
+//
+// HTTPS: a "listen ... ssl" address terminates TLS with the certificates
+// of the server the client's SNI names (tls.go), checks client
+// certificates per request as nginx does, and hands connections that
+// negotiate "h2" to the HTTP/2 server; "proxy_pass https://" speaks TLS
+// to the upstream servers under the proxy_ssl_* directives
+// (upstream_tls.go).
+//
+// HTTP/2 (h2.go): "listen ... http2" or "http2 on" turns it on; TLS
+// listeners offer it by ALPN, plain ones serve a connection that starts
+// with the HTTP/2 preface as HTTP/2 and any other as HTTP/1.1. Every
+// stream is one request served by the engine above, as an HTTP/1.1
+// request would be (same routing, limits, variables, logs, proxy_pass and
+// balancing, per stream), with $server_protocol "HTTP/2.0". grpc_pass
+// (grpc.go) sends gRPC calls over pooled HTTP/2 connections to a server
+// picked per call, streaming messages and trailers both ways. See
+// docs/http2.md.
 //
 // A Handler is safe for concurrent use; it serves each connection on the
 // goroutine that calls ServeConn.

@@ -45,6 +45,9 @@ func appendErrorPage(dst []byte, s int, tokens []byte) []byte {
 		dst = append(dst, "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large</center>\r\n"...)
 	} else {
 		line := statusLine(s)
+		if s == 302 {
+			line = "302 Found" // nginx's page, though its status line says "Moved Temporarily"
+		}
 		dst = append(dst, "<html>\r\n<head><title>"...)
 		dst = append(dst, line...)
 		dst = append(dst, "</title></head>\r\n<body>\r\n<center><h1>"...)

@@ -42,6 +42,7 @@ func (c *conn) proxyPass(r *request) bool {
 	pc := l.pass
 	up := pc.up
 	r.proxyHost = pc.hostName
+	r.upTLS = pc.tls // resolvePass decides for a URL with variables
 	var uri []byte
 	if pc.url != nil {
 		var ok bool
@@ -53,7 +54,13 @@ func (c *conn) proxyPass(r *request) bool {
 	} else if pc.hasURI {
 		uri = c.replaceURI(r, l, pc)
 	}
-	mode, body, ok := c.prepareBody(r, l)
+	if uri == nil && r.ep.internal {
+		uri = internalURI(r) // error_page: the new URI, not the client's
+	}
+	mode, body, ok := bodyNone, []byte(nil), true
+	if !r.ep.internal { // a redirected request (error_page) sends no body
+		mode, body, ok = c.prepareBody(r, l)
+	}
 	if !ok {
 		return false
 	}
@@ -92,15 +99,18 @@ func (c *conn) proxyPass(r *request) bool {
 		fresh := false
 	attempt:
 		uc, reused, err := c.upstreamConn(up, peer, l, fresh)
+		if err == nil && !reused && r.upTLS != nil {
+			if err = c.upstreamHandshake(r, l, uc); err != nil { // upstream_tls.go
+				uc.nc.Close()
+			}
+		}
 		if err != nil {
 			timeout := errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err)
 			cond, status := nuError, 502
 			if timeout {
 				cond, status = nuTimeout, 504
-				c.logf(r.srv, errlog.LevelError, "upstream timed out (110: Connection timed out) while connecting to upstream")
-			} else {
-				c.logf(r.srv, errlog.LevelError, "connect() failed "+errText(err)+" while connecting to upstream")
 			}
+			c.logf(r.srv, errlog.LevelError, connectErrorText(err, timeout))
 			t.status, t.response = status, c.h.p.now().Sub(tStart)
 			sel.Done(balance.Outcome{Failed: true})
 			lastStatus = status
@@ -184,6 +194,14 @@ func (c *conn) proxyPass(r *request) bool {
 				continue
 			}
 		}
+		if interceptable(l, r.resp.Status) {
+			// proxy_intercept_errors: the error_page replaces the response
+			intercept(r)
+			uc.nc.Close()
+			t.response = c.h.p.now().Sub(tStart)
+			sel.Done(balance.Outcome{Latency: t.header})
+			return c.sendError(r, r.resp.Status)
+		}
 		r.haveResp = true
 		reusable, clientOK, upErr := c.sendResponse(r, l, uc, tb, n, have)
 		t.response = c.h.p.now().Sub(tStart)
@@ -206,7 +224,9 @@ func (c *conn) proxyPass(r *request) bool {
 		}
 		return r.keepAlive
 	}
-	if bodyGone {
+	if bodyGone || mode == bodyStreamLength || mode == bodyStreamChunked {
+		// a streamed body may be left unread: the connection cannot
+		// carry another request (the error page, if any, is sent first)
 		r.keepAlive = false
 	}
 	return c.sendError(r, lastStatus)
@@ -286,9 +306,10 @@ func (c *conn) resolvePass(r *request, pc *passConf) (*upstream, []byte, bool) {
 	switch {
 	case strings.HasPrefix(strings.ToLower(s), "http://"):
 		s = s[7:]
+		r.upTLS = nil
 	case strings.HasPrefix(strings.ToLower(s), "https://"):
-		c.logf(r.srv, errlog.LevelError, fmt.Sprintf("proxy_pass to %q: https upstreams are not supported by sluice yet", u))
-		return nil, nil, false
+		s, scheme = s[8:], "https"
+		r.upTLS = pc.tls
 	default:
 		c.logf(r.srv, errlog.LevelError, fmt.Sprintf("invalid URL prefix in %q", u))
 		return nil, nil, false
@@ -756,15 +777,32 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 	} else {
 		c.keepAliveOK(r)
 	}
-	r.status = status
-	// the status line as the upstream sent it
+	// the status line as the upstream sent it, or the error_page status
 	var lineArr [64]byte
 	line := appendStatus(lineArr[:0], status)
 	line = append(line, ' ')
-	if len(resp.Reason) > 0 && len(resp.Reason) < 48 {
+	if e := r.ep.errStatus; e != 0 && !upgrade {
+		status = e
+		line = append(line[:0], statusLine(status)...)
+	} else if len(resp.Reason) > 0 && len(resp.Reason) < 48 {
 		line = append(line, resp.Reason...)
 	} else if s, ok := statusLines[status]; ok {
 		line = append(line[:0], s...)
+	}
+	r.status = status
+	// gzip (gzip.go)
+	var gzVary, gz bool
+	if l.gz != nil && !upgrade {
+		var rh respHeaders
+		scanRespHeaders(resp.Headers, &rh)
+		clen := int64(-1)
+		if resp.Body == h1.BodyLength || resp.ContentLength >= 0 {
+			clen = resp.ContentLength
+		}
+		gzVary, gz = c.gzipCheck(r, l.gz, status, &rh, clen)
+		if gz && resp.Body != h1.BodyNone && r.h1.Minor < 1 {
+			r.keepAlive = false // close-delimited
+		}
 	}
 	out := c.appendHeadStart(c.req.out[:0], r, status, line)
 	for i := range resp.Headers {
@@ -772,10 +810,16 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		if skipResponseHeader(h.Name, l, upgrade) {
 			continue
 		}
-		if l.redirect && l.pass != nil && l.pass.prefix != "" && (len(h.Name) == 8 || len(h.Name) == 7) &&
+		if len(l.redirects) > 0 && (len(h.Name) == 8 || len(h.Name) == 7) &&
 			(equalFoldLower(h.Name, "location") || equalFoldLower(h.Name, "refresh")) {
-			out = appendRedirected(out, h, l)
+			out = c.appendRedirected(out, r, h, l)
 			continue
+		}
+		if gz {
+			var skip bool
+			if out, skip = gzipSkipHeader(h, out); skip {
+				continue
+			}
 		}
 		out = append(out, h.Name...)
 		out = append(out, ':', ' ')
@@ -785,7 +829,12 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 	if upgrade {
 		out = append(out, "Connection: upgrade\r\n"...)
 	}
+	out = appendGzipHeaders(out, gzVary, gz)
 	switch {
+	case gz:
+		if resp.Body != h1.BodyNone && r.h1.Minor >= 1 {
+			out = append(out, "Transfer-Encoding: chunked\r\n"...)
+		}
 	case resp.Body == h1.BodyLength || (resp.Body == h1.BodyNone && resp.ContentLength >= 0 && r.h1.IsHead()):
 		out = append(out, "Content-Length: "...)
 		out = strconv.AppendInt(out, resp.ContentLength, 10)
@@ -811,6 +860,9 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		r.bodySent = int64(have - n)
 		c.tunnel(r, l, uc)
 		return false, false, nil
+	}
+	if gz && resp.Body != h1.BodyNone {
+		return c.sendGzipped(r, l, uc, tb, n, have, out)
 	}
 	switch resp.Body {
 	case h1.BodyNone:
@@ -1058,31 +1110,6 @@ func skipResponseHeader(name []byte, l *location, upgrade bool) bool {
 	return false
 }
 
-// appendRedirected appends a Location or Refresh header with
-// proxy_redirect default applied: the proxy_pass URL at its start is
-// replaced by the location's name.
-func appendRedirected(out []byte, h *h1.Header, l *location) []byte {
-	out = append(out, h.Name...)
-	out = append(out, ':', ' ')
-	v := h.Value
-	from := l.pass.prefix + l.pass.uri
-	to := l.name
-	if !l.pass.hasURI {
-		from, to = l.pass.prefix+"/", "/"
-	}
-	if l.cfg == nil || l.cfg.Modifier == "~" || l.cfg.Modifier == "~*" || l.cfg.Modifier == "@" {
-		out = append(out, v...)
-		return append(out, '\r', '\n')
-	}
-	if len(v) >= len(from) && strings.EqualFold(bstr(v[:len(from)]), from) {
-		out = append(out, to...)
-		out = append(out, v[len(from):]...)
-	} else {
-		out = append(out, v...)
-	}
-	return append(out, '\r', '\n')
-}
-
 // tunnel copies both directions of an upgraded connection until each side
 // has closed, passing half-closes on.
 func (c *conn) tunnel(r *request, l *location, uc *upConn) {
@@ -1179,7 +1206,12 @@ type clientWatch struct {
 
 // start begins watching c (once) while uc is being read.
 func (w *clientWatch) start(c *conn, uc *upConn) {
-	if w.running || c.rc == nil {
+	rc, overTLS := c.rc, false
+	if rc == nil && c.tls.raw != nil {
+		// a TLS client: its socket is watched for its shutdown (tls.go)
+		rc, overTLS = c.tls.raw, true
+	}
+	if w.running || rc == nil {
 		return
 	}
 	w.running = true
@@ -1188,7 +1220,11 @@ func (w *clientWatch) start(c *conn, uc *upConn) {
 	go func() {
 		defer close(w.done)
 		var closed bool
-		err := c.rc.Read(func(fd uintptr) bool {
+		err := rc.Read(func(fd uintptr) bool {
+			if overTLS {
+				closed = peerClosed(fd)
+				return closed // else wait for the next event on the socket
+			}
 			var b [1]byte
 			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 			switch {

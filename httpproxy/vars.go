@@ -44,16 +44,19 @@ type request struct {
 	reqLen    int64 // bytes of the request read (head and body)
 	keepAlive bool
 
-	host      []byte // $host
-	proxyHost string // $proxy_host
-	tries     []try
-	bal       balance.Request
-	resp      h1.Response // the last upstream response head (for $upstream_http_*)
-	haveResp  bool
-	outHead   []byte // the response head sent, for $sent_http_*
-	sentClose bool   // the upstream request said "Connection: close"
-	limitReq  string // $limit_req_status
-	limitConn string // $limit_conn_status
+	host        []byte // $host
+	proxyHost   string // $proxy_host
+	tries       []try
+	bal         balance.Request
+	resp        h1.Response // the last upstream response head (for $upstream_http_*)
+	haveResp    bool
+	outHead     []byte       // the response head sent, for $sent_http_*
+	sentClose   bool         // the upstream request said "Connection: close"
+	limitReq    string       // $limit_req_status
+	limitConn   string       // $limit_conn_status
+	ep          epState      // error_page state (errorpage.go)
+	gzIn, gzOut int64        // bytes compressed and what they became, for $gzip_ratio (gzip.go)
+	upTLS       *upstreamTLS // TLS to the upstream of this request, or nil (upstream_tls.go)
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -79,6 +82,9 @@ func (r *request) reset() {
 	r.outHead = r.outHead[:0]
 	r.limitReq, r.limitConn = "", ""
 	r.sentClose = false
+	r.ep.reset()
+	r.gzIn, r.gzOut = 0, 0
+	r.upTLS = nil
 }
 
 // bstr views b as a string without copying; the string must not outlive b's
@@ -278,8 +284,13 @@ func defineVars(t *vars.Table[*request]) error {
 			return strconv.AppendUint(dst, uint64(r.c.local.Port()), 10), true
 		}},
 		{"server_protocol", str(func(r *request) []byte { return r.h1.Proto })},
-		{"scheme", func(dst []byte, r *request) ([]byte, bool) { return append(dst, "http"...), true }},
-		{"https", func(dst []byte, r *request) ([]byte, bool) { return dst, true }},
+		{"scheme", func(dst []byte, r *request) ([]byte, bool) { return append(dst, r.c.scheme()...), true }},
+		{"https", func(dst []byte, r *request) ([]byte, bool) {
+			if r.c.tlsState() != nil {
+				return append(dst, "on"...), true
+			}
+			return dst, true
+		}},
 		{"request_method", str(func(r *request) []byte { return r.h1.Method })},
 		{"request_uri", str(func(r *request) []byte { return r.h1.RequestURI })},
 		{"uri", str(func(r *request) []byte { return r.h1.URI })},

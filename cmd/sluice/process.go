@@ -33,12 +33,12 @@ var modules = []struct {
 	{"stream_upstream_hash_module", true},
 	{"http_upstream_module", true},
 	{"http_proxy_module", true},
-	{"http_ssl_module", false},
-	{"http_v2_module", false},
+	{"http_ssl_module", true},
+	{"http_v2_module", true},
 	{"http_realip_module", true},
 	{"http_stub_status_module", true},
-	{"http_gzip_module", false},
-	{"http_grpc_module", false},
+	{"http_gzip_module", true},
+	{"http_grpc_module", true},
 }
 
 func buildInfo() string {
