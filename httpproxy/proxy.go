@@ -676,15 +676,15 @@ func (c *conn) sendRequest(r *request, l *location, uc *upConn, mode int, body [
 			if int64(len(buf)) > rem {
 				buf = buf[:rem]
 			}
-			fromBuf := c.r0 < c.r1
 			m, err := c.clientRead(r, buf)
 			if err != nil {
 				c.bodyReadFailed(r, err)
 				return true, true, errClientBody
 			}
-			if !fromBuf {
-				gone = true
-			}
+			// Bytes taken from the read buffer are consumed as well as
+			// those read from the socket: either way a retry could not
+			// send the whole body again.
+			gone = true
 			rem -= int64(m)
 			r.reqLen += int64(m)
 			uc.wdl.set(uc.nc, false, l.set.ProxySendTimeout)
