@@ -1477,25 +1477,12 @@ func setHTTPProxyPass(c *compiler, d *Directive, parent any) (any, error) {
 		if hostport == "" {
 			return nil, errorf(d.File, d.Line, `no host in upstream "%s"`, rest)
 		}
-		host, port := hostport, ""
-		if strings.HasPrefix(hostport, "[") {
-			end := strings.IndexByte(hostport, ']')
-			if end < 0 {
-				return nil, errorf(d.File, d.Line, `invalid host in upstream "%s"`, rest)
-			}
-			host, port = hostport[:end+1], strings.TrimPrefix(hostport[end+1:], ":")
-		} else if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
-			host, port = hostport[:i], hostport[i+1:]
-			if port == "" {
-				return nil, errorf(d.File, d.Line, `invalid port in upstream "%s"`, rest)
-			}
+		host, port, n, err := splitUpstreamHost(d, hostport, rest)
+		if err != nil {
+			return nil, err
 		}
-		if port != "" {
-			n, ok := parseDigits(port)
-			if !ok || n < 1 || n > 65535 {
-				return nil, errorf(d.File, d.Line, `invalid port in upstream "%s"`, rest)
-			}
-			pp.port = int(n)
+		if n != 0 {
+			pp.port = n
 		}
 		pp.Host = host
 		if port != "" {
@@ -2085,4 +2072,31 @@ func (h *HTTP) UpstreamByName(name string) *HTTPUpstream {
 		}
 	}
 	return nil
+}
+
+// splitUpstreamHost splits the host[:port] of a proxy_pass or grpc_pass URL
+// ("[::1]:80" included) and checks the port; rest is the URL after the
+// scheme, quoted in errors as nginx quotes it.
+func splitUpstreamHost(d *Directive, hostport, rest string) (host, port string, n int, err error) {
+	host = hostport
+	if strings.HasPrefix(hostport, "[") {
+		end := strings.IndexByte(hostport, ']')
+		if end < 0 {
+			return "", "", 0, errorf(d.File, d.Line, `invalid host in upstream "%s"`, rest)
+		}
+		host, port = hostport[:end+1], strings.TrimPrefix(hostport[end+1:], ":")
+	} else if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
+		host, port = hostport[:i], hostport[i+1:]
+		if port == "" {
+			return "", "", 0, errorf(d.File, d.Line, `invalid port in upstream "%s"`, rest)
+		}
+	}
+	if port != "" {
+		v, ok := parseDigits(port)
+		if !ok || v < 1 || v > 65535 {
+			return "", "", 0, errorf(d.File, d.Line, `invalid port in upstream "%s"`, rest)
+		}
+		n = int(v)
+	}
+	return host, port, n, nil
 }

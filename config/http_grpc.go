@@ -454,25 +454,12 @@ func setGRPCPass(c *compiler, d *Directive, parent any) (any, error) {
 		if strings.ContainsAny(rest, "/?") {
 			return nil, errorf(d.File, d.Line, `invalid host in upstream "%s"`, rest)
 		}
-		host, port := rest, ""
-		if strings.HasPrefix(rest, "[") {
-			end := strings.IndexByte(rest, ']')
-			if end < 0 {
-				return nil, errorf(d.File, d.Line, `invalid host in upstream "%s"`, rest)
-			}
-			host, port = rest[:end+1], strings.TrimPrefix(rest[end+1:], ":")
-		} else if i := strings.LastIndexByte(rest, ':'); i >= 0 {
-			host, port = rest[:i], rest[i+1:]
-			if port == "" {
-				return nil, errorf(d.File, d.Line, `invalid port in upstream "%s"`, rest)
-			}
+		host, _, n, err := splitUpstreamHost(d, rest, rest)
+		if err != nil {
+			return nil, err
 		}
-		if port != "" {
-			n, ok := parseDigits(port)
-			if !ok || n < 1 || n > 65535 {
-				return nil, errorf(d.File, d.Line, `invalid port in upstream "%s"`, rest)
-			}
-			pp.port = int(n)
+		if n != 0 {
+			pp.port = n
 		}
 		pp.Host = rest
 		if u := h.ups[strings.ToLower(host)]; u != nil && !u.Implicit && pp.port != 0 {
