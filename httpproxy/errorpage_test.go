@@ -3,14 +3,10 @@ package httpproxy
 import (
 	"bufio"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -91,66 +87,6 @@ func featureBackend(t *testing.T) *backend {
 			io.WriteString(w, "ok "+r.Method+" "+r.URL.RequestURI())
 		}
 	}))
-}
-
-// runNginx starts nginx with the http block body (LISTEN replaced by its
-// address) and returns the address; the test skips when nginx is not
-// installed (and fails in CI).
-func runNginx(t *testing.T, body string) string {
-	t.Helper()
-	if _, err := os.Stat(nginxBinary); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("nginx is required in CI: %v", err)
-		}
-		t.Skipf("nginx not installed: %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	for _, d := range []string{"logs", "tmp"} {
-		os.Mkdir(filepath.Join(dir, d), 0o755)
-	}
-	tmp := filepath.Join(dir, "tmp")
-	text := fmt.Sprintf(`daemon off; master_process off; pid %s/nginx.pid; error_log %s/logs/error.log;
-events {}
-http { access_log off;
-	client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;
-	uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;
-%s}
-`, dir, dir, tmp, tmp, tmp, tmp, tmp, strings.ReplaceAll(body, "LISTEN", addr))
-	conf := filepath.Join(dir, "nginx.conf")
-	os.WriteFile(conf, []byte(text), 0o644)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	cmd := exec.CommandContext(ctx, nginxBinary, "-p", dir+"/", "-c", conf, "-e", filepath.Join(dir, "logs/stderr.log"))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-exited; cancel() })
-	deadline := time.Now().Add(waitLimit)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx does not listen")
-		}
-		time.Sleep(20 * time.Millisecond) // nginx starting: no event to wait on
-	}
 }
 
 // featureView renders what a client sees of a response for comparison:
@@ -240,7 +176,7 @@ func TestNginxDifferentialFeatures(t *testing.T) {
 		location /a { return 404; }
 		location /b { error_page 500 /nf; return 404; }
 	}`
-	nginxAddr := runNginx(t, body)
+	nginxAddr := startNginx(t, body)
 	h := startProxy(t, "events {} http { access_log off;\n"+strings.ReplaceAll(body, "LISTEN", "127.0.0.1:18080")+"}", Options{})
 	sluiceAddr := h.addr["127.0.0.1:18080"]
 	gz := "Accept-Encoding: gzip, deflate\r\n"

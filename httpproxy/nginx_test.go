@@ -3,14 +3,10 @@ package httpproxy
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -81,19 +77,8 @@ func headBackend(t *testing.T) string {
 // receives (request line, Host, Connection, X-Forwarded-For, body) and the
 // response headers (but Date and Server) must be the same.
 func TestNginxDifferentialProxy(t *testing.T) {
-	if _, err := os.Stat(nginxBinary); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("nginx is required in CI: %v", err)
-		}
-		t.Skipf("nginx not installed: %v", err)
-	}
+	needNginx(t)
 	be := headBackend(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	nginxAddr := l.Addr().String()
-	l.Close()
 	body := `
 	upstream b { server ` + be + `; }
 	map $http_upgrade $connection_upgrade { default upgrade; '' close; }
@@ -111,47 +96,7 @@ func TestNginxDifferentialProxy(t *testing.T) {
 			proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; }
 		location /ret { return 200 "text $host $request_uri"; }
 	}`
-	dir := t.TempDir()
-	for _, d := range []string{"logs", "tmp"} {
-		os.Mkdir(filepath.Join(dir, d), 0o755)
-	}
-	tmp := filepath.Join(dir, "tmp")
-	text := fmt.Sprintf(`daemon off; master_process off; pid %s/nginx.pid; error_log %s/logs/error.log;
-events {}
-http { access_log off;
-	client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;
-	uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;
-%s}
-`, dir, dir, tmp, tmp, tmp, tmp, tmp, strings.ReplaceAll(body, "LISTEN", nginxAddr))
-	nginxConf := filepath.Join(dir, "nginx.conf")
-	os.WriteFile(nginxConf, []byte(text), 0o644)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, nginxBinary, "-p", dir+"/", "-c", nginxConf, "-e", filepath.Join(dir, "logs/stderr.log"))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-	deadline := time.Now().Add(waitLimit)
-	for {
-		if c, err := net.Dial("tcp", nginxAddr); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx does not listen")
-		}
-		time.Sleep(20 * time.Millisecond) // nginx starting: no event to wait on
-	}
+	nginxAddr := startNginx(t, body)
 	h := startProxy(t, "events {} http { access_log off;\n"+strings.ReplaceAll(body, "LISTEN", "127.0.0.1:18080")+"}", Options{})
 	sluiceAddr := h.addr["127.0.0.1:18080"]
 

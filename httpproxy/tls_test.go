@@ -369,56 +369,15 @@ func TestHTTPSClientCertificate(t *testing.T) {
 // TestHTTPSNginxPages compares the 400 pages of a client without the
 // required certificate and of a plain request with nginx's.
 func TestHTTPSNginxPages(t *testing.T) {
-	if _, err := os.Stat(nginxBinary); err != nil {
-		t.Skipf("nginx not installed: %v", err)
-	}
+	needNginx(t)
 	dir := t.TempDir()
 	ca := makeTLSCert(t, dir, tlsCertOpts{cn: "CA", ca: true})
 	srv := makeTLSCert(t, dir, tlsCertOpts{cn: "server", dns: []string{"s.example"}})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	nginxAddr := l.Addr().String()
-	l.Close()
 	body := fmt.Sprintf(`server { listen LISTEN ssl; server_tokens off;
 		ssl_certificate %s; ssl_certificate_key %s;
 		ssl_client_certificate %s; ssl_verify_client on;
 		return 200 ok; }`, srv.certFile, srv.keyFile, ca.certFile)
-	for _, d := range []string{"logs", "tmp"} {
-		os.Mkdir(filepath.Join(dir, d), 0o755)
-	}
-	text := fmt.Sprintf("daemon off; master_process off; pid %s/nginx.pid; error_log %s/logs/error.log;\nevents {}\nhttp { access_log off; client_body_temp_path %s/tmp/b; proxy_temp_path %s/tmp/p; fastcgi_temp_path %s/tmp/f; uwsgi_temp_path %s/tmp/u; scgi_temp_path %s/tmp/s;\n%s}\n",
-		dir, dir, dir, dir, dir, dir, dir, strings.ReplaceAll(body, "LISTEN", nginxAddr))
-	conf := filepath.Join(dir, "nginx.conf")
-	os.WriteFile(conf, []byte(text), 0o644)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, nginxBinary, "-p", dir+"/", "-c", conf, "-e", filepath.Join(dir, "logs/stderr.log"))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-	deadline := time.Now().Add(waitLimit)
-	for {
-		if c, err := net.Dial("tcp", nginxAddr); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nginx does not listen")
-		}
-		time.Sleep(20 * time.Millisecond) // nginx starting: no event to wait on
-	}
+	nginxAddr := startNginx(t, body)
 	h := startProxy(t, "events {} http { access_log off;\n"+strings.ReplaceAll(body, "LISTEN", "127.0.0.1:8443")+"}", Options{})
 	sluiceAddr := h.addr["127.0.0.1:8443"]
 	page := func(addr string) string {
