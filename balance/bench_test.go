@@ -99,7 +99,7 @@ func TestPeerStateLayout(t *testing.T) {
 		name     string
 		off, len uintptr
 	}{
-		{"active", unsafe.Offsetof(st.active), unsafe.Sizeof(st.active)},
+		{"use", unsafe.Offsetof(st.use), unsafe.Sizeof(st.use)},
 		{"fails", unsafe.Offsetof(st.fails), unsafe.Sizeof(st.fails)},
 		{"excl", unsafe.Offsetof(st.excl), unsafe.Sizeof(st.excl)},
 		{"slowSince", unsafe.Offsetof(st.slowSince), unsafe.Sizeof(st.slowSince)},
@@ -107,7 +107,6 @@ func TestPeerStateLayout(t *testing.T) {
 		{"ewmaStamp", unsafe.Offsetof(st.ewmaStamp), unsafe.Sizeof(st.ewmaStamp)},
 		{"lastPick", unsafe.Offsetof(st.lastPick), unsafe.Sizeof(st.lastPick)},
 		{"startN", unsafe.Offsetof(st.startN), unsafe.Sizeof(st.startN)},
-		{"startSum", unsafe.Offsetof(st.startSum), unsafe.Sizeof(st.startSum)},
 	} {
 		if f.off+f.len > 64 {
 			t.Errorf("peerState.%s at offset %d is outside the first cache line", f.name, f.off)

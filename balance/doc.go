@@ -58,8 +58,12 @@
 // it rather than recompute nginx's weights (same shares, different order).
 //
 // least_conn sends to the server with the fewest active connections
-// relative to its weight; ties go round robin. Groups of more than 64 servers
-// compare 32 servers per pick, starting at a random one.
+// relative to its weight; ties go round robin, exactly as in nginx. Picks
+// that overlap in time (under concurrent load) break ties at random in
+// proportion to weight instead, since their order is not defined anyway and
+// the shared round-robin state would make the cores contend for it. Groups
+// of more than 64 servers compare 32 servers per pick, starting at a random
+// one.
 //
 // ip_hash keys on the client address: the first three octets of an IPv4
 // address (so one /24 network shares a server) or the whole IPv6 address. If
@@ -88,9 +92,13 @@
 // toward the group's typical latency, so a server that was slow once is not
 // shunned forever. A server without samples is valued at that typical
 // latency. Scores within TieBand (1/8) of the best count as equal and take
-// turns, and one pick in ProbeEvery (20) goes to the server that waited
-// longest, so identical servers share the load evenly and an idle server is
-// measured again.
+// turns in the order of the group's weighted round-robin schedule (at
+// random in proportion to weight while picks overlap, as for least_conn),
+// and one pick in ProbeEvery (20) goes to the server that waited longest,
+// so identical servers share the load evenly and an idle server is
+// measured again. least_time reads a cached clock, refreshed every
+// millisecond while picks use it, as nginx reads the clock once per event
+// loop iteration.
 //
 // # Time and randomness
 //

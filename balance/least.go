@@ -49,15 +49,17 @@ func (c *pickCtx) window(t *tier) (k, off int) {
 type connScan struct {
 	best, tied, m int
 	ba, bw        int64
+	tw            int64 // sum of the weights of the tied servers
 }
 
 func (r *connScan) add(i int, a, w int64) {
 	r.m++
 	switch {
 	case r.best < 0 || a*r.bw < r.ba*w:
-		r.best, r.ba, r.bw, r.tied = i, a, w, 1
+		r.best, r.ba, r.bw, r.tied, r.tw = i, a, w, 1, w
 	case a*r.bw == r.ba*w:
 		r.tied++
+		r.tw += w
 	}
 }
 
@@ -65,7 +67,7 @@ func (r *connScan) add(i int, a, w int64) {
 // it reports false when one is not plain and quiet. It is add written out
 // with the state in locals.
 func (r *connScan) scanQuiet(seg []hotPeer, base int) bool {
-	best, tied := r.best, r.tied
+	best, tied, tw := r.best, r.tied, r.tw
 	ba, bw := r.ba, r.bw
 	for x := range seg {
 		h := &seg[x]
@@ -79,14 +81,15 @@ func (r *connScan) scanQuiet(seg []hotPeer, base int) bool {
 		if st.slowSince.Load() != 0 {
 			return false
 		}
-		a, w := int64(st.active.Load()), h.weight
+		a, w := int64(st.conns()), h.weight
 		if u, v := a*bw, ba*w; u < v {
-			best, ba, bw, tied = base+x, a, w, 1
+			best, ba, bw, tied, tw = base+x, a, w, 1, w
 		} else if u == v {
 			tied++
+			tw += w
 		}
 	}
-	r.best, r.tied, r.ba, r.bw = best, tied, ba, bw
+	r.best, r.tied, r.tw, r.ba, r.bw = best, tied, tw, ba, bw
 	r.m += len(seg)
 	return true
 }
@@ -100,7 +103,7 @@ func (r *connScan) scan(c *pickCtx, t *tier, off, k int) {
 			i -= n
 		}
 		if p := t.peers[i]; c.usable(p) {
-			r.add(i, int64(p.st.active.Load()), p.weight)
+			r.add(i, int64(p.st.conns()), p.weight)
 		}
 	}
 }
@@ -111,6 +114,7 @@ func (r *connScan) scan(c *pickCtx, t *tier, off, k int) {
 // usable servers tie does a second pass, like nginx's, share the picks
 // among the tied by smooth weighted round robin.
 func (c *pickCtx) leastConn(t *tier) *Peer {
+	random, ticket := t.tieBegin(c)
 	k, off := c.window(t)
 	n := len(t.peers)
 	// ba/bw = 1/0 is above every score: the first server becomes best.
@@ -130,6 +134,19 @@ func (c *pickCtx) leastConn(t *tier) *Peer {
 	if r.tied == 1 {
 		return t.peers[r.best]
 	}
+	if random {
+		return c.connTieRandom(t, &r, off, k)
+	}
+	p := c.connTie(t, &r, off, k, fast)
+	t.tieEnd(ticket)
+	return p
+}
+
+// connTie breaks a least_conn tie as nginx does: smooth weighted round
+// robin among the tied servers, which when every usable server is tied is
+// the tier's round robin itself.
+func (c *pickCtx) connTie(t *tier, r *connScan, off, k int, fast bool) *Peer {
+	n := len(t.peers)
 	if r.tied == r.m && n <= exactLimit {
 		if p := c.rr(t); p != nil {
 			return p
@@ -148,7 +165,7 @@ func (c *pickCtx) leastConn(t *tier) *Peer {
 				i -= n
 			}
 			h := &t.hot[i]
-			if int64(h.st.active.Load())*r.bw == r.ba*h.weight && c.usable(t.peers[i]) {
+			if int64(h.st.conns())*r.bw == r.ba*h.weight && c.usable(t.peers[i]) {
 				w.add(t, i)
 			}
 		}
@@ -159,6 +176,34 @@ func (c *pickCtx) leastConn(t *tier) *Peer {
 	}
 	t.cw[w.pick].Add(-w.total)
 	return t.peers[w.pick]
+}
+
+// connTieRandom breaks a least_conn tie found by an overlapping pick: a
+// server among the tied, chosen at random in proportion to weight.
+func (c *pickCtx) connTieRandom(t *tier, r *connScan, off, k int) *Peer {
+	if r.tw <= 0 {
+		return t.peers[r.best]
+	}
+	x := int64(c.s.rnd() % uint64(r.tw))
+	n := len(t.peers)
+	for j := range k {
+		i := j + off
+		if i >= n {
+			i -= n
+		}
+		h := &t.hot[i]
+		if int64(h.st.conns())*r.bw != r.ba*h.weight {
+			continue
+		}
+		if x -= h.weight; x < 0 {
+			if p := t.peers[i]; c.usable(p) {
+				return p
+			}
+			break
+		}
+	}
+	// Counts moved under concurrent picks: keep the first best.
+	return t.peers[r.best]
 }
 
 // wrr is nginx's smooth weighted round robin among some servers of a tier:
@@ -192,7 +237,7 @@ func (w *wrr) tiesQuiet(t *tier, ba, bw int64, from, to int) {
 	for i := from; i < to; i++ {
 		h := &t.hot[i]
 		st := h.st
-		if int64(st.active.Load())*bw != ba*h.weight || !h.plain {
+		if int64(st.conns())*bw != ba*h.weight || !h.plain {
 			continue
 		}
 		if uint32(st.fails.Load())|st.excl.Load() != 0 || st.slowSince.Load() != 0 {
@@ -325,7 +370,7 @@ func (r *timeScan) scanQuiet(seg []hotPeer, base int) bool {
 		if st.slowSince.Load() != 0 {
 			return false
 		}
-		a1 := float64(st.active.Load() + 1)
+		a1 := float64(st.conns() + 1)
 		est := est0
 		if b := st.ewma.Load(); b != 0 {
 			est = math.Float64frombits(b)
@@ -381,7 +426,7 @@ func (r *timeScan) scan(c *pickCtx, t *tier, off, k int) {
 		}
 		if p := t.peers[i]; c.usable(p) {
 			h := &t.hot[i]
-			r.add(i, r.estimate(h.st)*float64(h.st.active.Load()+1)*h.inv)
+			r.add(i, r.estimate(h.st)*float64(h.st.conns()+1)*h.inv)
 		}
 	}
 }
@@ -397,10 +442,12 @@ func (c *pickCtx) leastTime(t *tier) *Peer {
 		k, off = scanWindow, int(x/ProbeEvery%uint64(n))
 	}
 	if probe {
-		return c.stalest(t, off, k)
+		// Start anywhere: servers picked within the same clock tick are
+		// equally stale, and the first of them is the one probed.
+		return c.stalest(t, int(x/ProbeEvery%uint64(n)), k)
 	}
 	var r timeScan
-	r.ltView = c.s.ltView(c.time())
+	r.ltView = c.s.ltView(c.coarseTime())
 	r.reset()
 	fast := c.req.Tried.n == 0
 	if fast {
@@ -417,7 +464,7 @@ func (c *pickCtx) leastTime(t *tier) *Peer {
 	if r.over {
 		return c.leastTimeTies(t, &r, off, k)
 	}
-	return c.tie(t, r.best, r.m, r.lim, r.cscore[:r.nc], r.cidx[:r.nc])
+	return c.tie(t, r.best, r.lim, r.cscore[:r.nc], r.cidx[:r.nc])
 }
 
 // stalest returns the usable server of the window picked least recently:
@@ -458,7 +505,7 @@ func (c *pickCtx) leastTimeTies(t *tier, r *timeScan, off, k int) *Peer {
 		}
 		if p := t.peers[i]; c.usable(p) {
 			h := &t.hot[i]
-			if s := r.estimate(h.st) * float64(h.st.active.Load()+1) * h.inv; s <= r.lim {
+			if s := r.estimate(h.st) * float64(h.st.conns()+1) * h.inv; s <= r.lim {
 				score[nc], idx[nc] = s, int32(i)
 				nc++
 			}
@@ -468,52 +515,63 @@ func (c *pickCtx) leastTimeTies(t *tier, r *timeScan, off, k int) *Peer {
 		// Scores moved under concurrent picks: keep the best.
 		return t.peers[r.best]
 	}
-	return c.tie(t, r.best, r.m, r.lim, score[:nc], idx[:nc])
+	return c.tie(t, r.best, r.lim, score[:nc], idx[:nc])
 }
 
-// tie finishes a least_time pick among m usable servers whose lowest score
-// is server best's: the candidates (score, idx) with a score at most limit
-// are tied and take turns by smooth weighted round robin.
-func (c *pickCtx) tie(t *tier, best, m int, limit float64, score []float64, idx []int32) *Peer {
-	tied := 0
-	for _, s := range score {
-		if s <= limit {
-			tied++
-		}
-	}
-	if tied == 1 {
-		return t.peers[best]
-	}
-	if tied == m && len(t.peers) <= exactLimit {
-		if p := c.rr(t); p != nil {
-			return p
-		}
-	}
-	t.dirty() // the tier's current weights leave the schedule
-	pick := -1
-	var pickCW, total int64
+// tie finishes a least_time pick whose lowest score is server best's: the
+// candidates (score, idx) with a score at most limit are tied and take turns
+// in weighted round robin: the next of them in the tier's smooth weighted
+// round-robin schedule, from the shared position, which moves past it. The
+// schedule gives each server turns in proportion to its weight, so the tied
+// do too, and a pick costs one atomic operation whatever the tier's state.
+// When picks overlap (see tieBegin; here a position that moved under the
+// pick raises the flag), when no tied server comes up within tieWalk turns
+// (a few light servers tied in a heavy tier), and in tiers of more than 64
+// servers, whose picks look at a window of them, one is chosen at random in
+// proportion to weight.
+func (c *pickCtx) tie(t *tier, best int, limit float64, score []float64, idx []int32) *Peer {
+	var (
+		nt    int
+		tw    int64
+		small = len(t.peers) <= 64
+		set   uint64 // tied servers, when small
+	)
 	for j, s := range score {
-		if s > limit {
-			continue
-		}
-		i := int(idx[j])
-		h := &t.hot[i]
-		ew := h.st.ew.Load()
-		cw := t.cw[i].Add(ew)
-		total += ew
-		if ew < h.weight {
-			h.st.ew.CompareAndSwap(ew, ew+1)
-		}
-		if pick < 0 || cw > pickCW {
-			pick, pickCW = i, cw
+		if s <= limit {
+			nt++
+			tw += t.hot[idx[j]].weight
+			if small {
+				set |= 1 << uint(idx[j])
+			}
 		}
 	}
-	if pick < 0 {
+	if nt <= 1 {
 		return t.peers[best]
 	}
-	t.cw[pick].Add(-total)
-	return t.peers[pick]
+	if n := uint64(len(t.sched)); n > 0 && small && !t.overlapping(c) {
+		p0 := t.pos.Load()
+		for step := range uint64(tieWalk) {
+			if i := t.sched[(p0+step)%n]; set&(1<<i) != 0 {
+				if !t.pos.CompareAndSwap(p0, p0+step+1) {
+					t.overlapped.Store(true)
+				}
+				return t.peers[i]
+			}
+		}
+	}
+	x := int64(c.s.rnd() % uint64(tw))
+	for j, s := range score {
+		if s <= limit {
+			if x -= t.hot[idx[j]].weight; x < 0 {
+				return t.peers[idx[j]]
+			}
+		}
+	}
+	return t.peers[best]
 }
+
+// tieWalk is how many schedule turns tie looks ahead.
+const tieWalk = 64
 
 // Least time.
 //
@@ -577,7 +635,7 @@ var decayTable = func() (t [16*decaySteps + 1]float64) {
 }()
 
 // sample feeds one latency measurement into p's estimate and the seed.
-func (p *Peer) sample(s *snapshot, now int64, lat time.Duration) {
+func (p *Peer) sample(s *snapshot, now int64, lat time.Duration, ended uint32) {
 	st := p.st
 	v := float64(lat)
 	for {
@@ -591,13 +649,17 @@ func (p *Peer) sample(s *snapshot, now int64, lat time.Duration) {
 			}
 		}
 		if st.ewma.CompareAndSwap(old, math.Float64bits(nv)) {
-			st.ewmaStamp.Store(now)
+			// Picks read a coarse clock: at a high rate most samples end
+			// in the tick of the previous one.
+			if st.ewmaStamp.Load() != now {
+				st.ewmaStamp.Store(now)
+			}
 			break
 		}
 	}
 	// The seed is shared by the group: update it from one sample in four
 	// per server, and without a retry loop (a lost update is harmless).
-	if old := s.lt.seed.Load(); old == 0 || st.requests.Load()%4 == 0 {
+	if old := s.lt.seed.Load(); old == 0 || ended%4 == 0 {
 		nv := v
 		if old != 0 {
 			o := math.Float64frombits(old)

@@ -47,7 +47,7 @@ func (p *Peer) Server() Server { return p.srv }
 func (p *Peer) Backup() bool { return p.backup }
 
 // Active returns the number of attempts in progress on p.
-func (p *Peer) Active() int { return int(p.st.active.Load()) }
+func (p *Peer) Active() int { return int(p.st.conns()) }
 
 // SetHealthy records the verdict of an active health check. An unhealthy
 // server receives no requests; when it becomes healthy again its share
@@ -119,8 +119,8 @@ func (p *Peer) Stats() PeerStats {
 		Weight:   p.srv.Weight,
 		MaxConns: p.srv.MaxConns,
 		State:    StateUp,
-		Active:   int(st.active.Load()),
-		Requests: st.requests.Load(),
+		Active:   int(st.conns()),
+		Requests: st.requests(),
 		Fails:    st.failsAll.Load(),
 		Unavail:  st.unavail.Load(),
 	}
@@ -154,21 +154,32 @@ func (p *Peer) nominal() bool {
 	st := p.st
 	return st.fails.Load() == 0 && st.ew.Load() == p.weight && st.slowSince.Load() == 0 &&
 		st.excl.Load() == 0 &&
-		(p.maxConns == 0 || st.active.Load() < p.maxConns)
+		(p.maxConns == 0 || st.conns() < p.maxConns)
 }
 
 // pickCtx carries what one pick needs lazily: the time and random numbers.
 type pickCtx struct {
-	s   *snapshot
-	req *Request
-	now int64
+	s    *snapshot
+	req  *Request
+	now  int64 // registry time, 0 until read
+	cnow int64 // coarse registry time, 0 until read
 }
 
+// time returns the registry time, for failure accounting and slow start.
 func (c *pickCtx) time() int64 {
 	if c.now == 0 {
 		c.now = c.s.g.reg.now()
 	}
 	return c.now
+}
+
+// coarseTime returns the registry time from the coarse clock, for least_time
+// (see clock.go).
+func (c *pickCtx) coarseTime() int64 {
+	if c.cnow == 0 {
+		c.cnow = c.s.g.reg.pickNow()
+	}
+	return c.cnow
 }
 
 // usable reports whether p may be picked for this request (nginx's checks
@@ -196,7 +207,7 @@ func (c *pickCtx) usableSlow(p *Peer) bool {
 	if p.maxFails > 0 && st.fails.Load() >= p.maxFails && c.time()-st.checked.Load() <= p.failTO {
 		return false
 	}
-	if p.maxConns > 0 && st.active.Load() >= p.maxConns {
+	if p.maxConns > 0 && st.conns() >= p.maxConns {
 		return false
 	}
 	if since := st.slowSince.Load(); since != 0 {
@@ -213,8 +224,7 @@ func (c *pickCtx) usableSlow(p *Peer) bool {
 // take accounts a pick of p, as nginx does after choosing a peer.
 func (c *pickCtx) take(p *Peer) Selection {
 	st := p.st
-	st.active.Add(1)
-	st.requests.Add(1)
+	st.use.Add(1)
 	if st.fails.Load() != 0 {
 		// nginx: if (now - peer->checked > peer->fail_timeout) checked = now
 		now := c.time()
@@ -225,7 +235,7 @@ func (c *pickCtx) take(p *Peer) Selection {
 	c.req.Tried.add(st.id)
 	sel := Selection{Peer: p, snap: c.s}
 	if c.s.timed {
-		now := c.time()
+		now := c.coarseTime()
 		sel.start = now
 		if c.s.inflight {
 			st.startSum.Add(now)
@@ -246,9 +256,9 @@ func (p *Peer) done(s *snapshot, start int64, o Outcome) {
 	}
 	if p.tier.single {
 		// nginx never marks the only server of a group failed.
-		st.active.Add(-1)
+		n := st.end()
 		if !o.Failed && o.Latency > 0 && s.timed {
-			p.sample(s, start+int64(o.Latency), o.Latency)
+			p.sample(s, start+int64(o.Latency), o.Latency, n)
 		}
 		return
 	}
@@ -274,18 +284,19 @@ func (p *Peer) done(s *snapshot, start int64, o Outcome) {
 				s.g.dirty()
 			}
 		}
-	} else {
-		// nginx: mark peer live if check passed.
-		if f := st.fails.Load(); f != 0 && st.accessed.Load() < st.checked.Load() {
-			if st.fails.CompareAndSwap(f, 0) && f >= p.maxFails {
-				p.startSlow(s.g.reg.now())
-			}
-		}
-		if o.Latency > 0 && s.timed {
-			// The attempt ended at least Latency after the pick: use that
-			// as its end time rather than reading the clock again.
-			p.sample(s, start+int64(o.Latency), o.Latency)
+		st.end()
+		return
+	}
+	// nginx: mark peer live if check passed.
+	if f := st.fails.Load(); f != 0 && st.accessed.Load() < st.checked.Load() {
+		if st.fails.CompareAndSwap(f, 0) && f >= p.maxFails {
+			p.startSlow(s.g.reg.now())
 		}
 	}
-	st.active.Add(-1)
+	n := st.end()
+	if o.Latency > 0 && s.timed {
+		// The attempt ended at least Latency after the pick: use that as
+		// its end time rather than reading the clock again.
+		p.sample(s, start+int64(o.Latency), o.Latency, n)
+	}
 }

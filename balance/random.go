@@ -48,10 +48,10 @@ func (c *pickCtx) random2() *Peer {
 // worse reports whether a is more loaded than b.
 func (c *pickCtx) worse(a, b *Peer) bool {
 	if c.s.g.cfg.TwoLeastTime {
-		v := c.s.ltView(c.time())
-		ea := v.estimate(a.st) * float64(a.st.active.Load()+1)
-		eb := v.estimate(b.st) * float64(b.st.active.Load()+1)
+		v := c.s.ltView(c.coarseTime())
+		ea := v.estimate(a.st) * float64(a.st.conns()+1)
+		eb := v.estimate(b.st) * float64(b.st.conns()+1)
 		return ea*float64(b.weight) > eb*float64(a.weight)
 	}
-	return int64(a.st.active.Load())*b.weight > int64(b.st.active.Load())*a.weight
+	return int64(a.st.conns())*b.weight > int64(b.st.conns())*a.weight
 }

@@ -15,6 +15,10 @@ type Registry struct {
 	clock Clock
 	epoch time.Time
 	nowFn func() int64
+	// coarseOff converts the coarse clock to registry time; coarseOK
+	// reports a system clock, the only one the coarse clock follows.
+	coarseOff int64
+	coarseOK  bool
 
 	mu     sync.Mutex
 	peers  map[peerKey]*peerState
@@ -45,6 +49,7 @@ func NewRegistry(clock Clock) *Registry {
 	if _, ok := clock.(systemClock); ok {
 		// time.Since reads only the monotonic clock: half the cost of Now.
 		r.nowFn = func() int64 { return int64(time.Since(r.epoch)) }
+		r.coarseOK, r.coarseOff = true, int64(coarseEpoch.Sub(r.epoch))
 	} else {
 		r.nowFn = func() int64 { return int64(r.clock.Now().Sub(r.epoch)) }
 	}
@@ -53,6 +58,15 @@ func NewRegistry(clock Clock) *Registry {
 
 // now returns the registry time in nanoseconds (monotonic when the clock is).
 func (r *Registry) now() int64 { return r.nowFn() }
+
+// pickNow returns the registry time as picks read it: from the coarse clock
+// when the registry runs on the system clock.
+func (r *Registry) pickNow() int64 {
+	if r.coarseOK {
+		return coarseNow() + r.coarseOff
+	}
+	return r.nowFn()
+}
 
 // Forget drops the state of every server of the named group, for a group
 // removed from the configuration. Groups still in use keep working on the
@@ -77,7 +91,7 @@ func (r *Registry) Forget(group string) {
 type peerState struct {
 	// read by every scan
 	id        uint32
-	active    atomic.Int32
+	ended     atomic.Uint32 // times use's ended count wrapped
 	fails     atomic.Int32  // nginx peer->fails
 	excl      atomic.Uint32 // exclUnhealthy | exclDrain
 	startN    atomic.Int32  // attempts in progress picked with inflight accounting
@@ -87,10 +101,14 @@ type peerState struct {
 	ewma      atomic.Uint64 // float64 bits, nanoseconds; 0 = no sample
 	ewmaStamp atomic.Int64
 	lastPick  atomic.Int64
-	startSum  atomic.Int64 // sum of pick times of the attempts in startN
 
-	ew       atomic.Int64 // nginx peer->effective_weight
-	requests atomic.Uint64
+	// Attempts in progress (low 32 bits) and attempts ended, mod 2^32
+	// (high 32 bits): a pick adds 1, its end adds 1<<32 - 1, one atomic
+	// operation each.
+	use atomic.Uint64
+
+	startSum atomic.Int64  // sum of pick times of the attempts in startN
+	ew       atomic.Int64  // nginx peer->effective_weight
 	failsAll atomic.Uint64 // failed attempts ever, for statistics
 	unavail  atomic.Uint64 // times the server became unavailable
 	accessed atomic.Int64  // nginx peer->accessed: time of the last failure
@@ -98,6 +116,26 @@ type peerState struct {
 	weight   atomic.Int64  // configured weight the ew recovers to
 
 	owner atomic.Pointer[Group] // the group most recently built on this state
+}
+
+// conns returns the number of attempts in progress.
+func (st *peerState) conns() int32 { return int32(uint32(st.use.Load())) }
+
+// requests returns the number of attempts started.
+func (st *peerState) requests() uint64 {
+	v := st.use.Load()
+	return uint64(st.ended.Load())<<32 + v>>32 + uint64(uint32(v))
+}
+
+// end records the end of an attempt and returns the count of attempts ended,
+// mod 2^32.
+func (st *peerState) end() uint32 {
+	v := st.use.Add(1<<32 - 1)
+	n := uint32(v >> 32)
+	if n == 0 {
+		st.ended.Add(1)
+	}
+	return n
 }
 
 // Bits of peerState.excl: reasons a server takes no new attempts.

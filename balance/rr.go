@@ -49,12 +49,61 @@ type tier struct {
 	hot []hotPeer      // what scans read of each server, in peers order
 	cw  []atomic.Int64 // nginx's current weights, in exact mode
 
-	// Written by picks: keep them off the lines of the fields above.
-	_      [64]byte
-	mode   atomic.Int32
+	// Read by every pick, rarely written: a line of their own.
+	_          [64]byte
+	mode       atomic.Int32
+	overlapped atomic.Bool // picks overlap: see tieBegin
+	_          [56]byte
+
+	// Written by picks: another line.
+	ticket atomic.Uint32 // see tieBegin
 	pos    atomic.Uint64
 	streak atomic.Int64
 	_      [40]byte
+}
+
+// Overlapping picks.
+//
+// Picks that overlap in time have no order, so least_conn and least_time
+// break the ties of overlapping picks by weighted random choice instead of
+// the shared round-robin state, which would have the cores take its cache
+// lines from each other on every pick. Picks that never overlap, such as
+// the connections of a client that opens one after another, follow nginx's
+// sequence exactly. A pick that breaks a tie with the shared state takes a
+// ticket before it scans and checks afterwards that no other such pick
+// ended in between; when one did, the tier raises a flag that later picks
+// only read, and a pick in overlapMemory clears it to check again.
+
+// overlapMemory is how many picks on average the overlap flag lasts.
+const overlapMemory = 64
+
+// tieBegin is called before a least_conn or least_time pick scans t: it
+// reports whether the pick breaks ties at random, and otherwise the ticket
+// for tieEnd.
+func (t *tier) tieBegin(c *pickCtx) (random bool, ticket uint32) {
+	if t.overlapping(c) {
+		return true, 0
+	}
+	return false, t.ticket.Load()
+}
+
+// overlapping reports whether the flag is up, and clears it one time in
+// overlapMemory.
+func (t *tier) overlapping(c *pickCtx) bool {
+	if t.overlapped.Load() {
+		if c.s.rnd()%overlapMemory != 0 {
+			return true
+		}
+		t.overlapped.Store(false)
+	}
+	return false
+}
+
+// tieEnd is called after a pick broke a tie with the shared state.
+func (t *tier) tieEnd(ticket uint32) {
+	if !t.ticket.CompareAndSwap(ticket, ticket+1) {
+		t.overlapped.Store(true)
+	}
 }
 
 // hotPeer is what a scan reads of one server, stored contiguously per tier

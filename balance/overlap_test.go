@@ -1,0 +1,130 @@
+package balance
+
+import (
+	"sync"
+	"testing"
+)
+
+// TestOverlapRandomTies checks least_conn's handling of overlapping picks:
+// once two picks overlap, ties are broken at random in proportion to weight
+// without touching the shared current weights, and after the overlap ends
+// picks return to nginx's round robin.
+func TestOverlapRandomTies(t *testing.T) {
+	g := mustBuild(t, NewRegistry(newFakeClock()), servers(3, 1, 1, 1), Config{Method: LeastConn, Rand: newRand(7)})
+	tr := g.snap.Load().primary
+	c := pickCtx{s: g.snap.Load(), req: &Request{}}
+
+	// Two picks that overlap: the second to end sees the first's ticket
+	// used and raises the flag.
+	_, t1 := tr.tieBegin(&c)
+	_, t2 := tr.tieBegin(&c)
+	tr.tieEnd(t1)
+	if tr.overlapped.Load() {
+		t.Fatal("flag raised by a pick that overlapped nothing that ended")
+	}
+	tr.tieEnd(t2)
+	if !tr.overlapped.Load() {
+		t.Fatal("overlapping picks did not raise the flag")
+	}
+
+	// Hold one connection on the heavy server: the three light servers
+	// tie, a partial tie. While the flag is up, picks share them at
+	// random and leave the current weights alone.
+	held, err := g.Pick(&Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.overlapped.Store(true)
+	before := make([]int64, len(tr.cw))
+	for i := range tr.cw {
+		before[i] = tr.cw[i].Load()
+	}
+	count := map[string]int{}
+	random := 0
+	for range 3000 {
+		if !tr.overlapped.Load() {
+			break
+		}
+		random++
+		sel, err := g.Pick(&Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		count[sel.Peer.Addr()]++
+		sel.Done(Outcome{})
+		if tr.overlapped.Load() {
+			for i := range tr.cw {
+				if tr.cw[i].Load() != before[i] {
+					t.Fatalf("random tie changed current weight %d", i)
+				}
+			}
+		}
+	}
+	if random < 5 || random == 3000 {
+		t.Fatalf("the flag lasted %d picks; want about %d", random, overlapMemory)
+	}
+	// The flag clears: picks are exact again, nginx's round robin among
+	// the three tied servers of weight 1 is a plain rotation.
+	var seq []string
+	for range 6 {
+		sel, err := g.Pick(&Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq = append(seq, sel.Peer.Addr())
+		sel.Done(Outcome{})
+	}
+	for i := 3; i < 6; i++ {
+		if seq[i] != seq[i-3] || seq[i] == seq[i-1] {
+			t.Fatalf("after the overlap, picks %v are not a rotation", seq)
+		}
+	}
+	if tr.overlapped.Load() {
+		t.Fatal("sequential picks raised the flag")
+	}
+	held.Done(Outcome{})
+	if count[held.Peer.Addr()] != 0 {
+		t.Fatalf("random ties picked the busier server: %v", count)
+	}
+}
+
+// TestOverlapConcurrentSpread runs least_conn picks from many goroutines at
+// once, each ending its attempt at once, and checks the spread: servers of
+// equal weight share the picks evenly whether ties were broken at random or
+// in turn.
+func TestOverlapConcurrentSpread(t *testing.T) {
+	for _, m := range []Method{LeastConn} {
+		g := mustBuild(t, NewRegistry(nil), servers(1, 1, 1, 1), Config{Method: m})
+		var mu sync.Mutex
+		count := map[string]int{}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				local := map[string]int{}
+				for range 2000 {
+					sel, err := g.Pick(&Request{})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					local[sel.Peer.Addr()]++
+					sel.Done(Outcome{Latency: 1e6})
+				}
+				mu.Lock()
+				for k, v := range local {
+					count[k] += v
+				}
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		for _, p := range g.Peers() {
+			if n := count[p.Addr()]; n < 16000/4*8/10 || n > 16000/4*12/10 {
+				t.Errorf("method %v: %s got %d of 16000 picks: %v", m, p.Addr(), n, count)
+			}
+			if a := p.Active(); a != 0 {
+				t.Errorf("method %v: %s has %d active after every Done", m, p.Addr(), a)
+			}
+		}
+	}
+}
