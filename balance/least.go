@@ -582,12 +582,12 @@ const tieWalk = 64
 // samples the estimate decays toward the group's neutral seed with the same
 // time constant τ = DecayTime, so a server that was slow once is tried again
 // later rather than starved. A server without samples is valued at the seed:
-// a running average of all the group's samples (weight 1/16 each), or the
-// same 1ns for every server before the first sample. The score is
-// estimate × (active+1) / weight; the lowest wins. Scores within TieBand of
-// the lowest count as ties, which take turns by smooth weighted round robin:
-// differences that small are measurement noise, and without the band
-// identical servers would serve in long streaks. One pick in ProbeEvery goes
+// a running average of the group's samples (one in eight per server, weight
+// 1/8 each), or the same 1ns for every server before the first sample. The
+// score is estimate × (active+1) / weight; the lowest wins. Scores within
+// TieBand of the lowest count as ties, which take turns in weighted round
+// robin (see tie): differences that small are measurement noise, and
+// without the band identical servers would serve in long streaks. One pick in ProbeEvery goes
 // instead to the usable server picked least recently, so an idle or
 // penalised server keeps being measured.
 const (
@@ -599,8 +599,9 @@ const (
 	// the server that has waited longest.
 	ProbeEvery = 20
 
-	sampleWeight = 1.0 / 8  // least weight of a sample below the estimate
-	seedWeight   = 1.0 / 16 // weight of a sample in the group's seed
+	sampleWeight = 1.0 / 8 // least weight of a sample below the estimate
+	seedWeight   = 1.0 / 8 // weight of a sample in the group's seed
+	seedEvery    = 8       // one sample in seedEvery per server feeds the seed
 )
 
 type ltState struct {
@@ -657,9 +658,10 @@ func (p *Peer) sample(s *snapshot, now int64, lat time.Duration, ended uint32) {
 			break
 		}
 	}
-	// The seed is shared by the group: update it from one sample in four
-	// per server, and without a retry loop (a lost update is harmless).
-	if old := s.lt.seed.Load(); old == 0 || ended%4 == 0 {
+	// The seed is shared by the group and read by every pick: update it
+	// from one sample in seedEvery per server, and without a retry loop (a
+	// lost update is harmless).
+	if old := s.lt.seed.Load(); old == 0 || ended%seedEvery == 0 {
 		nv := v
 		if old != 0 {
 			o := math.Float64frombits(old)
