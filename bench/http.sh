@@ -6,6 +6,23 @@
 #
 #   bash bench/http.sh              # RUNS=3 by default
 #   RUNS=5 WRKDUR=10s IDLE=10000 bash bench/http.sh
+#   WORKERS=1 PIN=1 bash bench/http.sh
+#
+# The proxies run with the same number of workers: WORKERS (default: all
+# the CPUs) nginx worker processes, HAProxy threads and sluice's
+# worker_processes (its GOMAXPROCS); the three read the same figure. wrk
+# runs two threads. With PIN=1 (and WORKERS below the CPU count) the
+# proxies are pinned with taskset to the first WORKERS CPUs and the
+# backends and wrk to the others, the same way for all three. Pinning is
+# off by default: on a machine with few CPUs the CPUs left to wrk and the
+# backends saturate first, and the figures then say more about how a proxy
+# batches than about what it costs.
+#
+# Besides rates, each scenario prints the CPU time the proxy used per
+# request (user+system of all its processes and threads, from /proc): the
+# figure that depends least on what else the machine runs, since on a
+# machine whose CPUs wrk, the backends and the proxy share, req/s falls as
+# the load generator or the backends get less CPU.
 #
 # Scenarios:
 #   (a) wrk -c64, 64-byte responses, upstream keepalive (keepalive 32,
@@ -21,6 +38,16 @@ export PATH="/usr/local/go/bin:$PATH"
 RUNS=${RUNS:-3}
 IDLE=${IDLE:-10000}
 WRKDUR=${WRKDUR:-5s}
+NCPU=$(nproc)
+WORKERS=${WORKERS:-$NCPU}
+PIN=${PIN:-0}
+if [ "$PIN" = 1 ] && [ "$WORKERS" -lt "$NCPU" ]; then
+  PROXYCPU="taskset -c 0-$(( WORKERS - 1 ))"
+  LOADCPU="taskset -c $WORKERS-$(( NCPU - 1 ))"
+else
+  PROXYCPU=""; LOADCPU=""
+fi
+echo "workers per proxy: $WORKERS; pinned: $PIN (proxies: ${PROXYCPU:-any CPU}; wrk and backends: ${LOADCPU:-any CPU})"
 
 need=()
 command -v nginx >/dev/null || need+=(nginx)
@@ -84,13 +111,13 @@ GO
 (cd "$W/idlecli" && GO111MODULE=off go build -o "$W/idle" main.go)
 
 # backends: 7501 64-byte body, 7502 1 MB body (keep-alive HTTP/1.1)
-"$W/benchpeer" http -listen 127.0.0.1:7501 -size 64 & pids+=($!)
-"$W/benchpeer" http -listen 127.0.0.1:7502 -size 1048576 & pids+=($!)
+$LOADCPU "$W/benchpeer" http -listen 127.0.0.1:7501 -size 64 & pids+=($!)
+$LOADCPU "$W/benchpeer" http -listen 127.0.0.1:7502 -size 1048576 & pids+=($!)
 
 # one http configuration, read by nginx and sluice; $1 is the base port
 httpconf() { # $1 base port  $2 prefix dir
 cat <<CONF
-worker_processes 2;
+worker_processes $WORKERS;
 worker_rlimit_nofile 20000;
 pid $2/proxy.pid;
 error_log $2/error.log error;
@@ -125,7 +152,7 @@ HAMAX=$(( ($(ulimit -n) - 200) / 2 )); [ $HAMAX -gt 30000 ] && HAMAX=30000
 cat > "$W/haproxy/haproxy.cfg" <<CONF
 global
     maxconn $HAMAX
-    nbthread 2
+    nbthread $WORKERS
 defaults
     mode http
     timeout connect 5s
@@ -146,10 +173,10 @@ listen big_ka
     server s 127.0.0.1:7502
 CONF
 
-nginx -c "$W/nginx/nginx.conf" -p "$W/nginx" -e "$W/nginx/error.log" & pids+=($!); NGINX_PID=$!
-haproxy -f "$W/haproxy/haproxy.cfg" -db >/dev/null 2>&1 & pids+=($!); HAPROXY_PID=$!
+$PROXYCPU nginx -c "$W/nginx/nginx.conf" -p "$W/nginx" -e "$W/nginx/error.log" & pids+=($!); NGINX_PID=$!
+$PROXYCPU haproxy -f "$W/haproxy/haproxy.cfg" -db >/dev/null 2>&1 & pids+=($!); HAPROXY_PID=$!
 SLUICE_OK=1
-"$W/sluice" -c "$W/sluice-run/sluice.conf" -p "$W/sluice-run" 2>"$W/sluice-run/stderr" & pids+=($!); SLUICE_PID=$!
+$PROXYCPU "$W/sluice" -c "$W/sluice-run/sluice.conf" -p "$W/sluice-run" 2>"$W/sluice-run/stderr" & pids+=($!); SLUICE_PID=$!
 
 waitport() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 for p in 7501 7502 7511 7521; do waitport $p || { echo "port $p did not open"; exit 1; }; done
@@ -162,28 +189,39 @@ port() { case $1 in
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0 == 0 || a == "nan" || b == "nan") print "-"; else printf "%.2f", a/b }'; }
 avail() { [ "$1" != sluice ] || [ $SLUICE_OK = 1 ]; }
-# wrkrun conns port: prints "req/s p99_ms MB/s non2xx_or_errors"
+# cputicks PID: user+system clock ticks of PID and its children
+cputicks() { local t=0 p; [ -n "${1:-}" ] || { echo 0; return; }; for p in $1 $(pgrep -P $1 2>/dev/null); do t=$(( t + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0) )); done; echo $t; }
+TICK=$(getconf CLK_TCK)
+# wrkrun conns port [pid]: prints "req/s p99_ms MB/s non2xx_or_errors
+# cpu_us_per_request" (the last is "nan" without a pid)
 wrkrun() {
-  wrk -c"$1" -t2 -d"$WRKDUR" --latency "http://127.0.0.1:$2/" | awk '
+  local c0 c1
+  c0=$(cputicks "${3:-}")
+  $LOADCPU wrk -c"$1" -t2 -d"$WRKDUR" --latency "http://127.0.0.1:$2/" > "$W/wrk.out"
+  c1=$(cputicks "${3:-}")
+  awk -v ticks=$(( c1 - c0 )) -v hz="$TICK" -v haspid="${3:-}" '
     /Requests\/sec/ {rps=$2}
     /Transfer\/sec/ {v=$2; if (v ~ /GB$/) {sub(/GB/,"",v); v=v*1024} else if (v ~ /MB$/) {sub(/MB/,"",v)} else if (v ~ /KB$/) {sub(/KB/,"",v); v=v/1024} else {sub(/B/,"",v); v=v/1048576}; mbs=v}
     /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p99=v}
     /Non-2xx|Socket errors/ {bad=1}
-    END {print rps, p99, mbs, bad+0}'
+    / requests in / {n=$1}
+    END {cpu="nan"; if (haspid != "" && n > 0) cpu=sprintf("%.1f", ticks*1e6/hz/n); print rps, p99, mbs, bad+0, cpu}' "$W/wrk.out"
 }
+pidof_t() { case $1 in nginx) echo $NGINX_PID;; haproxy) echo $HAPROXY_PID;; sluice) echo $SLUICE_PID;; *) echo;; esac; }
 
 declare -A R
 run_scenario() { # key conns portindex title
   local key=$1 conns=$2 idx=$3
   echo "== $4 (wrk -c$conns -t2 -d$WRKDUR, median of $RUNS)"
   for t in "${targets[@]}"; do
-    avail $t || { R[$key.rps,$t]=nan; R[$key.p99,$t]=nan; R[$key.mbs,$t]=nan; continue; }
-    out=$(for i in $(seq $RUNS); do wrkrun "$conns" "$(port $t $idx)"; done)
+    avail $t || { R[$key.rps,$t]=nan; R[$key.p99,$t]=nan; R[$key.mbs,$t]=nan; R[$key.cpu,$t]=nan; continue; }
+    out=$(for i in $(seq $RUNS); do wrkrun "$conns" "$(port $t $idx)" "$(pidof_t $t)"; done)
     R[$key.rps,$t]=$(echo "$out" | awk '{print $1}' | median)
     R[$key.p99,$t]=$(echo "$out" | awk '{print $2}' | median)
     R[$key.mbs,$t]=$(echo "$out" | awk '{print $3}' | median)
+    R[$key.cpu,$t]=$(echo "$out" | awk '$5 != "nan" {print $5}' | median)
     bad=$(echo "$out" | awk '{s+=$4} END {print s+0}')
-    printf "  %-8s %10s req/s  p99 %8s ms  %9s MB/s%s\n" $t "${R[$key.rps,$t]}" "${R[$key.p99,$t]}" "${R[$key.mbs,$t]}" "$([ "$bad" = 0 ] || echo '  (errors or non-2xx seen)')"
+    printf "  %-8s %10s req/s  p99 %8s ms  %9s MB/s  %6s us CPU/req%s\n" $t "${R[$key.rps,$t]}" "${R[$key.p99,$t]}" "${R[$key.mbs,$t]}" "${R[$key.cpu,$t]}" "$([ "$bad" = 0 ] || echo '  (errors or non-2xx seen)')"
   done
 }
 run_scenario ka 64 1 "(a) 64-byte responses, upstream keepalive"
@@ -198,7 +236,7 @@ for t in nginx haproxy sluice; do
   n=$IDLE; [ $t = haproxy ] && [ $n -gt $(( HAMAX - 100 )) ] && n=$(( HAMAX - 100 ))
   before=$(rss $pp)
   fifo="$W/idle.$t"; mkfifo "$fifo"
-  "$W/idle" 127.0.0.1:$(port $t 1) $n < "$fifo" > "$W/idle.$t.out" & ip=$!
+  $LOADCPU "$W/idle" 127.0.0.1:$(port $t 1) $n < "$fifo" > "$W/idle.$t.out" & ip=$!
   exec 9>"$fifo"
   for _ in $(seq 1 600); do grep -q "ready\|error" "$W/idle.$t.out" 2>/dev/null && break; sleep 0.1; done
   sleep 1
@@ -215,7 +253,9 @@ printf "  %-40s %8s %8s %8s\n" metric "/nginx" "/haproxy" "/direct"
 row() { printf "  %-40s %8s %8s %8s\n" "$1" $(ratio "$2" "$3") $(ratio "$2" "$4") $(ratio "$2" "$5"); }
 row "(a) keepalive req/s (higher is better)" ${R[ka.rps,sluice]} ${R[ka.rps,nginx]} ${R[ka.rps,haproxy]} ${R[ka.rps,direct]}
 row "(a) keepalive p99 (lower is better)" ${R[ka.p99,sluice]} ${R[ka.p99,nginx]} ${R[ka.p99,haproxy]} ${R[ka.p99,direct]}
+row "(a) keepalive CPU/request (lower)" ${R[ka.cpu,sluice]} ${R[ka.cpu,nginx]} ${R[ka.cpu,haproxy]} nan
 row "(b) no keepalive req/s (higher)" ${R[noka.rps,sluice]} ${R[noka.rps,nginx]} ${R[noka.rps,haproxy]} ${R[noka.rps,direct]}
 row "(b) no keepalive p99 (lower)" ${R[noka.p99,sluice]} ${R[noka.p99,nginx]} ${R[noka.p99,haproxy]} ${R[noka.p99,direct]}
+row "(b) no keepalive CPU/request (lower)" ${R[noka.cpu,sluice]} ${R[noka.cpu,nginx]} ${R[noka.cpu,haproxy]} nan
 row "(c) 1 MB MB/s (higher)" ${R[big.mbs,sluice]} ${R[big.mbs,nginx]} ${R[big.mbs,haproxy]} ${R[big.mbs,direct]}
 row "(d) KB per idle conn (lower)" ${R[mem,sluice]} ${R[mem,nginx]} ${R[mem,haproxy]} nan

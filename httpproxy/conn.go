@@ -75,6 +75,11 @@ type conn struct {
 	rsize int
 	rn    int
 	rerr  error
+	// raw writes to the client (see write)
+	wfn  func(fd uintptr) bool
+	wbuf []byte
+	wn   int
+	werr error
 }
 
 // readSome reads client bytes into buf[r1:], taking a buffer of size bytes
@@ -109,7 +114,7 @@ func (c *conn) rawRead(fd uintptr) bool {
 	if c.buf == nil {
 		c.buf = getBuf(c.rsize)
 	}
-	n, err := syscall.Read(int(fd), c.buf[c.r1:])
+	n, err := sysRead(int(fd), c.buf[c.r1:])
 	if err == syscall.EAGAIN || err == syscall.EINTR {
 		if c.r1 == 0 {
 			putBuf(c.buf)
@@ -227,11 +232,11 @@ func (c *conn) serve(ctx context.Context) {
 		if !c.readHead() {
 			return
 		}
-		stats.requests.Add(1)
+		stats.requests.Add(c.id, 1)
 		c.requests++
-		stats.writing.Add(1)
+		stats.writing.Add(c.id, 1)
 		keep := c.handle()
-		stats.writing.Add(-1)
+		stats.writing.Add(c.id, -1)
 		if !keep || ctx.Err() != nil {
 			return
 		}
@@ -289,8 +294,8 @@ func (c *conn) readHead() bool {
 	h := c.h
 	p := h.p
 	lim := h.def.limits
-	stats.reading.Add(1)
-	defer stats.reading.Add(-1)
+	stats.reading.Add(c.id, 1)
+	defer stats.reading.Add(c.id, -1)
 	start := p.now()
 	// client_header_timeout runs from the start of the head: it is set
 	// once, when the head needs more than what arrived with its first bytes
@@ -591,10 +596,19 @@ func (c *conn) discardBody(r *request) {
 func (c *conn) keepAliveOK(r *request) bool {
 	s := r.loc.set
 	if !r.keepAlive || s.KeepaliveTimeout <= 0 || c.requests >= s.KeepaliveRequests ||
-		c.h.p.now().Sub(c.opened) >= s.KeepaliveTime || c.h.superseded() {
+		c.now(r).Sub(c.opened) >= s.KeepaliveTime || c.h.superseded() {
 		r.keepAlive = false
 	}
 	return r.keepAlive
+}
+
+// now is the time for the response to r: when its upstream response head
+// arrived, read then (a proxied response is sent at once), or the clock.
+func (c *conn) now(r *request) time.Time {
+	if !r.clock.IsZero() {
+		return r.clock
+	}
+	return c.h.p.now()
 }
 
 // appendHeadStart appends the status line, Server and Date.
@@ -608,7 +622,7 @@ func (c *conn) appendHeadStart(dst []byte, r *request, status int, line []byte) 
 	dst = append(dst, "\r\nServer: "...)
 	dst = append(dst, r.loc.tokens...)
 	dst = append(dst, "\r\nDate: "...)
-	dst = append(dst, httpDate(c.h.p.now())...)
+	dst = append(dst, httpDate(c.now(r))...)
 	return append(dst, '\r', '\n')
 }
 
@@ -740,7 +754,39 @@ func (c *conn) sendError(r *request, status int) bool {
 // write writes b to the client under send_timeout.
 func (c *conn) write(r *request, b []byte) (int, error) {
 	c.writeDeadline(r)
-	return c.nc.Write(b)
+	if c.rc == nil {
+		return c.nc.Write(b)
+	}
+	if c.wfn == nil {
+		c.wfn = c.rawWrite
+	}
+	c.wbuf, c.wn, c.werr = b, 0, nil
+	err := c.rc.Write(c.wfn)
+	n := c.wn
+	if err == nil {
+		err = c.werr
+	}
+	c.wbuf, c.werr = nil, nil
+	return n, err
+}
+
+// rawWrite is the function write runs on the socket: write(2) until all
+// of wbuf is out, or false to wait until the socket takes more.
+func (c *conn) rawWrite(fd uintptr) bool {
+	for c.wn < len(c.wbuf) {
+		m, err := sysWrite(int(fd), c.wbuf[c.wn:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return false
+		case err != nil:
+			c.werr = os.NewSyscallError("write", err)
+			return true
+		}
+		c.wn += m
+	}
+	return true
 }
 
 // writeDeadline sets the client write deadline (send_timeout) unless one

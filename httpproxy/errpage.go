@@ -88,10 +88,33 @@ func httpDate(now time.Time) []byte {
 }
 
 // Connection counters for stub_status, shared by every generation as
-// nginx's are shared by its workers.
+// nginx's are shared by its workers. The per-request ones are spread
+// (see spread).
 var stats struct {
-	accepted, handled, requests atomic.Uint64
-	active, reading, writing    atomic.Int64
+	accepted, handled          atomic.Uint64
+	active                     atomic.Int64
+	requests, reading, writing spread
+}
+
+// spread is a counter kept in several cache lines, chosen by connection,
+// so that requests on different CPUs do not contend for one line on every
+// change; Load sums them. A connection adds and takes away in its own
+// line, so a line never goes below zero and neither does the sum.
+type spread [8]struct {
+	v atomic.Int64
+	_ [56]byte
+}
+
+// Add adds d in the line of connection id.
+func (s *spread) Add(id uint64, d int64) { s[id%uint64(len(s))].v.Add(d) }
+
+// Load returns the sum.
+func (s *spread) Load() int64 {
+	var n int64
+	for i := range s {
+		n += s[i].v.Load()
+	}
+	return n
 }
 
 // appendStubStatus appends nginx's stub_status page.
@@ -109,7 +132,7 @@ func appendStubStatus(dst []byte) []byte {
 	dst = append(dst, ' ')
 	dst = strconv.AppendUint(dst, stats.handled.Load(), 10)
 	dst = append(dst, ' ')
-	dst = strconv.AppendUint(dst, stats.requests.Load(), 10)
+	dst = strconv.AppendInt(dst, stats.requests.Load(), 10)
 	dst = append(dst, " \nReading: "...)
 	dst = strconv.AppendInt(dst, reading, 10)
 	dst = append(dst, " Writing: "...)

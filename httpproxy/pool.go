@@ -3,6 +3,7 @@ package httpproxy
 import (
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -14,6 +15,18 @@ type upConn struct {
 	idle     time.Time // when it went back to the pool
 	requests int
 	rdl, wdl deadline
+
+	// tcp is the raw socket of a plain TCP connection (nil otherwise, and
+	// unused once nc is no longer that socket, as after a TLS handshake);
+	// the fields after it are the state of exchange (proxy.go).
+	tcp   *net.TCPConn
+	rc    syscall.RawConn
+	xfn   func(fd uintptr) bool
+	xreq  []byte
+	xbuf  []byte
+	xwrit int
+	xn    int
+	xerr  error
 }
 
 // pool is the idle connection cache of one upstream (nginx's "keepalive

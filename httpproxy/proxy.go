@@ -65,8 +65,10 @@ func (c *conn) proxyPass(r *request) bool {
 		return false
 	}
 	c.buildUpstreamHead(r, l, uri, mode, body)
-	tb := getBuf(upBufSize)
-	defer putBuf(tb)
+	if r.tb == nil {
+		r.tb = getBuf(upBufSize) // kept while the request is pooled
+	}
+	tb := r.tb
 	bodyGone := false // streamed body bytes were read from the client: no replay
 	lastStatus := 502
 	var pending *balance.Selection
@@ -96,9 +98,10 @@ func (c *conn) proxyPass(r *request) bool {
 		r.tries = append(r.tries, try{addr: peer.Addr(), connect: -1, header: -1, response: -1})
 		t := &r.tries[len(r.tries)-1]
 		tStart := c.h.p.now()
+		r.clock = time.Time{} // a response dropped for a retry dates nothing
 		fresh := false
 	attempt:
-		uc, reused, err := c.upstreamConn(up, peer, l, fresh)
+		uc, reused, err := c.upstreamConn(up, peer, l, fresh, tStart)
 		if err == nil && !reused && r.upTLS != nil {
 			if err = c.upstreamHandshake(r, l, uc); err != nil { // upstream_tls.go
 				uc.nc.Close()
@@ -119,8 +122,12 @@ func (c *conn) proxyPass(r *request) bool {
 			}
 			break
 		}
-		t.connect = c.h.p.now().Sub(tStart)
-		sent, gone, err := c.sendRequest(r, l, uc, mode, body, tb)
+		if reused {
+			t.connect = 0 // nothing to wait for: not worth a clock read
+		} else {
+			t.connect = c.h.p.now().Sub(tStart)
+		}
+		sent, gone, got, rerr, err := c.sendRequest(r, l, uc, mode, body, tb)
 		bodyGone = bodyGone || gone
 		if err != nil {
 			uc.nc.Close()
@@ -147,7 +154,7 @@ func (c *conn) proxyPass(r *request) bool {
 			}
 			break
 		}
-		n, have, err := c.readResponseHead(r, l, uc, tb)
+		n, have, err := c.readResponseHead(r, l, uc, tb, got, rerr)
 		if err != nil {
 			uc.nc.Close()
 			if reused && have == 0 && !bodyGone && !isTimeout(err) {
@@ -179,7 +186,8 @@ func (c *conn) proxyPass(r *request) bool {
 			break
 		}
 		uc.requests++
-		t.header = c.h.p.now().Sub(tStart)
+		r.clock = c.h.p.now()
+		t.header = r.clock.Sub(tStart)
 		t.status = r.resp.Status
 		if cond := statusCond(r.resp.Status); cond != 0 && c.mayRetry(r, l, cond, true, bodyGone) {
 			// pick the next server before dropping this response: if there
@@ -214,7 +222,7 @@ func (c *conn) proxyPass(r *request) bool {
 		}
 		sel.Done(balance.Outcome{Failed: upErr != nil, Latency: lat})
 		if reusable && l.keepalive && up.pool != nil && !r.sentClose {
-			up.pool.put(uc, c.h.p.now())
+			up.pool.put(uc, tStart.Add(t.response))
 		} else {
 			uc.nc.Close()
 		}
@@ -271,9 +279,9 @@ func (c *conn) mayRetry(r *request, l *location, cond uint32, reached, bodyGone 
 	return true
 }
 
-// upstreamConn returns a pooled connection to peer, or a new one.
-func (c *conn) upstreamConn(up *upstream, peer *balance.Peer, l *location, fresh bool) (*upConn, bool, error) {
-	now := c.h.p.now()
+// upstreamConn returns a pooled connection to peer, or a new one; now is
+// the time of the attempt.
+func (c *conn) upstreamConn(up *upstream, peer *balance.Peer, l *location, fresh bool, now time.Time) (*upConn, bool, error) {
 	if l.keepalive && up.pool != nil && !fresh {
 		if uc := up.pool.get(peer.Addr(), now); uc != nil {
 			return uc, true, nil
@@ -286,14 +294,118 @@ func (c *conn) upstreamConn(up *upstream, peer *balance.Peer, l *location, fresh
 	} else {
 		d := net.Dialer{Timeout: l.set.ProxyConnectTimeout, KeepAlive: -1}
 		if l.bind != nil && peer.Network() == "tcp" {
-			d.LocalAddr = l.bind
+			d.LocalAddr = l.bind // bound after Control runs: no early connect
+		} else {
+			d.Control = startConnect
 		}
 		nc, err = d.Dial(peer.Network(), peer.DialAddr())
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	return &upConn{nc: nc, addr: peer.Addr(), created: now}, false, nil
+	uc := &upConn{nc: nc, addr: peer.Addr(), created: now}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		if rc, err := tc.SyscallConn(); err == nil {
+			uc.tcp, uc.rc = tc, rc
+		}
+	}
+	return uc, false, nil
+}
+
+// startConnect is the net.Dialer's Control function: it starts the
+// connection of a TCP socket before the net package does. Over loopback
+// the handshake is complete by the time connect(2) returns EINPROGRESS,
+// so the net package's own connect(2) then finds the socket connected and
+// returns at once, without parking the goroutine until the poller reports
+// the socket writable and without arming a write deadline for that wait.
+// When the handshake is still under way (a remote server) that connect(2)
+// reports EALREADY and the net package waits as it always does, under the
+// same timeout; a refused connection is reported by it as before.
+func startConnect(network, address string, rc syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || ap.Addr().Zone() != "" {
+		return nil
+	}
+	var sa syscall.Sockaddr
+	switch a := ap.Addr(); {
+	case network == "tcp4" && a.Unmap().Is4():
+		sa = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: a.Unmap().As4()}
+	case network == "tcp6":
+		sa = &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+	default:
+		return nil
+	}
+	var cerr error
+	if err := rc.Control(func(fd uintptr) { cerr = syscall.Connect(int(fd), sa) }); err != nil {
+		return nil
+	}
+	switch cerr {
+	case nil, syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:
+		return nil
+	}
+	return os.NewSyscallError("connect", cerr)
+}
+
+// exchange writes a request that is whole in req to a plain TCP upstream
+// and reads the first bytes of the response into buf, under the read
+// deadline already set. The request is written from inside the read, after
+// the socket's readiness was reset: the read then waits for the answer at
+// once instead of first trying a read(2) that can only find nothing (no
+// byte of a response comes before its request). Bytes the server sent
+// before the request (an idle connection it closed) still end the wait:
+// its answer to the request (a reset, or the response) wakes the read.
+// written is how much of req went out, and whole says it all did (err is
+// then a read error). When it is short (a full socket buffer) and err is
+// nil, nothing was read and the caller writes the rest.
+func (uc *upConn) exchange(req, buf []byte) (written, n int, whole bool, err error) {
+	if uc.xfn == nil {
+		uc.xfn = uc.exchangeStep
+	}
+	uc.xreq, uc.xbuf, uc.xwrit, uc.xn, uc.xerr = req, buf, -1, 0, nil
+	perr := uc.rc.Read(uc.xfn)
+	written, n, err = uc.xwrit, uc.xn, uc.xerr
+	uc.xreq, uc.xbuf, uc.xerr = nil, nil, nil
+	if written < 0 {
+		written = 0
+	}
+	if err == nil && perr != nil {
+		err = perr
+	}
+	return written, n, written == len(req), err
+}
+
+// exchangeStep is the function exchange runs on the socket: first the
+// write, then one read(2) per readiness.
+func (uc *upConn) exchangeStep(fd uintptr) bool {
+	if uc.xwrit < 0 {
+		uc.xwrit = 0
+		for uc.xwrit < len(uc.xreq) {
+			m, err := sysWrite(int(fd), uc.xreq[uc.xwrit:])
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				return true // the caller writes the rest
+			case err != nil:
+				uc.xerr = os.NewSyscallError("write", err)
+				return true
+			}
+			uc.xwrit += m
+		}
+		return false // wait for the response
+	}
+	m, err := sysRead(int(fd), uc.xbuf)
+	switch {
+	case err == syscall.EAGAIN || err == syscall.EINTR:
+		return false
+	case err != nil:
+		uc.xerr = os.NewSyscallError("read", err)
+	case m == 0:
+		uc.xerr = io.EOF
+	default:
+		uc.xn = m
+	}
+	return true
 }
 
 // resolvePass evaluates a proxy_pass with variables: the upstream it names
@@ -652,21 +764,37 @@ func (c *conn) buildUpstreamHead(r *request, l *location, uri []byte, mode int, 
 
 // sendRequest writes the request to the upstream. sent reports whether any
 // byte was written; gone whether streamed body bytes were consumed from
-// the client (the request cannot be sent again).
-func (c *conn) sendRequest(r *request, l *location, uc *upConn, mode int, body []byte, tb []byte) (sent, gone bool, err error) {
+// the client (the request cannot be sent again); err is a failure to send.
+// A request sent whole by exchange also has the first got bytes of the
+// response in tb, or the error that reading them met in rerr, for
+// readResponseHead.
+func (c *conn) sendRequest(r *request, l *location, uc *upConn, mode int, body []byte, tb []byte) (sent, gone bool, got int, rerr, err error) {
+	uh := c.req.uh
+	if uc.rc != nil && uc.nc == uc.tcp && (mode == bodyNone || mode == bodyMem && len(body) <= 64<<10) {
+		uc.rdl.set(uc.nc, true, l.set.ProxyReadTimeout)
+		w, n, whole, xerr := uc.exchange(uh, tb)
+		switch {
+		case whole:
+			return true, false, n, xerr, nil
+		case xerr != nil:
+			return w > 0, false, 0, nil, xerr
+		}
+		uh = uh[w:] // a full socket buffer: the rest as usual
+		sent = w > 0
+	}
 	uc.wdl.set(uc.nc, false, l.set.ProxySendTimeout)
-	n, err := uc.nc.Write(c.req.uh)
+	n, err := uc.nc.Write(uh)
 	if n > 0 {
 		sent = true
 	}
 	if err != nil {
-		return sent, false, err
+		return sent, false, 0, nil, err
 	}
 	switch mode {
 	case bodyMem:
 		if len(body) > 64<<10 {
 			if _, err := uc.nc.Write(body); err != nil {
-				return true, false, err
+				return true, false, 0, nil, err
 			}
 		}
 	case bodyStreamLength:
@@ -679,7 +807,7 @@ func (c *conn) sendRequest(r *request, l *location, uc *upConn, mode int, body [
 			m, err := c.clientRead(r, buf)
 			if err != nil {
 				c.bodyReadFailed(r, err)
-				return true, true, errClientBody
+				return true, true, 0, nil, errClientBody
 			}
 			// Bytes taken from the read buffer are consumed as well as
 			// those read from the socket: either way a retry could not
@@ -689,7 +817,7 @@ func (c *conn) sendRequest(r *request, l *location, uc *upConn, mode int, body [
 			r.reqLen += int64(m)
 			uc.wdl.set(uc.nc, false, l.set.ProxySendTimeout)
 			if _, err := uc.nc.Write(buf[:m]); err != nil {
-				return true, gone, err
+				return true, gone, 0, nil, err
 			}
 		}
 	case bodyStreamChunked:
@@ -706,22 +834,27 @@ func (c *conn) sendRequest(r *request, l *location, uc *upConn, mode int, body [
 			return nil
 		})
 		if werr != nil {
-			return true, true, werr
+			return true, true, 0, nil, werr
 		}
 		if !ok {
-			return true, true, errClientBody
+			return true, true, 0, nil, errClientBody
 		}
 		if _, err := uc.nc.Write([]byte("0\r\n\r\n")); err != nil {
-			return true, true, err
+			return true, true, 0, nil, err
 		}
 	}
-	return true, gone, nil
+	return true, gone, 0, nil, nil
 }
 
-// readResponseHead reads the upstream response head into tb; it returns
-// the head's length and the bytes read. Interim 1xx responses other than
-// 101 are skipped.
-func (c *conn) readResponseHead(r *request, l *location, uc *upConn, tb []byte) (n, have int, err error) {
+// readResponseHead reads the upstream response head into tb, where the
+// first got bytes may be already (or rerr, the error met reading them:
+// see sendRequest); it returns the head's length and the bytes read.
+// Interim 1xx responses other than 101 are skipped.
+func (c *conn) readResponseHead(r *request, l *location, uc *upConn, tb []byte, got int, rerr error) (n, have int, err error) {
+	if rerr != nil {
+		return 0, got, rerr
+	}
+	have = got
 	opt := h1.ResponseOptions{MaxHeadSize: int(l.set.ProxyBufferSize), HeadRequest: r.h1.IsHead()}
 	if opt.MaxHeadSize > len(tb) {
 		opt.MaxHeadSize = len(tb)

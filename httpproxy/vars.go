@@ -37,6 +37,7 @@ type request struct {
 	m   route.Match
 
 	start     time.Time
+	clock     time.Time      // when the upstream response head arrived, or zero (see now)
 	remote    netip.AddrPort // after realip
 	status    int
 	headSent  int64 // bytes of the response head sent
@@ -57,6 +58,7 @@ type request struct {
 	ep          epState      // error_page state (errorpage.go)
 	gzIn, gzOut int64        // bytes compressed and what they became, for $gzip_ratio (gzip.go)
 	upTLS       *upstreamTLS // TLS to the upstream of this request, or nil (upstream_tls.go)
+	tb          []byte       // the buffer upstream responses are read with, or nil (proxy.go)
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -74,6 +76,7 @@ func (r *request) reset() {
 	r.srv, r.loc = nil, nil
 	r.sm, r.m = route.ServerMatch{}, route.Match{}
 	r.status, r.headSent, r.bodySent, r.reqLen = 0, 0, 0, 0
+	r.clock = time.Time{}
 	r.keepAlive = false
 	r.host, r.proxyHost = nil, ""
 	r.tries = r.tries[:0]
