@@ -17,6 +17,10 @@
 # backends saturate first, and the figures then measure how much a proxy
 # batches replies rather than what it costs.
 #
+# In (b) and (c) the proxies take turns run by run (nginx, haproxy,
+# sluice, nginx, ...), so that other load on the machine weighs on all of
+# them alike.
+#
 # Besides rates, (b) and (c) print the CPU time the proxy used per request
 # (user+system of all its processes, from /proc): the figure that depends
 # least on what else the machine is running.
@@ -136,25 +140,49 @@ for t in "${targets[@]}"; do
   echo "  $t: ${R[bulk,$t]} GB/s"
 done
 fi
+# (b) and (c) interleave the proxies run by run (nginx, haproxy, sluice,
+# nginx, ...) rather than running one proxy RUNS times and then the next:
+# whatever else loads the machine then weighs on all of them alike, and
+# the same-run ratios compare like with like.
 if want rps; then
-echo "== (b) wrk -c64 -t$WORKERS -d$WRKDUR through the proxy to an HTTP backend (median of $RUNS)"
-for t in "${targets[@]}"; do
-  avail $t || { R[rps,$t]=nan; R[p99,$t]=nan; continue; }
-  out=$(for i in $(seq $RUNS); do c0=$(cputicks $(pidof_t $t)); $LOADCPU wrk -c64 -t$WORKERS -d$WRKDUR --latency http://127.0.0.1:$(port $t 2)/ | awk -v c0=$c0 '
+echo "== (b) wrk -c64 -t$WORKERS -d$WRKDUR through the proxy to an HTTP backend (median of $RUNS, runs interleaved)"
+declare -A OUT
+for t in "${targets[@]}"; do OUT[$t]=""; done
+for i in $(seq $RUNS); do
+  for t in "${targets[@]}"; do
+    avail $t || continue
+    c0=$(cputicks $(pidof_t $t))
+    line=$($LOADCPU wrk -c64 -t$WORKERS -d$WRKDUR --latency http://127.0.0.1:$(port $t 2)/ | awk '
       /^ +[0-9]+ requests in/ {n=$1}
       /Requests\/sec/ {rps=$2}
       /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p99=v}
-      END {print rps, p99, n}'; echo " $(( $(cputicks $(pidof_t $t)) - c0 ))"; done | paste -sd' ' | xargs -n4 echo)
+      END {print rps, p99, n}')
+    OUT[$t]+="$line $(( $(cputicks $(pidof_t $t)) - c0 ))"$'\n'
+  done
+done
+for t in "${targets[@]}"; do
+  avail $t || { R[rps,$t]=nan; R[p99,$t]=nan; continue; }
+  out=$(printf '%s' "${OUT[$t]}")
   R[rps,$t]=$(echo "$out" | awk '{print $1}' | median); R[p99,$t]=$(echo "$out" | awk '{print $2}' | median)
   R[rpscpu,$t]=$(echo "$out" | while read -r _ _ n c; do usper $c $n; done | median); [ $t != direct ] || R[rpscpu,$t]=-
   echo "  $t: ${R[rps,$t]} req/s, p99 ${R[p99,$t]} ms, proxy CPU ${R[rpscpu,$t]} us/request"
 done
 fi
 if want redis; then
-echo "== (c) redis-benchmark -c50 -n 100000 -t set,get (median of $RUNS, requests/s of SET+GET averaged)"
+echo "== (c) redis-benchmark -c50 -n 100000 -t set,get (median of $RUNS, runs interleaved, requests/s of SET+GET averaged)"
+declare -A OUT
+for t in "${targets[@]}"; do OUT[$t]=""; done
+for i in $(seq $RUNS); do
+  for t in "${targets[@]}"; do
+    avail $t || continue
+    c0=$(cputicks $(pidof_t $t))
+    line=$($LOADCPU redis-benchmark -h 127.0.0.1 -p $(port $t 3) -c 50 -n 100000 -t set,get -q 2>/dev/null | tr '\r' '\n' | awk '/requests per second/ {s+=$2; n++} END {if (n) printf "%s", s/n}')
+    OUT[$t]+="$line $(( $(cputicks $(pidof_t $t)) - c0 ))"$'\n'
+  done
+done
 for t in "${targets[@]}"; do
   avail $t || { R[redis,$t]=nan; continue; }
-  out=$(for i in $(seq $RUNS); do c0=$(cputicks $(pidof_t $t)); $LOADCPU redis-benchmark -h 127.0.0.1 -p $(port $t 3) -c 50 -n 100000 -t set,get -q 2>/dev/null | tr '\r' '\n' | awk '/requests per second/ {s+=$2; n++} END {if (n) printf "%s", s/n}'; echo " $(( $(cputicks $(pidof_t $t)) - c0 ))"; done)
+  out=$(printf '%s' "${OUT[$t]}")
   R[redis,$t]=$(echo "$out" | awk '{print $1}' | median)
   R[rediscpu,$t]=$(echo "$out" | while read -r _ c; do usper $c 200000; done | median); [ $t != direct ] || R[rediscpu,$t]=-
   echo "  $t: ${R[redis,$t]} req/s, proxy CPU ${R[rediscpu,$t]} us/request"

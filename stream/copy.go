@@ -22,7 +22,7 @@ type pipe struct {
 	last      atomic.Int64 // monoNow of the last transfer
 	firstByte atomic.Int64 // $upstream_first_byte_time in nanoseconds, or -1
 	timedOut  atomic.Bool
-	closed    atomic.Bool
+	use       atomic.Uint32 // useClosing, and how many pollers are using the sockets' descriptors
 	done      chan struct{} // closed by close; nil for a polled session
 	conns     [2]net.Conn
 	watchdog  *time.Timer
@@ -59,25 +59,63 @@ func monoNow() int64 { return int64(time.Since(epoch)) }
 
 func (p *pipe) touch() { p.last.Store(monoNow()) }
 
+// useClosing in pipe.use says that close was called.
+const useClosing = 1 << 31
+
+// enter lets a poller use the descriptors of the sockets directly, with
+// no reference taken on them, until exit: close leaves them open
+// meanwhile, so that their numbers cannot be reused under the poller. It
+// reports false once close has been called.
+func (p *pipe) enter() bool {
+	for {
+		o := p.use.Load()
+		if o&useClosing != 0 {
+			return false
+		}
+		if p.use.CompareAndSwap(o, o+1) {
+			return true
+		}
+	}
+}
+
+// exit ends what enter began; the last poller out closes the
+// connections if close was called meanwhile.
+func (p *pipe) exit() {
+	if p.use.Add(^uint32(0)) == useClosing {
+		p.closeConns()
+	}
+}
+
+// isClosing reports whether close was called.
+func (p *pipe) isClosing() bool { return p.use.Load()&useClosing != 0 }
+
 // close ends the session: both connections are closed, which makes both
-// directions' copies return.
+// directions' copies return. A poller serving the session at that moment
+// closes them when it leaves (a few system calls later).
 func (p *pipe) close() {
-	if p.closed.Swap(true) {
+	o := p.use.Or(useClosing)
+	if o&useClosing != 0 {
 		return
 	}
 	if p.done != nil {
 		close(p.done)
 	}
-	p.conns[0].Close()
-	p.conns[1].Close()
+	if o == 0 {
+		p.closeConns()
+	}
 	if p.ev != nil {
 		p.ev <- evClosed
 	}
 }
 
+func (p *pipe) closeConns() {
+	p.conns[0].Close()
+	p.conns[1].Close()
+}
+
 // check runs when proxy_timeout may have passed without traffic.
 func (p *pipe) check() {
-	if p.closed.Load() {
+	if p.isClosing() {
 		return
 	}
 	timeout := p.s.h.s.cfg.ProxyTimeout

@@ -19,8 +19,12 @@ import (
 // idle session costs the goroutine that serves it and its two sockets, no
 // buffer and no second goroutine. When a socket becomes readable its
 // shard's poller moves the bytes itself, as an nginx worker does: one
-// read(2) into a pooled buffer and one send(2), then the flow is parked
-// again. Work that would block (the destination is full, or a read fills
+// recv(2) into the poller's buffer and one send(2), then the flow is parked
+// again. A poller makes these calls on the sockets' descriptors directly,
+// without taking a reference on them through RawConn.Control for each
+// call: instead the session's close leaves the descriptors open until the
+// pollers serving it at that moment are done (pipe.enter and pipe.exit).
+// Work that would block (the destination is full, or a read fills
 // the whole buffer, which means bulk transfer) is handed to a goroutine
 // that copies with blocking calls and splice(2) until the flow is small
 // again.
@@ -66,7 +70,8 @@ type flow struct {
 	// Arguments and results of do, which is bound once so that calling it
 	// through RawConn.Control does not allocate.
 	buf   []byte
-	r     int
+	r     int32
+	fd    int32 // the source's descriptor, for a poller between enter and exit
 	errno syscall.Errno
 	do    func(fd uintptr)
 }
@@ -89,9 +94,11 @@ func (f *flow) doOp(fd uintptr) {
 	case opRead:
 		f.r = 0
 		for {
-			n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&f.buf[0])), uintptr(len(f.buf)))
+			// recvfrom(2) rather than read(2): the socket call skips the
+			// file layer (no position lock, no iterator set-up).
+			n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&f.buf[0])), uintptr(len(f.buf)), 0, 0, 0)
 			if e != syscall.EINTR {
-				f.r, f.errno = int(n), e
+				f.r, f.errno = int32(n), e
 				if e != 0 {
 					f.r = 0
 				}
@@ -100,7 +107,7 @@ func (f *flow) doOp(fd uintptr) {
 		}
 	case opWrite:
 		f.r = 0
-		for f.r < len(f.buf) {
+		for int(f.r) < len(f.buf) {
 			b := f.buf[f.r:]
 			n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_NOSIGNAL, 0, 0)
 			if e == syscall.EINTR {
@@ -110,12 +117,12 @@ func (f *flow) doOp(fd uintptr) {
 				f.errno = e
 				return
 			}
-			f.r += int(n)
+			f.r += int32(n)
 		}
 	case opInq:
 		var n int32
 		_, _, f.errno = syscall.RawSyscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
-		f.r = int(n)
+		f.r = n
 	case opAdd:
 		ev := (*syscall.EpollEvent)(unsafe.Pointer(&f.buf[0]))
 		_, _, f.errno = syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(f.r), syscall.EPOLL_CTL_ADD, fd, uintptr(unsafe.Pointer(ev)), 0, 0)
@@ -130,18 +137,43 @@ func (f *flow) call(rc syscall.RawConn, op uint8, buf []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if f.errno != 0 {
-		return f.r, f.errno
-	}
-	return f.r, nil
+	return f.result()
 }
 
-// read reads once from the source without blocking.
-func (f *flow) read(buf []byte) (int, error) { return f.call(f.p.rcs[f.d], opRead, buf) }
+// callFd runs op on the descriptor fd, which the caller keeps open (a
+// poller between pipe.enter and pipe.exit).
+func (f *flow) callFd(fd int32, op uint8, buf []byte) (int, error) {
+	f.op, f.buf = op, buf
+	f.doOp(uintptr(fd))
+	f.buf = nil
+	return f.result()
+}
+
+func (f *flow) result() (int, error) {
+	if f.errno != 0 {
+		return int(f.r), f.errno
+	}
+	return int(f.r), nil
+}
+
+// read reads once from the source without blocking. direct says that
+// the caller is a poller between pipe.enter and pipe.exit, which uses the
+// descriptors without taking a reference on them.
+func (f *flow) read(buf []byte, direct bool) (int, error) {
+	if direct {
+		return f.callFd(f.fd, opRead, buf)
+	}
+	return f.call(f.p.rcs[f.d], opRead, buf)
+}
 
 // write writes buf to the destination without blocking; it returns
 // syscall.EAGAIN with the count written when the destination is full.
-func (f *flow) write(buf []byte) (int, error) { return f.call(f.p.rcs[1-f.d], opWrite, buf) }
+func (f *flow) write(buf []byte, direct bool) (int, error) {
+	if direct {
+		return f.callFd(f.p.flows[1-f.d].fd, opWrite, buf)
+	}
+	return f.call(f.p.rcs[1-f.d], opWrite, buf)
+}
 
 // queued returns the number of bytes ready to read from the source.
 func (f *flow) queued() int64 {
@@ -243,17 +275,19 @@ func (p *pipe) moved(f *flow, now int64) {
 	}
 }
 
-// pump moves the bytes of flow f; the caller owns f. blocking is
-// false in a poller, which must not wait: pump then hands the flow to a
-// new goroutine when a write would block or the source holds more than a
-// buffer. In such a goroutine (blocking true) it splices while much is
-// queued and returns, parking the flow, once the source is drained.
+// pump moves the bytes of flow f; the caller owns f. pbuf is the
+// poller's own buffer when a poller calls it, which must not wait: pump
+// then hands the flow to a new goroutine when a write would block or the
+// source holds more than a buffer. In such a goroutine (pbuf nil) it
+// splices while much is queued and returns, parking the flow, once the
+// source is drained.
 //
 // now is monoNow, read once per batch of events by a poller.
-func (p *pipe) pump(f *flow, blocking bool, now int64) {
+func (p *pipe) pump(f *flow, pbuf []byte, now int64) {
+	blocking := pbuf == nil
 	for i := 0; ; i++ {
 		if !blocking && i >= pumpBurst {
-			go p.pump(f, true, now)
+			go p.pump(f, nil, now)
 			return
 		}
 		if blocking {
@@ -272,33 +306,44 @@ func (p *pipe) pump(f *flow, blocking bool, now int64) {
 				continue
 			}
 		}
-		bp := bufPool.Get().(*[]byte)
-		buf := *bp
-		n, err := f.read(buf)
+		// A poller reads into its own buffer, a goroutine into a pooled
+		// one: the pool costs a poller more than a system call's worth
+		// of bookkeeping per message.
+		var bp *[]byte
+		buf := pbuf
+		if blocking {
+			bp = bufPool.Get().(*[]byte)
+			buf = *bp
+		}
+		n, err := f.read(buf, !blocking)
 		if err == syscall.EAGAIN {
-			bufPool.Put(bp)
+			putBuf(bp)
 			if p.release(f) {
 				return
 			}
 			continue
 		}
 		if err != nil || n == 0 {
-			bufPool.Put(bp)
+			putBuf(bp)
 			p.end(f, err)
 			return
 		}
 		p.moved(f, now)
-		w, err := f.write(buf[:n])
+		w, err := f.write(buf[:n], !blocking)
 		if err == syscall.EAGAIN {
 			f.n += int64(w)
 			if !blocking {
-				go p.finishWrite(f, bp, buf[w:n], n == len(buf))
+				// The rest moves to a pooled buffer: the poller's is
+				// reused at once.
+				bp = bufPool.Get().(*[]byte)
+				rest := (*bp)[:copy(*bp, buf[w:n])]
+				go p.finishWrite(f, bp, rest, n == len(buf))
 				return
 			}
 			w, err = p.conns[1-f.d].Write(buf[w:n])
 			p.touch()
 		}
-		bufPool.Put(bp)
+		putBuf(bp)
 		f.n += int64(w)
 		if err != nil {
 			p.end(f, err)
@@ -307,7 +352,7 @@ func (p *pipe) pump(f *flow, blocking bool, now int64) {
 		if n == len(buf) {
 			// More is likely queued: a bulk transfer.
 			if !blocking {
-				go p.pump(f, true, now)
+				go p.pump(f, nil, now)
 				return
 			}
 			continue
@@ -318,6 +363,13 @@ func (p *pipe) pump(f *flow, blocking bool, now int64) {
 		if f.state.Load()&flowHup == 0 && p.release(f) {
 			return
 		}
+	}
+}
+
+// putBuf returns a pooled buffer, if bp is one.
+func putBuf(bp *[]byte) {
+	if bp != nil {
+		bufPool.Put(bp)
 	}
 }
 
@@ -337,7 +389,7 @@ func (p *pipe) finishWrite(f *flow, bp *[]byte, rest []byte, full bool) {
 			return
 		}
 	}
-	p.pump(f, true, 0)
+	p.pump(f, nil, 0)
 }
 
 // shard is one epoll set and its poller.
@@ -396,6 +448,7 @@ func (sh *shard) register(p *pipe) bool {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: slot, Pad: int32(gen<<1 | uint32(d))}
 		var err error
 		cerr := p.rcs[d].Control(func(fd uintptr) {
+			p.flows[d].fd = int32(fd)
 			err = syscall.EpollCtl(sh.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
 		})
 		if cerr != nil || err != nil {
@@ -480,6 +533,7 @@ func (sh *shard) poll(epfd, wake int) {
 	defer pollers.Done()
 	var evs [128]syscall.EpollEvent
 	var ready [128]*flow
+	buf := make([]byte, 16<<10)
 	// The epoll set is itself watched by the runtime's poller, which
 	// parks this goroutine while the set has no event: waiting costs no
 	// thread and no system call of its own, and the goroutine is woken by
@@ -537,8 +591,14 @@ func (sh *shard) poll(epfd, wake int) {
 		now := monoNow()
 		for i, f := range ready[:k] {
 			ready[i] = nil
-			if f.acquire() {
-				f.p.pump(f, false, now)
+			if !f.acquire() {
+				continue
+			}
+			if p := f.p; p.enter() {
+				p.pump(f, buf, now)
+				p.exit()
+			} else {
+				p.end(f, net.ErrClosed)
 			}
 		}
 		if k > 0 && ep != nil {
