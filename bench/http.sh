@@ -38,16 +38,7 @@ export PATH="/usr/local/go/bin:$PATH"
 RUNS=${RUNS:-3}
 IDLE=${IDLE:-10000}
 WRKDUR=${WRKDUR:-5s}
-NCPU=$(nproc)
-WORKERS=${WORKERS:-$NCPU}
-PIN=${PIN:-0}
-if [ "$PIN" = 1 ] && [ "$WORKERS" -lt "$NCPU" ]; then
-  PROXYCPU="taskset -c 0-$(( WORKERS - 1 ))"
-  LOADCPU="taskset -c $WORKERS-$(( NCPU - 1 ))"
-else
-  PROXYCPU=""; LOADCPU=""
-fi
-echo "workers per proxy: $WORKERS; pinned: $PIN (proxies: ${PROXYCPU:-any CPU}; wrk and backends: ${LOADCPU:-any CPU})"
+. bench/lib.sh
 
 need=()
 command -v nginx >/dev/null || need+=(nginx)

@@ -32,16 +32,7 @@ BULK=${BULK:-2G}
 IDLE=${IDLE:-4000}
 WRKDUR=${WRKDUR:-5s}
 TESTS=${TESTS:-bulk rps redis mem}
-NCPU=$(nproc)
-WORKERS=${WORKERS:-$NCPU}
-PIN=${PIN:-0}
-if [ "$PIN" = 1 ] && [ "$WORKERS" -lt "$NCPU" ]; then
-  PROXYCPU="taskset -c 0-$(( WORKERS - 1 ))"
-  LOADCPU="taskset -c $WORKERS-$(( NCPU - 1 ))"
-else
-  PROXYCPU=""; LOADCPU=""
-fi
-echo "workers per proxy: $WORKERS; pinned: $PIN (proxies: ${PROXYCPU:-any CPU}; load and backends: ${LOADCPU:-any CPU})"
+. bench/lib.sh
 
 need=()
 command -v nginx >/dev/null || need+=(nginx libnginx-mod-stream)

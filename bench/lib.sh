@@ -1,0 +1,17 @@
+# Shared by the bench/ scripts (sourced): worker count and CPU pinning.
+#
+# WORKERS (default: all the CPUs) is the number of workers every proxy gets
+# (nginx worker processes, HAProxy threads, sluice GOMAXPROCS). With PIN=1
+# and WORKERS below the CPU count, PROXYCPU pins the proxies to the first
+# WORKERS CPUs and LOADCPU the load generators and backends to the others;
+# otherwise both are empty.
+NCPU=$(nproc)
+WORKERS=${WORKERS:-$NCPU}
+PIN=${PIN:-0}
+if [ "$PIN" = 1 ] && [ "$WORKERS" -lt "$NCPU" ]; then
+  PROXYCPU="taskset -c 0-$(( WORKERS - 1 ))"
+  LOADCPU="taskset -c $WORKERS-$(( NCPU - 1 ))"
+else
+  PROXYCPU=""; LOADCPU=""
+fi
+echo "workers per proxy: $WORKERS; pinned: $PIN (proxies: ${PROXYCPU:-any CPU}; load generators and backends: ${LOADCPU:-any CPU})"
