@@ -50,6 +50,13 @@ type connScan struct {
 	best, tied, m int
 	ba, bw        int64
 	tw            int64 // sum of the weights of the tied servers
+
+	// For a pick that breaks ties at random, rs is the state of a
+	// xorshift generator, nonzero, and scanQuiet keeps in pick a server
+	// drawn among the tied in proportion to weight (weighted reservoir
+	// sampling), so no second pass is needed.
+	rs   uint64
+	pick int
 }
 
 func (r *connScan) add(i int, a, w int64) {
@@ -69,6 +76,7 @@ func (r *connScan) add(i int, a, w int64) {
 func (r *connScan) scanQuiet(seg []hotPeer, base int) bool {
 	best, tied, tw := r.best, r.tied, r.tw
 	ba, bw := r.ba, r.bw
+	rs, pick := r.rs, r.pick
 	for x := range seg {
 		h := &seg[x]
 		st := h.st
@@ -84,12 +92,22 @@ func (r *connScan) scanQuiet(seg []hotPeer, base int) bool {
 		a, w := int64(st.conns()), h.weight
 		if u, v := a*bw, ba*w; u < v {
 			best, ba, bw, tied, tw = base+x, a, w, 1, w
+			pick = best
 		} else if u == v {
 			tied++
 			tw += w
+			if rs != 0 {
+				rs ^= rs << 13
+				rs ^= rs >> 7
+				rs ^= rs << 17
+				if (rs>>32)*uint64(tw)>>32 < uint64(w) {
+					pick = base + x
+				}
+			}
 		}
 	}
 	r.best, r.tied, r.tw, r.ba, r.bw = best, tied, tw, ba, bw
+	r.rs, r.pick = rs, pick
 	r.m += len(seg)
 	return true
 }
@@ -119,6 +137,9 @@ func (c *pickCtx) leastConn(t *tier) *Peer {
 	n := len(t.peers)
 	// ba/bw = 1/0 is above every score: the first server becomes best.
 	r := connScan{best: -1, ba: 1}
+	if random {
+		r.rs = c.s.rnd() | 1
+	}
 	fast := c.req.Tried.n == 0
 	if fast {
 		end := min(off+k, n)
@@ -135,6 +156,9 @@ func (c *pickCtx) leastConn(t *tier) *Peer {
 		return t.peers[r.best]
 	}
 	if random {
+		if fast {
+			return t.peers[r.pick]
+		}
 		return c.connTieRandom(t, &r, off, k)
 	}
 	p := c.connTie(t, &r, off, k, fast)
