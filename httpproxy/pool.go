@@ -7,10 +7,20 @@ import (
 	"time"
 )
 
+// poolKey says which idle connections a request may take: those to the
+// same server address over the same transport. A TLS connection is made
+// with one location's proxy_ssl_* settings and one server name (SNI and
+// verified name), so it serves only requests with the same.
+type poolKey struct {
+	addr string
+	tls  *upstreamTLS // nil: plain TCP
+	name string       // the TLS server name
+}
+
 // upConn is a connection to an upstream server.
 type upConn struct {
 	nc       net.Conn
-	addr     string
+	key      poolKey
 	created  time.Time
 	idle     time.Time // when it went back to the pool
 	requests int
@@ -43,28 +53,28 @@ type pool struct {
 	now         func() time.Time
 
 	mu     sync.Mutex
-	idle   map[string][]*upConn
+	idle   map[poolKey][]*upConn
 	n      int
 	closed bool
 }
 
 func newPool(max, maxReq int, maxTime, idleTimeout time.Duration, now func() time.Time) *pool {
 	return &pool{max: max, maxReq: maxReq, maxTime: maxTime, idleTimeout: idleTimeout, now: now,
-		idle: map[string][]*upConn{}}
+		idle: map[poolKey][]*upConn{}}
 }
 
-// get returns an idle connection to addr, most recently used first, or nil.
-func (p *pool) get(addr string, now time.Time) *upConn {
+// get returns an idle connection for key, most recently used first, or nil.
+func (p *pool) get(key poolKey, now time.Time) *upConn {
 	p.mu.Lock()
 	for {
-		list := p.idle[addr]
+		list := p.idle[key]
 		if len(list) == 0 {
 			p.mu.Unlock()
 			return nil
 		}
 		uc := list[len(list)-1]
 		list[len(list)-1] = nil
-		p.idle[addr] = list[:len(list)-1]
+		p.idle[key] = list[:len(list)-1]
 		p.n--
 		if p.idleTimeout > 0 && now.Sub(uc.idle) >= p.idleTimeout {
 			p.mu.Unlock()
@@ -91,7 +101,7 @@ func (p *pool) put(uc *upConn, now time.Time) {
 		uc.nc.Close()
 		return
 	}
-	p.idle[uc.addr] = append(p.idle[uc.addr], uc)
+	p.idle[uc.key] = append(p.idle[uc.key], uc)
 	p.n++
 	p.mu.Unlock()
 }
@@ -101,7 +111,7 @@ func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
 	idle := p.idle
-	p.idle = map[string][]*upConn{}
+	p.idle = map[poolKey][]*upConn{}
 	p.n = 0
 	p.mu.Unlock()
 	for _, list := range idle {

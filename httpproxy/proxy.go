@@ -101,7 +101,7 @@ func (c *conn) proxyPass(r *request) bool {
 		r.clock = time.Time{} // a response dropped for a retry dates nothing
 		fresh := false
 	attempt:
-		uc, reused, err := c.upstreamConn(up, peer, l, fresh, tStart)
+		uc, reused, err := c.upstreamConn(r, up, peer, l, fresh, tStart)
 		if err == nil && !reused && r.upTLS != nil {
 			if err = c.upstreamHandshake(r, l, uc); err != nil { // upstream_tls.go
 				uc.nc.Close()
@@ -281,9 +281,13 @@ func (c *conn) mayRetry(r *request, l *location, cond uint32, reached, bodyGone 
 
 // upstreamConn returns a pooled connection to peer, or a new one; now is
 // the time of the attempt.
-func (c *conn) upstreamConn(up *upstream, peer *balance.Peer, l *location, fresh bool, now time.Time) (*upConn, bool, error) {
+func (c *conn) upstreamConn(r *request, up *upstream, peer *balance.Peer, l *location, fresh bool, now time.Time) (*upConn, bool, error) {
+	key := poolKey{addr: peer.Addr()}
+	if r.upTLS != nil {
+		key.tls, key.name = r.upTLS, upstreamTLSName(r)
+	}
 	if l.keepalive && up.pool != nil && !fresh {
-		if uc := up.pool.get(peer.Addr(), now); uc != nil {
+		if uc := up.pool.get(key, now); uc != nil {
 			return uc, true, nil
 		}
 	}
@@ -303,7 +307,7 @@ func (c *conn) upstreamConn(up *upstream, peer *balance.Peer, l *location, fresh
 	if err != nil {
 		return nil, false, err
 	}
-	uc := &upConn{nc: nc, addr: peer.Addr(), created: now}
+	uc := &upConn{nc: nc, key: key, created: now}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		if rc, err := tc.SyscallConn(); err == nil {
 			uc.tcp, uc.rc = tc, rc

@@ -805,3 +805,57 @@ func TestHTTPSSessionResumption(t *testing.T) {
 }
 
 func tlsVersionName(v uint16) string { return tls.VersionName(v) }
+
+// TestHTTPSUpstreamPoolPerName sends requests through two locations that
+// reach the same keep-alive upstream with different proxy_ssl_name values,
+// alternating: each location gets its own pooled TLS connection, so every
+// response comes from a connection made for the location's server name.
+func TestHTTPSUpstreamPoolPerName(t *testing.T) {
+	dir := t.TempDir()
+	cert := makeTLSCert(t, dir, tlsCertOpts{cn: "backend", dns: []string{"a.internal", "b.internal"}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int64
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, r.TLS.ServerName)
+		}),
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		},
+	}
+	go srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert.tls}}))
+	t.Cleanup(func() { srv.Close() })
+	h := startProxy(t, fmt.Sprintf(`events {} http {
+    access_log off;
+    upstream u { server %s; keepalive 4; }
+    server {
+        listen 127.0.0.1:8080;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_ssl_server_name on;
+        location /a/ { proxy_pass https://u; proxy_ssl_name a.internal; }
+        location /b/ { proxy_pass https://u; proxy_ssl_name b.internal; }
+    }
+}`, ln.Addr()), Options{})
+	addr := h.addr["127.0.0.1:8080"]
+	for i := range 6 {
+		name := []string{"a", "b"}[i%2]
+		resp, err := http.Get("http://" + addr + "/" + name + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := name + ".internal"; resp.StatusCode != 200 || string(b) != want {
+			t.Fatalf("request %d to /%s/: %d %q, want 200 %q", i, name, resp.StatusCode, b, want)
+		}
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d TLS connections to the upstream, want 2 (one per server name)", n)
+	}
+}

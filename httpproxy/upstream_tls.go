@@ -100,6 +100,15 @@ func errAt(err error, pos string) error {
 	return errors.New(err.Error() + " in " + pos)
 }
 
+// upstreamTLSName returns the server name r's TLS connection is for:
+// proxy_ssl_name, or $proxy_host.
+func upstreamTLSName(r *request) string {
+	if n := r.upTLS.name; n != nil {
+		return sslName(string(n.Append(nil, r)))
+	}
+	return sslName(r.proxyHost)
+}
+
 // upTLSError is a failed handshake with an upstream server.
 type upTLSError struct{ err error }
 
@@ -111,13 +120,7 @@ func (e *upTLSError) Unwrap() error { return e.err }
 // proxy_connect_timeout. Errors are *upTLSError.
 func (c *conn) upstreamHandshake(r *request, l *location, uc *upConn) error {
 	u := r.upTLS
-	var name string
-	if u.name != nil {
-		name = string(u.name.Append(nil, r))
-	} else {
-		name = r.proxyHost
-	}
-	name = sslName(name)
+	name := uc.key.name
 	cfg := u.cfg
 	if u.sni && name != "" || u.verify != nil {
 		cfg = cfg.Clone()
