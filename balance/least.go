@@ -52,21 +52,37 @@ type connScan struct {
 	tw            int64 // sum of the weights of the tied servers
 
 	// For a pick that breaks ties at random, rs is the state of a
-	// xorshift generator, nonzero, and scanQuiet keeps in pick a server
+	// xorshift generator, nonzero, and the scan keeps in pick a server
 	// drawn among the tied in proportion to weight (weighted reservoir
 	// sampling), so no second pass is needed.
 	rs   uint64
 	pick int
 }
 
+// draw reports, for a pick breaking ties at random, whether the tied
+// server of weight w just added to the tied weight tw replaces the one
+// drawn so far; that keeps every tied server's chance proportional to its
+// weight.
+func draw(rs *uint64, w, tw int64) bool {
+	x := *rs
+	x ^= x << 13
+	x ^= x >> 7
+	x ^= x << 17
+	*rs = x
+	return (x>>32)*uint64(tw)>>32 < uint64(w)
+}
+
 func (r *connScan) add(i int, a, w int64) {
 	r.m++
 	switch {
 	case r.best < 0 || a*r.bw < r.ba*w:
-		r.best, r.ba, r.bw, r.tied, r.tw = i, a, w, 1, w
+		r.best, r.ba, r.bw, r.tied, r.tw, r.pick = i, a, w, 1, w, i
 	case a*r.bw == r.ba*w:
 		r.tied++
 		r.tw += w
+		if r.rs != 0 && draw(&r.rs, w, r.tw) {
+			r.pick = i
+		}
 	}
 }
 
@@ -96,13 +112,8 @@ func (r *connScan) scanQuiet(seg []hotPeer, base int) bool {
 		} else if u == v {
 			tied++
 			tw += w
-			if rs != 0 {
-				rs ^= rs << 13
-				rs ^= rs >> 7
-				rs ^= rs << 17
-				if (rs>>32)*uint64(tw)>>32 < uint64(w) {
-					pick = base + x
-				}
+			if rs != 0 && draw(&rs, w, tw) {
+				pick = base + x
 			}
 		}
 	}
@@ -146,7 +157,7 @@ func (c *pickCtx) leastConn(t *tier) *Peer {
 		fast = r.scanQuiet(t.hot[off:end], off) && r.scanQuiet(t.hot[:k-(end-off)], 0)
 	}
 	if !fast {
-		r = connScan{best: -1}
+		r = connScan{best: -1, rs: r.rs}
 		r.scan(c, t, off, k)
 	}
 	if r.m == 0 {
@@ -156,10 +167,7 @@ func (c *pickCtx) leastConn(t *tier) *Peer {
 		return t.peers[r.best]
 	}
 	if random {
-		if fast {
-			return t.peers[r.pick]
-		}
-		return c.connTieRandom(t, &r, off, k)
+		return t.peers[r.pick]
 	}
 	p := c.connTie(t, &r, off, k, fast)
 	t.tieEnd(ticket)
@@ -200,34 +208,6 @@ func (c *pickCtx) connTie(t *tier, r *connScan, off, k int, fast bool) *Peer {
 	}
 	t.cw[w.pick].Add(-w.total)
 	return t.peers[w.pick]
-}
-
-// connTieRandom breaks a least_conn tie found by an overlapping pick: a
-// server among the tied, chosen at random in proportion to weight.
-func (c *pickCtx) connTieRandom(t *tier, r *connScan, off, k int) *Peer {
-	if r.tw <= 0 {
-		return t.peers[r.best]
-	}
-	x := int64(c.s.rnd() % uint64(r.tw))
-	n := len(t.peers)
-	for j := range k {
-		i := j + off
-		if i >= n {
-			i -= n
-		}
-		h := &t.hot[i]
-		if int64(h.st.conns())*r.bw != r.ba*h.weight {
-			continue
-		}
-		if x -= h.weight; x < 0 {
-			if p := t.peers[i]; c.usable(p) {
-				return p
-			}
-			break
-		}
-	}
-	// Counts moved under concurrent picks: keep the first best.
-	return t.peers[r.best]
 }
 
 // wrr is nginx's smooth weighted round robin among some servers of a tier:
@@ -611,9 +591,9 @@ const tieWalk = 64
 // score is estimate × (active+1) / weight; the lowest wins. Scores within
 // TieBand of the lowest count as ties, which take turns in weighted round
 // robin (see tie): differences that small are measurement noise, and
-// without the band identical servers would serve in long streaks. One pick in ProbeEvery goes
-// instead to the usable server picked least recently, so an idle or
-// penalised server keeps being measured.
+// without the band identical servers would serve in long streaks. One pick
+// in ProbeEvery goes instead to the usable server picked least recently,
+// so an idle or penalised server keeps being measured.
 const (
 	// DecayTime is τ, the time constant of least_time's moving average.
 	DecayTime = 2 * time.Second

@@ -77,9 +77,10 @@ type tier struct {
 // overlapMemory is how many picks on average the overlap flag lasts.
 const overlapMemory = 64
 
-// tieBegin is called before a least_conn or least_time pick scans t: it
-// reports whether the pick breaks ties at random, and otherwise the ticket
-// for tieEnd.
+// tieBegin is called before a least_conn pick scans t: it reports whether
+// the pick breaks ties at random, and otherwise the ticket for tieEnd.
+// (least_time's ties move the schedule position with a compare-and-swap,
+// whose failure reveals the overlap without a ticket: see tie.)
 func (t *tier) tieBegin(c *pickCtx) (random bool, ticket uint32) {
 	if t.overlapping(c) {
 		return true, 0
