@@ -773,20 +773,33 @@ func (c *conn) write(r *request, b []byte) (int, error) {
 // rawWrite is the function write runs on the socket: write(2) until all
 // of wbuf is out, or false to wait until the socket takes more.
 func (c *conn) rawWrite(fd uintptr) bool {
-	for c.wn < len(c.wbuf) {
-		m, err := sysWrite(int(fd), c.wbuf[c.wn:])
+	m, err := writeAll(int(fd), c.wbuf[c.wn:])
+	c.wn += m
+	if err == syscall.EAGAIN {
+		return false
+	}
+	c.werr = err
+	return true
+}
+
+// writeAll writes b to the non-blocking socket fd until all of it is out
+// or the socket is full. It returns how much went out, and syscall.EAGAIN
+// when that is not all of b, or another error as a write error.
+func writeAll(fd int, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := sysWrite(fd, b[n:])
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			return false
+			return n, err
 		case err != nil:
-			c.werr = os.NewSyscallError("write", err)
-			return true
+			return n, os.NewSyscallError("write", err)
 		}
-		c.wn += m
+		n += m
 	}
-	return true
+	return n, nil
 }
 
 // writeDeadline sets the client write deadline (send_timeout) unless one

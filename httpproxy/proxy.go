@@ -382,19 +382,14 @@ func (uc *upConn) exchange(req, buf []byte) (written, n int, whole bool, err err
 // write, then one read(2) per readiness.
 func (uc *upConn) exchangeStep(fd uintptr) bool {
 	if uc.xwrit < 0 {
-		uc.xwrit = 0
-		for uc.xwrit < len(uc.xreq) {
-			m, err := sysWrite(int(fd), uc.xreq[uc.xwrit:])
-			switch {
-			case err == syscall.EINTR:
-				continue
-			case err == syscall.EAGAIN:
-				return true // the caller writes the rest
-			case err != nil:
-				uc.xerr = os.NewSyscallError("write", err)
-				return true
-			}
-			uc.xwrit += m
+		m, err := writeAll(int(fd), uc.xreq)
+		uc.xwrit = m
+		switch {
+		case err == syscall.EAGAIN:
+			return true // the caller writes the rest
+		case err != nil:
+			uc.xerr = err
+			return true
 		}
 		return false // wait for the response
 	}
