@@ -134,23 +134,31 @@ fi
 # (b) and (c) interleave the proxies run by run (nginx, haproxy, sluice,
 # nginx, ...) rather than running one proxy RUNS times and then the next:
 # whatever else loads the machine then weighs on all of them alike, and
-# the same-run ratios compare like with like.
+# the same-run ratios compare like with like. interleaved RUN calls RUN
+# with each target RUNS times so; OUT[target] collects RUN's output
+# lines, each followed by the proxy's CPU ticks during that run.
+declare -A OUT
+interleaved() {
+  for t in "${targets[@]}"; do OUT[$t]=""; done
+  for i in $(seq $RUNS); do
+    for t in "${targets[@]}"; do
+      avail $t || continue
+      c0=$(cputicks $(pidof_t $t))
+      line=$($1 $t)
+      OUT[$t]+="$line $(( $(cputicks $(pidof_t $t)) - c0 ))"$'\n'
+    done
+  done
+}
 if want rps; then
 echo "== (b) wrk -c64 -t$WORKERS -d$WRKDUR through the proxy to an HTTP backend (median of $RUNS, runs interleaved)"
-declare -A OUT
-for t in "${targets[@]}"; do OUT[$t]=""; done
-for i in $(seq $RUNS); do
-  for t in "${targets[@]}"; do
-    avail $t || continue
-    c0=$(cputicks $(pidof_t $t))
-    line=$($LOADCPU wrk -c64 -t$WORKERS -d$WRKDUR --latency http://127.0.0.1:$(port $t 2)/ | awk '
-      /^ +[0-9]+ requests in/ {n=$1}
-      /Requests\/sec/ {rps=$2}
-      /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p99=v}
-      END {print rps, p99, n}')
-    OUT[$t]+="$line $(( $(cputicks $(pidof_t $t)) - c0 ))"$'\n'
-  done
-done
+run_rps() {
+  $LOADCPU wrk -c64 -t$WORKERS -d$WRKDUR --latency http://127.0.0.1:$(port $1 2)/ | awk '
+    /^ +[0-9]+ requests in/ {n=$1}
+    /Requests\/sec/ {rps=$2}
+    /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p99=v}
+    END {print rps, p99, n}'
+}
+interleaved run_rps
 for t in "${targets[@]}"; do
   avail $t || { R[rps,$t]=nan; R[p99,$t]=nan; continue; }
   out=$(printf '%s' "${OUT[$t]}")
@@ -161,16 +169,10 @@ done
 fi
 if want redis; then
 echo "== (c) redis-benchmark -c50 -n 100000 -t set,get (median of $RUNS, runs interleaved, requests/s of SET+GET averaged)"
-declare -A OUT
-for t in "${targets[@]}"; do OUT[$t]=""; done
-for i in $(seq $RUNS); do
-  for t in "${targets[@]}"; do
-    avail $t || continue
-    c0=$(cputicks $(pidof_t $t))
-    line=$($LOADCPU redis-benchmark -h 127.0.0.1 -p $(port $t 3) -c 50 -n 100000 -t set,get -q 2>/dev/null | tr '\r' '\n' | awk '/requests per second/ {s+=$2; n++} END {if (n) printf "%s", s/n}')
-    OUT[$t]+="$line $(( $(cputicks $(pidof_t $t)) - c0 ))"$'\n'
-  done
-done
+run_redis() {
+  $LOADCPU redis-benchmark -h 127.0.0.1 -p $(port $1 3) -c 50 -n 100000 -t set,get -q 2>/dev/null | tr '\r' '\n' | awk '/requests per second/ {s+=$2; n++} END {if (n) printf "%s", s/n}'
+}
+interleaved run_redis
 for t in "${targets[@]}"; do
   avail $t || { R[redis,$t]=nan; continue; }
   out=$(printf '%s' "${OUT[$t]}")
