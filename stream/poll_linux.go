@@ -531,93 +531,116 @@ func (sh *shard) start() bool {
 // session left.
 func (sh *shard) poll(epfd, wake int) {
 	defer pollers.Done()
-	var evs [128]syscall.EpollEvent
-	var ready [128]*flow
-	buf := make([]byte, 16<<10)
+	ps := &pollState{sh: sh, epfd: epfd, buf: make([]byte, 16<<10)}
 	// The epoll set is itself watched by the runtime's poller, which
 	// parks this goroutine while the set has no event: waiting costs no
 	// thread and no system call of its own, and the goroutine is woken by
 	// the same epoll_wait(2) that wakes the rest of the program.
-	var ep syscall.RawConn
 	var epf *os.File
 	if syscall.SetNonblock(epfd, true) == nil {
 		epf = os.NewFile(uintptr(epfd), "epoll")
 		if rc, err := epf.SyscallConn(); err == nil {
-			ep = rc
+			// Batches are served inside Read's callback. A batch smaller
+			// than evs drained the set, and an event that arrives later
+			// marks the set readable for the runtime, so the callback
+			// asks to wait without another epoll_wait(2): Read returns
+			// at once when the set became readable meanwhile. Returning
+			// from Read and calling it again instead would forget that
+			// and cost an empty epoll_wait(2) after every batch.
+			rc.Read(ps.drain)
 		}
 	}
-	got := 0
-	take := func(fd uintptr) bool {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
-		got = int(r)
-		if e != 0 {
-			got = 0
+	for !ps.stop {
+		// The runtime's poller cannot watch the set: wait in
+		// epoll_wait(2).
+		r, _, e := syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&ps.evs[0])), uintptr(len(ps.evs)), ^uintptr(0), 0, 0)
+		if e == 0 {
+			ps.serve(int(r), false)
 		}
-		return got > 0
 	}
+	if epf != nil {
+		epf.Close()
+	} else {
+		syscall.Close(epfd)
+	}
+	syscall.Close(wake)
+}
+
+// pollState is a poller's working set.
+type pollState struct {
+	sh    *shard
+	epfd  int
+	stop  bool // the shard has ended
+	evs   [128]syscall.EpollEvent
+	ready [128]*flow
+	buf   []byte
+}
+
+// drain is the callback of the epoll set's RawConn.Read: it serves
+// batches until the set is drained, then asks Read to wait (false), or
+// returns true when the shard has ended.
+func (ps *pollState) drain(fd uintptr) bool {
 	for {
-		n := 0
-		if ep == nil {
-			r, _, e := syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), ^uintptr(0), 0, 0)
-			if e == 0 {
-				n = int(r)
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&ps.evs[0])), uintptr(len(ps.evs)), 0, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 || r == 0 {
+			return false
+		}
+		ps.serve(int(r), true)
+		if ps.stop {
+			return true
+		}
+		if int(r) < len(ps.evs) {
+			return false
+		}
+	}
+}
+
+// serve serves the first n events of ps.evs. yield says the poller is
+// watched by the runtime's poller, and lets other goroutines run after
+// the batch.
+func (ps *pollState) serve(n int, yield bool) {
+	sh := ps.sh
+	k := 0
+	sh.mu.Lock()
+	for _, ev := range ps.evs[:n] {
+		slot, gen, d := ev.Fd, uint32(ev.Pad)>>1, ev.Pad&1
+		if slot == wakeSlot {
+			ps.stop = sh.epfd != ps.epfd
+			continue
+		}
+		if int(slot) < len(sh.slots) && sh.gens[slot] == gen && sh.slots[slot] != nil {
+			f := &sh.slots[slot].flows[d]
+			if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+				f.state.Or(flowHup)
 			}
-		} else if err := ep.Read(take); err != nil {
-			// The runtime's poller cannot watch the set: wait in
-			// epoll_wait(2) from now on.
-			ep = nil
+			ps.ready[k] = f
+			k++
+		}
+	}
+	sh.mu.Unlock()
+	now := monoNow()
+	for i, f := range ps.ready[:k] {
+		ps.ready[i] = nil
+		if !f.acquire() {
+			continue
+		}
+		if p := f.p; p.enter() {
+			p.pump(f, ps.buf, now)
+			p.exit()
 		} else {
-			n = got
+			p.end(f, net.ErrClosed)
 		}
-		k := 0
-		stop := false
-		sh.mu.Lock()
-		for _, ev := range evs[:n] {
-			slot, gen, d := ev.Fd, uint32(ev.Pad)>>1, ev.Pad&1
-			if slot == wakeSlot {
-				stop = sh.epfd != epfd
-				continue
-			}
-			if int(slot) < len(sh.slots) && sh.gens[slot] == gen && sh.slots[slot] != nil {
-				f := &sh.slots[slot].flows[d]
-				if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-					f.state.Or(flowHup)
-				}
-				ready[k] = f
-				k++
-			}
-		}
-		sh.mu.Unlock()
-		now := monoNow()
-		for i, f := range ready[:k] {
-			ready[i] = nil
-			if !f.acquire() {
-				continue
-			}
-			if p := f.p; p.enter() {
-				p.pump(f, buf, now)
-				p.exit()
-			} else {
-				p.end(f, net.ErrClosed)
-			}
-		}
-		if k > 0 && ep != nil {
-			// Let the goroutines made ready meanwhile run before the next
-			// batch: the runtime's poller may have queued another shard's
-			// poller behind this one, which would otherwise wait until
-			// this one parks or is preempted (the 99th percentile of
-			// latency doubles).
-			runtime.Gosched()
-		}
-		if stop {
-			if epf != nil {
-				epf.Close()
-			} else {
-				syscall.Close(epfd)
-			}
-			syscall.Close(wake)
-			return
-		}
+	}
+	if k > 0 && yield {
+		// Let the goroutines made ready meanwhile run before the next
+		// batch: the runtime's poller may have queued another shard's
+		// poller behind this one, which would otherwise wait until this
+		// one parks or is preempted (the 99th percentile of latency
+		// doubles).
+		runtime.Gosched()
 	}
 }
 
