@@ -2,9 +2,9 @@ package balance
 
 import (
 	"errors"
-	"math/rand/v2"
 	"net/netip"
 	"time"
+	_ "unsafe" // go:linkname
 )
 
 // ErrNoPeer is returned by Group.Pick when no server can take the request:
@@ -111,15 +111,24 @@ type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
 
+// globalRand is the default source: the runtime's per-thread wyrand
+// generator (runtime.cheaprand), which costs a nanosecond where
+// math/rand/v2's ChaCha8 costs several. Picks need uniform numbers, not
+// unpredictable ones.
 type globalRand struct{}
 
-func (globalRand) Uint64() uint64 { return rand.Uint64() }
+func (globalRand) Uint64() uint64 { return cheapRand64() }
+
+//go:linkname cheaprand runtime.cheaprand
+func cheaprand() uint32
+
+func cheapRand64() uint64 { return uint64(cheaprand())<<32 | uint64(cheaprand()) }
 
 // rnd returns a random number from the group's source; the default source
 // is called directly rather than through the interface.
 func (s *snapshot) rnd() uint64 {
 	if s.sysRand {
-		return rand.Uint64()
+		return cheapRand64()
 	}
 	return s.rand.Uint64()
 }
@@ -214,7 +223,8 @@ type Selection struct {
 	Peer *Peer
 
 	snap  *snapshot
-	start int64 // registry time of the pick, for inflight accounting
+	start int64    // registry time of the pick, for inflight accounting
+	le    *laneEnt // the lane that counted the pick, if any
 }
 
 // Done ends the attempt: it releases the connection counted against the
@@ -222,6 +232,9 @@ type Selection struct {
 // It is safe for concurrent use with picks.
 func (s Selection) Done(o Outcome) {
 	if s.Peer != nil {
+		if s.le != nil {
+			s.le.mine.Add(-1)
+		}
 		s.Peer.done(s.snap, s.start, o)
 	}
 }

@@ -65,6 +65,15 @@
 // of more than 64 servers compare 32 servers per pick, starting at a random
 // one.
 //
+// Under concurrent load, round robin, least_conn and least_time work from a
+// lane, a view of the group kept per processor, as each nginx worker keeps
+// its own without zone: round robin walks the schedule from the lane's own
+// place, and the counts and estimates least_conn and least_time compare are
+// at most a millisecond old plus the processor's own picks since. A server
+// leaving its plain state (a failure, health, drain, slow start) refreshes
+// every lane at once. Picks that never overlap in time never use a lane and
+// follow nginx's sequences exactly.
+//
 // ip_hash keys on the client address: the first three octets of an IPv4
 // address (so one /24 network shares a server) or the whole IPv6 address. If
 // the server is unavailable the key is rehashed, up to 20 times, then round

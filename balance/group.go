@@ -25,9 +25,10 @@ type snapshot struct {
 	primary  *tier
 	backup   *tier // nil without backup servers
 	byAddr   map[string]*Peer
-	ring     *ring // hash consistent
-	timed    bool  // least_time bookkeeping needed
-	inflight bool  // timed, with least_time's inflight accounting
+	ring     *ring       // hash consistent
+	timed    bool        // least_time bookkeeping needed
+	inflight bool        // timed, with least_time's inflight accounting
+	seeded   atomic.Bool // lt.seed has been set
 
 	// lt is written by Done from every core: keep it off the line holding
 	// the fields every pick reads.

@@ -144,6 +144,11 @@ func (r *connScan) scan(c *pickCtx, t *tier, off, k int) {
 // among the tied by smooth weighted round robin.
 func (c *pickCtx) leastConn(t *tier) *Peer {
 	random, ticket := t.tieBegin(c)
+	if random && t.small && c.req.Tried.n == 0 {
+		if p := c.leastConnLane(t); p != nil {
+			return p
+		}
+	}
 	k, off := c.window(t)
 	n := len(t.peers)
 	// ba/bw = 1/0 is above every score: the first server becomes best.
@@ -445,10 +450,26 @@ func (c *pickCtx) leastTime(t *tier) *Peer {
 		// One draw decides the probe and the window.
 		k, off = scanWindow, int(x/ProbeEvery%uint64(n))
 	}
+	// Probes start anywhere: servers picked within the same clock tick
+	// are equally stale, and the first of them is the one probed.
+	start := 0
 	if probe {
-		// Start anywhere: servers picked within the same clock tick are
-		// equally stale, and the first of them is the one probed.
-		return c.stalest(t, int(x/ProbeEvery%uint64(n)), k)
+		start = int(x / ProbeEvery % uint64(n))
+	}
+	if t.small && c.req.Tried.n == 0 {
+		if t.overlapping(c) {
+			if p := c.leastTimeLane(t, probe, start); p != nil {
+				return p
+			}
+		}
+		if probe {
+			return c.stalest(t, start, k)
+		}
+		// Overlapping picks are noticed by tie, when the schedule
+		// position moved since the pick began.
+		c.pos0, c.pos0Tier = t.pos.Load(), t
+	} else if probe {
+		return c.stalest(t, start, k)
 	}
 	var r timeScan
 	r.ltView = c.s.ltView(c.coarseTime())
@@ -553,13 +574,21 @@ func (c *pickCtx) tie(t *tier, best int, limit float64, score []float64, idx []i
 		return t.peers[best]
 	}
 	if n := uint64(len(t.sched)); n > 0 && small && !t.overlapping(c) {
-		p0 := t.pos.Load()
+		p0 := c.pos0
+		if c.pos0Tier != t {
+			p0 = t.pos.Load()
+		}
+		// One division, then the walk wraps by comparison.
+		j := p0 % n
 		for step := range uint64(tieWalk) {
-			if i := t.sched[(p0+step)%n]; set&(1<<i) != 0 {
+			if i := t.sched[j]; set&(1<<i) != 0 {
 				if !t.pos.CompareAndSwap(p0, p0+step+1) {
 					t.overlapped.Store(true)
 				}
 				return t.peers[i]
+			}
+			if j++; j == n {
+				j = 0
 			}
 		}
 	}
@@ -664,13 +693,18 @@ func (p *Peer) sample(s *snapshot, now int64, lat time.Duration, ended uint32) {
 	}
 	// The seed is shared by the group and read by every pick: update it
 	// from one sample in seedEvery per server, and without a retry loop (a
-	// lost update is harmless).
-	if old := s.lt.seed.Load(); old == 0 || ended%seedEvery == 0 {
+	// lost update is harmless). The seeded flag, on a line nobody writes
+	// once it is set, spares the other samples a read of the seed's line.
+	if ended%seedEvery == 0 || !s.seeded.Load() {
+		old := s.lt.seed.Load()
 		nv := v
 		if old != 0 {
 			o := math.Float64frombits(old)
 			nv = o + (v-o)*seedWeight
 		}
 		s.lt.seed.Store(math.Float64bits(nv))
+		if old == 0 {
+			s.seeded.Store(true)
+		}
 	}
 }

@@ -161,8 +161,13 @@ func (p *Peer) nominal() bool {
 type pickCtx struct {
 	s    *snapshot
 	req  *Request
-	now  int64 // registry time, 0 until read
-	cnow int64 // coarse registry time, 0 until read
+	now  int64    // registry time, 0 until read
+	cnow int64    // coarse registry time, 0 until read
+	le   *laneEnt // the lane entry that counted the pick
+
+	// least_time: the tier's schedule position when the pick began.
+	pos0     uint64
+	pos0Tier *tier
 }
 
 // time returns the registry time, for failure accounting and slow start.
@@ -233,7 +238,7 @@ func (c *pickCtx) take(p *Peer) Selection {
 		}
 	}
 	c.req.Tried.add(st.id)
-	sel := Selection{Peer: p, snap: c.s}
+	sel := Selection{Peer: p, snap: c.s, le: c.le}
 	if c.s.timed {
 		now := c.coarseTime()
 		sel.start = now

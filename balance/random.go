@@ -27,6 +27,13 @@ func (c *pickCtx) random2() *Peer {
 	if r.hashTries > 20 || len(t.peers) < 2 {
 		return s.pickRR(c)
 	}
+	if random, ticket := t.tieBegin(c); random {
+		if p := c.random2Lane(t); p != nil {
+			return p
+		}
+	} else {
+		defer t.tieEnd(ticket)
+	}
 	var prev *Peer
 	for {
 		p := t.peers[t.at(int64(s.rnd()%uint64(t.total)))]

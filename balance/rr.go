@@ -52,8 +52,10 @@ type tier struct {
 	// Read by every pick, rarely written: a line of their own.
 	_          [64]byte
 	mode       atomic.Int32
-	overlapped atomic.Bool // picks overlap: see tieBegin
-	_          [56]byte
+	overlapped atomic.Bool             // picks overlap: see tieBegin
+	lanes      atomic.Pointer[[]*lane] // see lane.go; nil until picks overlap
+	gen        atomic.Uint64           // bumped when a server leaves the nominal state
+	_          [40]byte
 
 	// Written by picks: another line.
 	ticket atomic.Uint32 // see tieBegin
@@ -75,7 +77,7 @@ type tier struct {
 // only read, and a pick in overlapMemory clears it to check again.
 
 // overlapMemory is how many picks on average the overlap flag lasts.
-const overlapMemory = 64
+const overlapMemory = 256
 
 // tieBegin is called before a least_conn pick scans t: it reports whether
 // the pick breaks ties at random, and otherwise the ticket for tieEnd.
@@ -246,8 +248,10 @@ func gcdInt(a, b int64) int64 {
 	return a
 }
 
-// dirty switches a small tier from the schedule to nginx's algorithm.
+// dirty switches a small tier from the schedule to nginx's algorithm, and
+// tells the lanes their copies are out of date.
 func (t *tier) dirty() {
+	t.gen.Add(1)
 	if t.small && t.mode.Load() == modeSched {
 		t.toExact(t.pos.Load())
 	}
@@ -299,9 +303,24 @@ func (c *pickCtx) rr(t *tier) *Peer {
 		if c.req.Tried.n != 0 {
 			t.toExact(t.pos.Load())
 		} else {
-			i := t.pos.Add(1) - 1
-			p := t.peers[t.sched[i%uint64(len(t.sched))]]
-			if p.nominal() {
+			if t.overlapping(c) {
+				if p := c.rrLane(t); p != nil {
+					return p
+				}
+			}
+			// A position that moved during the pick reveals picks that
+			// overlap.
+			n := uint64(len(t.sched))
+			i := t.pos.Load()
+			p := t.peers[t.sched[i%n]]
+			nominal := p.nominal()
+			if !t.pos.CompareAndSwap(i, i+1) {
+				t.overlapped.Store(true)
+				i = t.pos.Add(1) - 1
+				p = t.peers[t.sched[i%n]]
+				nominal = p.nominal()
+			}
+			if nominal {
 				return p
 			}
 			t.toExact(i)
