@@ -271,6 +271,10 @@ func (c *pickCtx) drawTied(t *tier, tied []uint8, tw int64) int {
 	// The high word of rnd × tw is uniform in [0, tw): no division.
 	hi, _ := bits.Mul64(c.s.rnd(), uint64(tw))
 	x := int64(hi)
+	if len(tied) == len(t.hot) && tw == t.total {
+		// Every server tied: the weight unit's owner, from the table.
+		return t.at(x)
+	}
 	for _, i := range tied {
 		if x -= t.hot[i].weight; x < 0 {
 			return int(i)
