@@ -197,15 +197,15 @@ func (g *Group) Stats(dst []PeerStats) []PeerStats {
 	return dst
 }
 
-// dirty tells the group's schedules that some server left the nominal state.
+// dirty tells the group's tiers that some server left the nominal state.
 func (g *Group) dirty() {
 	s := g.snap.Load()
 	if s == nil {
 		return
 	}
-	s.primary.dirty()
+	s.primary.changed()
 	if s.backup != nil {
-		s.backup.dirty()
+		s.backup.changed()
 	}
 }
 

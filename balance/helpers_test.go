@@ -79,3 +79,33 @@ func seq(t testing.TB, g *Group, n int) string {
 	}
 	return string(b)
 }
+
+// pickConcurrently makes picks from goroutines at once, each ending its
+// attempt at once with a 1ms latency, and returns the picks per address.
+func pickConcurrently(t *testing.T, g *Group, goroutines, picks int) map[string]int {
+	t.Helper()
+	var mu sync.Mutex
+	count := map[string]int{}
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			local := map[string]int{}
+			for range picks {
+				sel, err := g.Pick(&Request{})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				local[sel.Peer.Addr()]++
+				sel.Done(Outcome{Latency: time.Millisecond})
+			}
+			mu.Lock()
+			for k, v := range local {
+				count[k] += v
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return count
+}

@@ -1,7 +1,6 @@
 package balance
 
 import (
-	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -177,29 +176,7 @@ func TestLaneConcurrent(t *testing.T) {
 			w = servers(1, 1, 1, 1)
 		}
 		g := mustBuild(t, NewRegistry(nil), w, cfg)
-		var mu sync.Mutex
-		count := map[string]int{}
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Go(func() {
-				local := map[string]int{}
-				for range 2000 {
-					sel, err := g.Pick(&Request{})
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					local[sel.Peer.Addr()]++
-					sel.Done(Outcome{Latency: time.Millisecond})
-				}
-				mu.Lock()
-				for k, v := range local {
-					count[k] += v
-				}
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
+		count := pickConcurrently(t, g, 8, 2000)
 		for _, p := range g.Peers() {
 			if n := count[p.Addr()]; n < 16000/5/4 {
 				t.Errorf("%v: %s got %d of 16000 picks: %v", cfg.Method, p.Addr(), n, count)
@@ -217,5 +194,66 @@ func TestLaneConcurrent(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestQuietChangesReachScans checks that the scans that skip the per-server
+// checks (a tier whose servers were all plain and quiet at the last full
+// scan) see every change: a failure, health, drain, and a failure reported
+// through a group a reload has replaced.
+func TestQuietChangesReachScans(t *testing.T) {
+	srv := servers(1, 1, 1)
+	for i := range srv {
+		srv[i].MaxFails = 1
+		srv[i].FailTimeout = 10 * time.Second
+	}
+	for _, m := range []Method{LeastConn, LeastTime} {
+		reg := NewRegistry(newFakeClock())
+		old := mustBuild(t, reg, srv, Config{Method: m})
+		g := old
+		avoid := func(what string, bad *Peer) {
+			t.Helper()
+			for range 30 {
+				sel, err := g.Pick(&Request{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sel.Peer.Addr() == bad.Addr() {
+					t.Fatalf("%v: %s: picked %s", m, what, bad.Addr())
+				}
+				sel.Done(Outcome{Latency: time.Millisecond})
+			}
+		}
+		seq(t, g, 5) // a full scan marks the tier trusted
+		if ok, _ := g.snap.Load().primary.trusted(); !ok {
+			t.Fatalf("%v: tier not trusted after scans of quiet servers", m)
+		}
+		sel, _ := g.Pick(&Request{})
+		sel.Done(Outcome{Failed: true})
+		avoid("after a failure", sel.Peer)
+
+		g = mustBuild(t, reg, srv, Config{Method: m}) // a reload, same servers
+		seq(t, g, 5)
+		peers := g.Peers()
+		peers[1].SetHealthy(false)
+		avoid("unhealthy", peers[1])
+		peers[1].SetHealthy(true)
+		peers[2].SetDrain(true)
+		avoid("draining", peers[2])
+		peers[2].SetDrain(false)
+
+		// An attempt picked before the reload fails after it.
+		var pre Selection
+		for {
+			s, _ := old.Pick(&Request{})
+			if s.Peer.Addr() != sel.Peer.Addr() {
+				pre = s
+				break
+			}
+			s.Done(Outcome{})
+		}
+		seq(t, g, 5)
+		pre.Done(Outcome{Failed: true})
+		avoid("failed through the old group", g.Lookup(pre.Peer.Addr()))
 	}
 }

@@ -87,22 +87,17 @@ func (r *connScan) add(i int, a, w int64) {
 }
 
 // scanQuiet is the fast loop over the servers seg[0:], numbered from base;
-// it reports false when one is not plain and quiet. It is add written out
-// with the state in locals.
-func (r *connScan) scanQuiet(seg []hotPeer, base int) bool {
+// it reports false when one is not plain and quiet, which it does not check
+// when trusted (see tier.trusted). It is add written out with the state in
+// locals.
+func (r *connScan) scanQuiet(seg []hotPeer, base int, trusted bool) bool {
 	best, tied, tw := r.best, r.tied, r.tw
 	ba, bw := r.ba, r.bw
 	rs, pick := r.rs, r.pick
 	for x := range seg {
 		h := &seg[x]
 		st := h.st
-		if !h.plain {
-			return false
-		}
-		if uint32(st.fails.Load())|st.excl.Load() != 0 {
-			return false
-		}
-		if st.slowSince.Load() != 0 {
+		if !trusted && !(h.plain && st.quiet()) {
 			return false
 		}
 		a, w := int64(st.conns()), h.weight
@@ -157,9 +152,15 @@ func (c *pickCtx) leastConn(t *tier) *Peer {
 		r.rs = c.s.rnd() | 1
 	}
 	fast := c.req.Tried.n == 0
+	trusted := false
 	if fast {
+		var gen uint64
+		trusted, gen = t.trusted()
 		end := min(off+k, n)
-		fast = r.scanQuiet(t.hot[off:end], off) && r.scanQuiet(t.hot[:k-(end-off)], 0)
+		fast = r.scanQuiet(t.hot[off:end], off, trusted) && r.scanQuiet(t.hot[:k-(end-off)], 0, trusted)
+		if fast && !trusted && k == n {
+			t.verified(gen)
+		}
 	}
 	if !fast {
 		r = connScan{best: -1, rs: r.rs}
@@ -361,22 +362,17 @@ func (r *timeScan) keep(i int, s float64) {
 }
 
 // scanQuiet is the fast loop over the servers seg[0:], numbered from base;
-// it reports false when one is not plain and quiet. It is add and estimate
-// written out with the state in locals.
-func (r *timeScan) scanQuiet(seg []hotPeer, base int) bool {
+// it reports false when one is not plain and quiet, which it does not check
+// when trusted (see tier.trusted). It is add and estimate written out with
+// the state in locals.
+func (r *timeScan) scanQuiet(seg []hotPeer, base int, trusted bool) bool {
 	now, seed, est0 := r.now, r.seed, r.est0
 	best, m := r.best, r.m
 	lo, lim := r.min, r.lim
 	for x := range seg {
 		h := &seg[x]
 		st := h.st
-		if !h.plain {
-			return false
-		}
-		if uint32(st.fails.Load())|st.excl.Load() != 0 {
-			return false
-		}
-		if st.slowSince.Load() != 0 {
+		if !trusted && !(h.plain && st.quiet()) {
 			return false
 		}
 		a1 := float64(st.conns() + 1)
@@ -476,8 +472,12 @@ func (c *pickCtx) leastTime(t *tier) *Peer {
 	r.reset()
 	fast := c.req.Tried.n == 0
 	if fast {
+		trusted, gen := t.trusted()
 		end := min(off+k, n)
-		fast = r.scanQuiet(t.hot[off:end], off) && r.scanQuiet(t.hot[:k-(end-off)], 0)
+		fast = r.scanQuiet(t.hot[off:end], off, trusted) && r.scanQuiet(t.hot[:k-(end-off)], 0, trusted)
+		if fast && !trusted && k == n {
+			t.verified(gen)
+		}
 	}
 	if !fast {
 		r.reset()

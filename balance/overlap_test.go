@@ -1,9 +1,6 @@
 package balance
 
-import (
-	"sync"
-	"testing"
-)
+import "testing"
 
 // TestOverlapRandomTies checks least_conn's handling of overlapping picks:
 // once two picks overlap, ties are broken at random in proportion to weight
@@ -122,29 +119,7 @@ func TestOverlapRandomShares(t *testing.T) {
 // while, so shares vary with scheduling), and every count returns to zero.
 func TestOverlapConcurrent(t *testing.T) {
 	g := mustBuild(t, NewRegistry(nil), servers(1, 1, 1, 1), Config{Method: LeastConn})
-	var mu sync.Mutex
-	count := map[string]int{}
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			local := map[string]int{}
-			for range 2000 {
-				sel, err := g.Pick(&Request{})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				local[sel.Peer.Addr()]++
-				sel.Done(Outcome{Latency: 1e6})
-			}
-			mu.Lock()
-			for k, v := range local {
-				count[k] += v
-			}
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	count := pickConcurrently(t, g, 8, 2000)
 	for _, p := range g.Peers() {
 		if n := count[p.Addr()]; n < 16000/4/4 {
 			t.Errorf("%s got %d of 16000 picks: %v", p.Addr(), n, count)

@@ -60,7 +60,21 @@ func (p *Peer) SetHealthy(healthy bool) {
 	if healthy {
 		p.startSlow(p.group.reg.now())
 	} else {
-		p.group.dirty()
+		p.dirtyGroups(nil)
+	}
+}
+
+// dirtyGroups tells the groups that may pick p that it left its plain and
+// quiet state: its own, g (the group of the snapshot an attempt was picked
+// from, if not nil) and the group most recently built on its state, which
+// a reload may have made a different one.
+func (p *Peer) dirtyGroups(g *Group) {
+	p.group.dirty()
+	if g != nil && g != p.group {
+		g.dirty()
+	}
+	if o := p.st.owner.Load(); o != nil && o != p.group && o != g {
+		o.dirty()
 	}
 }
 
@@ -68,7 +82,7 @@ func (p *Peer) SetHealthy(healthy bool) {
 // "drain"): a draining server gets no new sessions.
 func (p *Peer) SetDrain(on bool) {
 	if p.st.setExcl(exclDrain, on) != on {
-		p.group.dirty()
+		p.dirtyGroups(nil)
 	}
 }
 
@@ -76,7 +90,7 @@ func (p *Peer) startSlow(now int64) {
 	if p.slowTO > 0 && !p.tier.single {
 		p.st.slowSince.Store(now)
 	}
-	p.group.dirty()
+	p.dirtyGroups(nil)
 }
 
 // State is the state of a server as reported by Peer.Stats, in NGINX Plus
@@ -284,10 +298,7 @@ func (p *Peer) done(s *snapshot, start int64, o Outcome) {
 					break
 				}
 			}
-			p.group.dirty()
-			if s.g != p.group {
-				s.g.dirty()
-			}
+			p.dirtyGroups(s.g)
 		}
 		st.end()
 		return

@@ -55,7 +55,8 @@ type tier struct {
 	overlapped atomic.Bool             // picks overlap: see tieBegin
 	lanes      atomic.Pointer[[]*lane] // see lane.go; nil until picks overlap
 	gen        atomic.Uint64           // bumped when a server leaves the nominal state
-	_          [40]byte
+	quietGen   atomic.Uint64           // gen when a scan last found every server plain and quiet
+	_          [32]byte
 
 	// Written by picks: another line.
 	ticket atomic.Uint32 // see tieBegin
@@ -120,6 +121,7 @@ type hotPeer struct {
 
 func newTier(peers []*Peer, backup, single bool) *tier {
 	t := &tier{peers: peers, backup: backup, single: single}
+	t.quietGen.Store(^uint64(0)) // no scan yet
 	t.start = make([]int64, len(peers))
 	t.cw = make([]atomic.Int64, len(peers))
 	t.hot = make([]hotPeer, len(peers))
@@ -248,10 +250,15 @@ func gcdInt(a, b int64) int64 {
 	return a
 }
 
-// dirty switches a small tier from the schedule to nginx's algorithm, and
-// tells the lanes their copies are out of date.
-func (t *tier) dirty() {
+// changed is dirty for a server that left its plain and quiet state: it
+// also tells the lanes and the scans (see trusted).
+func (t *tier) changed() {
 	t.gen.Add(1)
+	t.dirty()
+}
+
+// dirty switches a small tier from the schedule to nginx's algorithm.
+func (t *tier) dirty() {
 	if t.small && t.mode.Load() == modeSched {
 		t.toExact(t.pos.Load())
 	}
@@ -447,4 +454,18 @@ func (t *tier) at(w int64) int {
 		}
 	}
 	return i
+}
+
+// trusted reports whether t's servers were all plain and quiet at the last
+// full scan and none has left that state since (every such change calls
+// dirty), so a scan may skip checking them; gen is for verified.
+func (t *tier) trusted() (ok bool, gen uint64) {
+	gen = t.gen.Load()
+	return t.quietGen.Load() == gen, gen
+}
+
+// verified records that a scan of every server of t, begun at gen, found
+// them all plain and quiet.
+func (t *tier) verified(gen uint64) {
+	t.quietGen.Store(gen)
 }
