@@ -143,8 +143,11 @@ func (ln *lane) view(c *pickCtx, t *tier, byTime bool) bool {
 // following its schedule; nil sends the pick to the shared state.
 func (c *pickCtx) rrLane(t *tier) *Peer {
 	ln := t.lane()
-	i := ln.pos.Add(1) - 1
-	if p := t.peers[t.sched[i%uint64(len(t.sched))]]; p.nominal() {
+	// Two goroutines on one lane may take the same turn: harmless.
+	n := uint64(len(t.sched))
+	j := reduce(ln.pos.Load(), n)
+	ln.pos.Store(next(j, n))
+	if p := t.peers[t.sched[j]]; p.nominal() {
 		return p
 	}
 	return nil

@@ -578,18 +578,15 @@ func (c *pickCtx) tie(t *tier, best int, limit float64, score []float64, idx []i
 		if c.pos0Tier != t {
 			p0 = t.pos.Load()
 		}
-		// One division, then the walk wraps by comparison.
-		j := p0 % n
-		for step := range uint64(tieWalk) {
+		j := reduce(p0, n)
+		for range tieWalk {
 			if i := t.sched[j]; set&(1<<i) != 0 {
-				if !t.pos.CompareAndSwap(p0, p0+step+1) {
+				if !t.pos.CompareAndSwap(p0, next(j, n)) {
 					t.overlapped.Store(true)
 				}
 				return t.peers[i]
 			}
-			if j++; j == n {
-				j = 0
-			}
+			j = next(j, n)
 		}
 	}
 	x := int64(c.s.rnd() % uint64(tw))

@@ -319,9 +319,10 @@ func (c *pickCtx) rr(t *tier) *Peer {
 			// overlap.
 			n := uint64(len(t.sched))
 			i := t.pos.Load()
-			p := t.peers[t.sched[i%n]]
+			j := reduce(i, n)
+			p := t.peers[t.sched[j]]
 			nominal := p.nominal()
-			if !t.pos.CompareAndSwap(i, i+1) {
+			if !t.pos.CompareAndSwap(i, next(j, n)) {
 				t.overlapped.Store(true)
 				i = t.pos.Add(1) - 1
 				p = t.peers[t.sched[i%n]]
@@ -468,4 +469,22 @@ func (t *tier) trusted() (ok bool, gen uint64) {
 // them all plain and quiet.
 func (t *tier) verified(gen uint64) {
 	t.quietGen.Store(gen)
+}
+
+// reduce returns the schedule index of position i, for a schedule of n
+// turns. The position is kept below n (see next), so the division is
+// rare; positions moved by Add may exceed it.
+func reduce(i, n uint64) uint64 {
+	if i >= n {
+		i %= n
+	}
+	return i
+}
+
+// next returns the schedule index after j.
+func next(j, n uint64) uint64 {
+	if j++; j == n {
+		j = 0
+	}
+	return j
 }
