@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/errlog"
@@ -453,16 +452,4 @@ func peek(rc syscall.RawConn) (eof bool, err error) {
 		return false, rerr
 	}
 	return n == 0, nil
-}
-
-// inq returns the number of bytes queued for reading on the socket.
-func inq(rc syscall.RawConn) int64 {
-	var n int32
-	rc.Control(func(fd uintptr) {
-		_, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
-		if e != 0 {
-			n = 0
-		}
-	})
-	return int64(n)
 }

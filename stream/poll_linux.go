@@ -756,3 +756,15 @@ func pollable(c net.Conn) syscall.RawConn {
 	}
 	return rc
 }
+
+// inq returns the number of bytes queued for reading on the socket.
+func inq(rc syscall.RawConn) int64 {
+	var n int32
+	rc.Control(func(fd uintptr) {
+		_, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+		if e != 0 {
+			n = 0
+		}
+	})
+	return int64(n)
+}

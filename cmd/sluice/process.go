@@ -145,6 +145,12 @@ func logTargets(o *options, cfg *config.Config) []errlog.Target {
 	return ts
 }
 
+// setLimit sets both fields of a syscall.Rlimit, whose type is uint64 on
+// Linux and int64 on some other systems.
+func setLimit[T int64 | uint64](cur, max *T, n int) {
+	*cur, *max = T(n), T(n)
+}
+
 // applyProcessSettings applies worker_processes, worker_rlimit_nofile and env.
 func applyProcessSettings(cfg *config.Config, log *slog.Logger) {
 	if cfg.WorkerProcesses > 0 {
@@ -153,7 +159,8 @@ func applyProcessSettings(cfg *config.Config, log *slog.Logger) {
 		goruntime.GOMAXPROCS(goruntime.NumCPU())
 	}
 	if n := cfg.WorkerRlimitNofile; n > 0 {
-		lim := syscall.Rlimit{Cur: uint64(n), Max: uint64(n)}
+		var lim syscall.Rlimit
+		setLimit(&lim.Cur, &lim.Max, n)
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 			log.Log(context.Background(), errlog.LevelAlert, "setrlimit(RLIMIT_NOFILE) failed", "value", n, "err", err)
 		}
