@@ -304,7 +304,11 @@ func (s *Server) Addrs() []net.Addr {
 }
 
 func listen(b Binding) (net.Listener, error) {
-	lc := net.ListenConfig{Control: func(network, address string, rc syscall.RawConn) error {
+	// KeepAlive -1: accepted connections keep SO_KEEPALIVE off, as in
+	// nginx, where Go's default would turn it on (and set its timers: four
+	// system calls per connection) for the handlers to turn it off again.
+	// Listeners with so_keepalive=on set it per connection.
+	lc := net.ListenConfig{KeepAlive: -1, Control: func(network, address string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
 			if b.Options.ReusePort {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -221,5 +222,37 @@ func TestGracefulAndFastStop(t *testing.T) {
 			cc.Close()
 			t.Error("listener open after stop")
 		}
+	}
+}
+
+// TestAcceptedKeepAliveOff checks that accepted TCP connections have
+// SO_KEEPALIVE off, as nginx leaves it unless so_keepalive asks.
+func TestAcceptedKeepAliveOff(t *testing.T) {
+	ln, err := listen(Binding{Network: "tcp", Address: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ac, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ac.Close()
+	rc, err := ac.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, gerr := -1, error(nil)
+	rc.Control(func(fd uintptr) { v, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) })
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	if v != 0 {
+		t.Errorf("SO_KEEPALIVE is %d on an accepted connection, want 0", v)
 	}
 }

@@ -144,11 +144,9 @@ func (h *Handler) keepalive(tc *net.TCPConn) {
 			cfg.Count = -1
 		}
 		tc.SetKeepAliveConfig(cfg)
-	default:
-		// nginx leaves SO_KEEPALIVE off unless asked; Go's listener turns
-		// it on by default.
-		tc.SetKeepAlive(false)
 	}
+	// Otherwise SO_KEEPALIVE stays off, as nginx leaves it: the runtime's
+	// listeners do not turn it on.
 }
 
 // run goes through the phases of a session; it returns the copy that is
