@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-const nginxBinary = "/usr/sbin/nginx"
+	"github.com/sluicelb/sluice/internal/testutil"
+)
 
 // nginxDifferences are the golden cases on which sluice deliberately
 // disagrees with nginx 1.22, each with the reason; docs/differences.md
@@ -41,12 +41,7 @@ var nonMainBlock = regexp.MustCompile(`(?m)(^|[\s;{}])(http|stream|mail)\s*\{`)
 // except for the documented differences above. It needs nginx at
 // /usr/sbin/nginx; without it the test is skipped, unless CI=true.
 func TestNginxDifferential(t *testing.T) {
-	if _, err := os.Stat(nginxBinary); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("nginx is required in CI: %v", err)
-		}
-		t.Skipf("nginx not installed: %v", err)
-	}
+	testutil.NeedNginx(t)
 	dir, confs := goldenConfs(t)
 	// nginx resolves relative log paths against its prefix and opens
 	// them; give it one with a logs directory.
@@ -112,7 +107,7 @@ func runNginx(t *testing.T, conf, prefix, g string) (bool, string) {
 	if g != "" {
 		args = append(args, "-g", g)
 	}
-	cmd := exec.CommandContext(ctx, nginxBinary, args...)
+	cmd := exec.CommandContext(ctx, testutil.NginxPath, args...)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out

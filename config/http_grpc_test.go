@@ -1,10 +1,7 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 )
@@ -12,9 +9,7 @@ import (
 // grpcErrorCases are http {} bodies with http2 and grpc directives that
 // nginx 1.22 refuses, with its message; diff names a deliberate
 // difference.
-var grpcErrorCases = []struct {
-	name, body, want, diff string
-}{
+var grpcErrorCases = []errorCase{
 	{"chunk_size_zero", "http2_chunk_size 0;", `the http2 chunk size cannot be zero in FILE:3`, ""},
 	{"streams_index_not_power", "http2_streams_index_size 3;", `"http2_streams_index_size" directive must be a power of two in FILE:3`, ""},
 	{"recv_buffer_small", "http2_recv_buffer_size 32;", `"http2_recv_buffer_size" directive value is too small in FILE:3`, ""},
@@ -31,47 +26,14 @@ var grpcErrorCases = []struct {
 	{"grpc_pass_variables", "server { listen 127.0.0.1:18999; location / { grpc_pass grpc://$host:50051; } }", `"grpc_pass" with variables is not supported by sluice yet in FILE:3`, "grpc_pass with variables is not implemented"},
 }
 
-func TestHTTPGRPCErrors(t *testing.T) {
-	for _, tc := range grpcErrorCases {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, got := loadHTTP(t, tc.body); got != tc.want {
-				t.Errorf("got  %q\nwant %q", got, tc.want)
-			}
-		})
-	}
-}
+func TestHTTPGRPCErrors(t *testing.T) { checkErrors(t, grpcErrorCases) }
 
 // TestHTTPGRPCErrorsNginx checks grpcErrorCases against nginx itself.
-func TestHTTPGRPCErrorsNginx(t *testing.T) {
-	requireNginx(t)
-	prefix := t.TempDir()
-	if err := os.Mkdir(filepath.Join(prefix, "logs"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range grpcErrorCases {
-		t.Run(tc.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "t.conf")
-			if err := os.WriteFile(file, []byte("events {}\nhttp {\n"+tc.body+"\n}\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			ok, msg := runNginx(t, file, prefix, "")
-			msg = strings.ReplaceAll(msg, file, "FILE")
-			if tc.diff != "" {
-				if !ok && msg == tc.want {
-					t.Errorf("listed as a difference (%s) but nginx says the same: %q", tc.diff, msg)
-				}
-				return
-			}
-			if ok || msg != tc.want {
-				t.Errorf("nginx: ok=%v %q\nwant %q", ok, msg, tc.want)
-			}
-		})
-	}
-}
+func TestHTTPGRPCErrorsNginx(t *testing.T) { checkErrorsNginx(t, grpcErrorCases) }
 
 // grpcAccepted are bodies nginx 1.22 accepts; sluice must too. nginx 1.22
 // does not know "http2 on" (1.25.1), so it is not among them.
-var grpcAccepted = []struct{ name, body string }{
+var grpcAccepted = []acceptedCase{
 	{"http2_all", "http2_max_concurrent_streams 64; http2_chunk_size 16k; http2_recv_buffer_size 512k; http2_body_preread_size 128k; http2_push off; http2_push_preload off; http2_streams_index_size 64; http2_max_concurrent_pushes 5; http2_idle_timeout 10s; http2_max_requests 5; http2_max_field_size 4k; http2_max_header_size 16k; http2_recv_timeout 10s;"},
 	{"grpc_forms", "upstream u { server 127.0.0.1:1; } server { listen 127.0.0.1:18999 http2; location /a { grpc_pass u; } location /b { grpc_pass grpc://127.0.0.1:2; } location /c { grpc_pass grpcs://127.0.0.1; } location /d { grpc_pass unix:/tmp/g.sock; } location /e { grpc_pass grpc://u; } }"},
 	{"grpc_settings", "grpc_set_header X-A $remote_addr; grpc_hide_header X-B; grpc_pass_header Server; grpc_ignore_headers X-Accel-Expires; grpc_connect_timeout 5s; grpc_read_timeout 1h; grpc_send_timeout 10s; grpc_next_upstream error timeout http_502 non_idempotent; grpc_next_upstream_tries 3; grpc_next_upstream_timeout 10s; grpc_buffer_size 8k; grpc_intercept_errors on; grpc_socket_keepalive on; grpc_bind 127.0.0.1;"},
@@ -79,30 +41,7 @@ var grpcAccepted = []struct{ name, body string }{
 	{"grpc_next_upstream_off", "grpc_next_upstream off;"},
 }
 
-func TestHTTPGRPCAccepted(t *testing.T) {
-	_, err := os.Stat(nginxBinary)
-	nginx := err == nil
-	prefix := t.TempDir()
-	if err := os.Mkdir(filepath.Join(prefix, "logs"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range grpcAccepted {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, msg := loadHTTP(t, tc.body); msg != "" {
-				t.Errorf("sluice refused: %s", msg)
-			}
-			if nginx {
-				file := filepath.Join(t.TempDir(), "t.conf")
-				if err := os.WriteFile(file, []byte("events {}\nhttp {\n"+tc.body+"\n}\n"), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				if ok, msg := runNginx(t, file, prefix, ""); !ok {
-					t.Errorf("nginx refused: %s", msg)
-				}
-			}
-		})
-	}
-}
+func TestHTTPGRPCAccepted(t *testing.T) { checkAccepted(t, grpcAccepted) }
 
 // TestHTTPGRPCInheritance checks that grpc_* and http2 settings merge
 // down as nginx merges them: a level that sets one takes the others from

@@ -6,13 +6,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // gzipErrorCases are gzip and error_page bodies nginx refuses, with its
 // message; diff names a deliberate difference.
-var gzipErrorCases = []struct {
-	name, body, want, diff string
-}{
+var gzipErrorCases = []errorCase{
 	{name: "gzip_flag", body: "gzip yes;", want: `invalid value "yes" in "gzip" directive, it must be "on" or "off" in FILE:3`},
 	{name: "gzip_comp_level_low", body: "gzip_comp_level 0;", want: `value must be between 1 and 9 in FILE:3`},
 	{name: "gzip_comp_level_high", body: "gzip_comp_level 10;", want: `value must be between 1 and 9 in FILE:3`},
@@ -31,7 +31,7 @@ var gzipErrorCases = []struct {
 
 func TestHTTPGzipErrors(t *testing.T) {
 	nginx := true
-	if _, err := os.Stat(nginxBinary); err != nil {
+	if _, err := os.Stat(testutil.NginxPath); err != nil {
 		nginx = false
 	}
 	prefix := t.TempDir()

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // loadHTTP compiles "events {} http { body }" from a temporary file and
@@ -25,9 +27,7 @@ func loadHTTP(t *testing.T, body string) (*Config, string) {
 // httpErrorCases are http {} bodies nginx 1.22 refuses, with its message
 // ("FILE" stands for the configuration file; line 3 is the first line of
 // the body). diff names a deliberate difference from nginx.
-var httpErrorCases = []struct {
-	name, body, want, diff string
-}{
+var httpErrorCases = []errorCase{
 	{name: "duplicate_location", body: "server { listen 127.0.0.1:18080; location /a {}\nlocation /a {} }", want: `duplicate location "/a" in FILE:4`},
 	{name: "duplicate_location_sorted", body: "server { listen 127.0.0.1:18080; location = /a {}\nlocation /a {} location ^~ /b {}\nlocation /b {} }", want: `duplicate location "/b" in FILE:5`},
 	{name: "inside_exact", body: "server { listen 127.0.0.1:18080; location = /a { location /a/b {} } }", want: `location "/a/b" cannot be inside the exact location "/a" in FILE:3`},
@@ -133,11 +133,14 @@ var httpErrorCases = []struct {
 	{name: "unsupported_if", body: "server { listen 18093; if ($a) { } }", want: `"if" directive is not supported by sluice in FILE:3`, diff: "if is not implemented"},
 }
 
-func TestHTTPErrors(t *testing.T) {
-	for _, tc := range httpErrorCases {
+func TestHTTPErrors(t *testing.T) { checkErrors(t, httpErrorCases) }
+
+// checkErrors checks that sluice refuses every case with its want
+// message.
+func checkErrors(t *testing.T, cases []errorCase) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, got := loadHTTP(t, tc.body)
-			if got != tc.want {
+			if _, got := loadHTTP(t, tc.body); got != tc.want {
 				t.Errorf("got  %q\nwant %q", got, tc.want)
 			}
 		})
@@ -146,13 +149,24 @@ func TestHTTPErrors(t *testing.T) {
 
 // TestHTTPErrorsNginx checks the expected messages of httpErrorCases
 // against nginx itself, so the table cannot drift from nginx.
-func TestHTTPErrorsNginx(t *testing.T) {
-	requireNginx(t)
+func TestHTTPErrorsNginx(t *testing.T) { checkErrorsNginx(t, httpErrorCases) }
+
+// errorCase is an http {} body nginx refuses: sluice must refuse it with
+// want, nginx's message ("FILE" standing for the file), unless diff names a
+// deliberate difference.
+type errorCase struct {
+	name, body, want, diff string
+}
+
+// checkErrorsNginx checks that nginx refuses every case with its want
+// message, or differs where the case says so.
+func checkErrorsNginx(t *testing.T, cases []errorCase) {
+	testutil.NeedNginx(t)
 	prefix := t.TempDir()
 	if err := os.Mkdir(filepath.Join(prefix, "logs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range httpErrorCases {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "t.conf")
 			if err := os.WriteFile(file, []byte("events {}\nhttp {\n"+tc.body+"\n}\n"), 0o644); err != nil {
@@ -173,18 +187,8 @@ func TestHTTPErrorsNginx(t *testing.T) {
 	}
 }
 
-func requireNginx(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(nginxBinary); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("nginx is required in CI: %v", err)
-		}
-		t.Skipf("nginx not installed: %v", err)
-	}
-}
-
 // httpAccepted are http {} bodies nginx accepts; sluice must too.
-var httpAccepted = []struct{ name, body string }{
+var httpAccepted = []acceptedCase{
 	{"nested_regex_in_regex", "server { listen 127.0.0.1:18080; location ~ ^/a { location ^/a/b {} location ~ c {} } }"},
 	{"duplicate_named", "server { listen 127.0.0.1:18080; location @a { return 200; }\nlocation @a { return 201; } }"},
 	{"exact_and_prefix", "server { listen 127.0.0.1:18080; location = /a {} location /a {} }"},
@@ -211,16 +215,23 @@ var httpAccepted = []struct{ name, body string }{
 	{"client_side", "keepalive_timeout 65 60; keepalive_requests 100; keepalive_time 30m; client_max_body_size 2g; client_header_buffer_size 2k; large_client_header_buffers 8 16k; client_header_timeout 10s; client_body_timeout 10s; client_body_buffer_size 32k; send_timeout 5s; server_tokens build; underscores_in_headers on; ignore_invalid_headers off; tcp_nodelay off;"},
 }
 
-func TestHTTPAccepted(t *testing.T) {
+func TestHTTPAccepted(t *testing.T) { checkAccepted(t, httpAccepted) }
+
+// acceptedCase is an http {} body that nginx and sluice both accept.
+type acceptedCase struct{ name, body string }
+
+// checkAccepted checks that sluice accepts every case, and nginx too when
+// it is installed.
+func checkAccepted(t *testing.T, cases []acceptedCase) {
 	nginx := true
-	if _, err := os.Stat(nginxBinary); err != nil {
+	if _, err := os.Stat(testutil.NginxPath); err != nil {
 		nginx = false
 	}
 	prefix := t.TempDir()
 	if err := os.Mkdir(filepath.Join(prefix, "logs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range httpAccepted {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, msg := loadHTTP(t, tc.body); msg != "" {
 				t.Errorf("sluice refused: %s", msg)
@@ -431,7 +442,7 @@ func TestHTTPWarnings(t *testing.T) {
 // TestHTTPGoldenNginx runs nginx -t on every http_* golden case and checks
 // that it agrees with sluice (same acceptance, same first error).
 func TestHTTPGoldenNginx(t *testing.T) {
-	requireNginx(t)
+	testutil.NeedNginx(t)
 	dir, err := filepath.Abs("testdata/golden")
 	if err != nil {
 		t.Fatal(err)

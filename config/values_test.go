@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 const maxDuration = time.Duration(math.MaxInt64)
@@ -156,12 +158,7 @@ func TestParseSizeOffset(t *testing.T) {
 // ParseTime accepts, through timer_resolution, a directive whose time is
 // kept in milliseconds.
 func TestParseTimeNginx(t *testing.T) {
-	if _, err := os.Stat(nginxBinary); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("nginx is required in CI: %v", err)
-		}
-		t.Skipf("nginx not installed: %v", err)
-	}
+	testutil.NeedNginx(t)
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // echoBackend counts the requests it parses and answers each with its
@@ -176,7 +178,7 @@ func TestSlowloris(t *testing.T) {
 			if d < 250*time.Millisecond || d > 2*time.Second {
 				t.Fatalf("connection closed after %v, want about 300ms", d)
 			}
-			waitFor(t, "the timeout in the error log", func() bool {
+			testutil.WaitFor(t, "the timeout in the error log", func() bool {
 				return strings.Contains(h.errs.String(), "client timed out (110: Connection timed out) while reading client request headers")
 			})
 			return
@@ -418,7 +420,7 @@ func TestStubStatusAndAccessLog(t *testing.T) {
 	}
 	logPath := h.dir + "/logs/v.log"
 	var line string
-	waitFor(t, "the log line", func() bool {
+	testutil.WaitFor(t, "the log line", func() bool {
 		b, _ := os.ReadFile(logPath)
 		line = strings.TrimSpace(string(b))
 		return line != ""

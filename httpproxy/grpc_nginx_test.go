@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -19,19 +17,16 @@ import (
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // startNginx runs nginx on an http block body where LISTEN is replaced by
 // a free loopback address, which it returns once nginx listens.
 func startNginx(t *testing.T, body string) string {
 	t.Helper()
-	needNginx(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	testutil.NeedNginx(t)
+	addr := testutil.FreeAddr(t)
 	dir := t.TempDir()
 	for _, d := range []string{"logs", "tmp"} {
 		os.Mkdir(filepath.Join(dir, d), 0o755)
@@ -46,46 +41,12 @@ http { access_log off;
 `, dir, dir, tmp, tmp, tmp, tmp, tmp, strings.ReplaceAll(body, "LISTEN", addr))
 	conf := filepath.Join(dir, "nginx.conf")
 	os.WriteFile(conf, []byte(text), 0o644)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, nginxBinary, "-p", dir+"/", "-c", conf, "-e", filepath.Join(dir, "logs/stderr.log"))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cancel(); <-exited })
-	deadline := time.Now().Add(waitLimit)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx does not listen")
-		}
-		time.Sleep(20 * time.Millisecond) // nginx starting: no event to wait on
-	}
+	testutil.Daemon{Path: testutil.NginxPath, Args: []string{"-p", dir + "/", "-c", conf, "-e", filepath.Join(dir, "logs/stderr.log")},
+		Ready: []string{addr}}.Start(t)
+	return addr
 }
 
 var serverToken = regexp.MustCompile(`(nginx|sluice)/[0-9.]+`)
-
-func needNginx(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(nginxBinary); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("nginx is required in CI: %v", err)
-		}
-		t.Skipf("nginx not installed: %v", err)
-	}
-}
 
 // TestGRPCNginxDifferential makes the same gRPC calls through nginx and
 // sluice, on the same configuration, and compares what the client sees:

@@ -17,6 +17,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // healthBackend is a grpc-go server of the health service that names
@@ -181,7 +183,7 @@ func TestGRPCPass(t *testing.T) {
 	})
 
 	logPath := filepath.Join(h.dir, "logs/access.log")
-	waitFor(t, "access log", func() bool {
+	testutil.WaitFor(t, "access log", func() bool {
 		b, _ := os.ReadFile(logPath)
 		return strings.Count(string(b), "\n") >= 1100
 	})
@@ -231,14 +233,14 @@ func lastLines(s string, n int) string {
 // verification of its certificate.
 func TestGRPCS(t *testing.T) {
 	dir := t.TempDir()
-	ca := makeTLSCert(t, dir, tlsCertOpts{cn: "gRPC CA", ca: true})
-	srvCert := makeTLSCert(t, dir, tlsCertOpts{cn: "backend", dns: []string{"backend.example"}, issuer: ca})
+	ca := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "gRPC CA", CA: true})
+	srvCert := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "backend", DNS: []string{"backend.example"}, Issuer: ca})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &healthBackend{name: "tls0", step: make(chan struct{}),
-		srv: grpc.NewServer(grpc.Creds(credentials.NewServerTLSFromCert(&srvCert.tls)))}
+		srv: grpc.NewServer(grpc.Creds(credentials.NewServerTLSFromCert(&srvCert.TLS)))}
 	healthpb.RegisterHealthServer(b.srv, b)
 	go b.srv.Serve(ln)
 	t.Cleanup(b.srv.Stop)
@@ -247,8 +249,8 @@ func TestGRPCS(t *testing.T) {
 		code      codes.Code
 	}{
 		{"no_verify", `grpc_pass grpcs://` + ln.Addr().String() + `;`, codes.OK},
-		{"verify", `grpc_pass grpcs://` + ln.Addr().String() + `; grpc_ssl_verify on; grpc_ssl_name backend.example; grpc_ssl_trusted_certificate ` + ca.certFile + `;`, codes.OK},
-		{"verify_wrong_name", `grpc_pass grpcs://` + ln.Addr().String() + `; grpc_ssl_verify on; grpc_ssl_name other.example; grpc_ssl_trusted_certificate ` + ca.certFile + `;`, codes.Unavailable},
+		{"verify", `grpc_pass grpcs://` + ln.Addr().String() + `; grpc_ssl_verify on; grpc_ssl_name backend.example; grpc_ssl_trusted_certificate ` + ca.CertFile + `;`, codes.OK},
+		{"verify_wrong_name", `grpc_pass grpcs://` + ln.Addr().String() + `; grpc_ssl_verify on; grpc_ssl_name other.example; grpc_ssl_trusted_certificate ` + ca.CertFile + `;`, codes.Unavailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

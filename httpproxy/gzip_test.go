@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluicelb/sluice/httpproxy/h1"
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // TestGzip fetches responses through a gzip-enabled proxy with a real
@@ -494,7 +495,7 @@ func TestGzipRatioLog(t *testing.T) {
 	get(t, addr, "GET /plain HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
 	path := h.dir + "/logs/r.log"
 	var lines []string
-	waitFor(t, "two log lines", func() bool {
+	testutil.WaitFor(t, "two log lines", func() bool {
 		b, _ := os.ReadFile(path)
 		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
 		return len(lines) == 2

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // h2cClient returns an HTTP/2 client with prior knowledge over plain TCP,
@@ -114,7 +116,7 @@ func TestH2CPriorKnowledge(t *testing.T) {
 		t.Errorf("HTTP/1.1 on an http2 listener: %s %q", resp.Proto, b)
 	}
 	logPath := filepath.Join(h.dir, "logs/access.log")
-	waitFor(t, "access log", func() bool {
+	testutil.WaitFor(t, "access log", func() bool {
 		b, _ := os.ReadFile(logPath)
 		return strings.Count(string(b), "\n") >= len(tests)+2
 	})
@@ -235,7 +237,7 @@ func TestH2NotEnabled(t *testing.T) {
 
 // TestH2CurlPriorKnowledge runs curl --http2-prior-knowledge.
 func TestH2CurlPriorKnowledge(t *testing.T) {
-	curl := needTool(t, "curl")
+	curl := testutil.Need(t, "curl")
 	be := h2EchoBackend(t, "c1")
 	h := startProxy(t, `events {} http { access_log off;
 		server { listen 127.0.0.1:18206 http2; location / { proxy_pass http://`+be.addr+`; } }
@@ -250,43 +252,19 @@ func TestH2CurlPriorKnowledge(t *testing.T) {
 	}
 }
 
-// needTool returns the path of an external program, skipping the test
-// when it is missing (failing under CI=true).
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if home, _ := os.UserHomeDir(); home != "" {
-			if q := filepath.Join(home, "go", "bin", name); fileExists(q) {
-				return q
-			}
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 // TestH2TLS serves HTTP/2 after ALPN "h2" and checks with curl --http2
 // that TLS variables reach streams.
 func TestH2TLS(t *testing.T) {
-	curl := needTool(t, "curl")
+	curl := testutil.Need(t, "curl")
 	dir := t.TempDir()
-	c := makeTLSCert(t, dir, tlsCertOpts{cn: "h2", dns: []string{"h2.example"}})
+	c := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "h2", DNS: []string{"h2.example"}})
 	be := h2EchoBackend(t, "t1")
 	h := startProxy(t, fmt.Sprintf(`events {} http { access_log off;
 		server { listen 127.0.0.1:18207 ssl http2; ssl_certificate %s; ssl_certificate_key %s;
 			location / { proxy_pass http://%s; }
 			location = /vars { return 200 "$server_protocol $scheme $https\n"; }
 		}
-	}`, c.certFile, c.keyFile, be.addr), Options{})
+	}`, c.CertFile, c.KeyFile, be.addr), Options{})
 	addr := h.addr["127.0.0.1:18207"]
 	for _, tc := range []struct{ path, want string }{
 		{"/vars", "HTTP/2.0 https on\n\n2 200"},

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // h2specKnown are the h2spec test ids Sluice is known to fail, each with
@@ -83,7 +85,7 @@ func runH2spec(t *testing.T, bin, addr string, extra ...string) (string, []strin
 // (the request bodies are read, as they are in use) and fails on a failure
 // docs/http2.md does not explain.
 func TestH2spec(t *testing.T) {
-	bin := needTool(t, "h2spec")
+	bin := testutil.Need(t, "h2spec")
 	known := h2specKnown(t)
 	be := h2EchoBackend(t, "spec")
 	h := startProxy(t, `events {} http { access_log off;
@@ -103,15 +105,15 @@ func TestH2spec(t *testing.T) {
 
 // TestH2specTLS runs h2spec against an HTTP/2 TLS listener.
 func TestH2specTLS(t *testing.T) {
-	bin := needTool(t, "h2spec")
+	bin := testutil.Need(t, "h2spec")
 	known := h2specKnown(t)
 	dir := t.TempDir()
-	c := makeTLSCert(t, dir, tlsCertOpts{cn: "h2spec", dns: []string{"localhost"}})
+	c := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "h2spec", DNS: []string{"localhost"}})
 	be := h2EchoBackend(t, "spec")
 	h := startProxy(t, fmt.Sprintf(`events {} http { access_log off;
 		server { listen 127.0.0.1:18211 ssl http2; ssl_certificate %s; ssl_certificate_key %s;
 			location / { proxy_pass http://%s; } }
-	}`, c.certFile, c.keyFile, be.addr), Options{Log: noLog})
+	}`, c.CertFile, c.KeyFile, be.addr), Options{Log: noLog})
 	summary, failed, report := runH2spec(t, bin, h.addr["127.0.0.1:18211"], "-t", "-k")
 	t.Logf("h2spec (TLS): %s %v", summary, failed)
 	for _, id := range failed {

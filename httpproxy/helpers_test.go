@@ -2,7 +2,6 @@ package httpproxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -18,27 +17,11 @@ import (
 	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/config"
 	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
-const waitLimit = 10 * time.Second
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// waitLimit bounds every wait of these tests.
+const waitLimit = testutil.WaitLimit
 
 // harness serves the handlers of an http configuration on loopback
 // listeners of its own: each configured listen address is mapped to a free
@@ -47,7 +30,7 @@ type harness struct {
 	t     *testing.T
 	dir   string
 	addr  map[string]string // configured listen address -> real address
-	errs  *syncBuffer
+	errs  *testutil.SyncBuffer
 	built *Built
 	wg    sync.WaitGroup
 	lns   []net.Listener
@@ -81,7 +64,7 @@ func startProxy(t *testing.T, conf string, opts Options) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
-	h := &harness{t: t, dir: dir, addr: map[string]string{}, errs: &syncBuffer{}, conns: map[net.Conn]bool{}}
+	h := &harness{t: t, dir: dir, addr: map[string]string{}, errs: &testutil.SyncBuffer{}, conns: map[net.Conn]bool{}}
 	h.ctx, h.stop = context.WithCancel(context.Background())
 	if opts.Log == nil {
 		el, err := errlog.New([]errlog.Target{{Path: "stderr", Level: errlog.LevelDebug}}, errlog.Options{Stderr: h.errs})
@@ -258,17 +241,3 @@ func readResponse(br *bufio.Reader, head bool) (*http.Response, string, error) {
 
 // noLog is an error log that drops everything.
 var noLog = slog.New(slog.DiscardHandler)
-
-// waitFor polls cond until it holds or the deadline passes; used for
-// conditions another process (a log file written by the proxy after the
-// response) makes true.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // the condition has no event to wait on
-	}
-}

@@ -9,66 +9,47 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-const nginxBinary = "/usr/sbin/nginx"
+	"github.com/sluicelb/sluice/internal/testutil"
+)
 
 // headBackend answers every request with the request head it received as
 // the body, and a few headers nginx hides or passes.
 func headBackend(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	ln := testutil.Listen(t)
+	testutil.Serve(t, ln, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(waitLimit))
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			var head bytes.Buffer
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				head.WriteString(line)
+				if line == "\r\n" {
+					break
+				}
+			}
+			req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head.Bytes())))
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(waitLimit))
-				br := bufio.NewReader(c)
-				for {
-					var head bytes.Buffer
-					for {
-						line, err := br.ReadString('\n')
-						if err != nil {
-							return
-						}
-						head.WriteString(line)
-						if line == "\r\n" {
-							break
-						}
-					}
-					req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head.Bytes())))
-					if err != nil {
-						return
-					}
-					if req.ContentLength > 0 {
-						b := make([]byte, req.ContentLength)
-						io.ReadFull(br, b)
-						head.Write(b)
-					}
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Pad: pad\r\nX-Accel-Buffering: no\r\nX-Kept: yes\r\nContent-Length: %d\r\n\r\n", head.Len())
-					c.Write(head.Bytes())
-					if req.Close {
-						return
-					}
-				}
-			}()
+			if req.ContentLength > 0 {
+				b := make([]byte, req.ContentLength)
+				io.ReadFull(br, b)
+				head.Write(b)
+			}
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Pad: pad\r\nX-Accel-Buffering: no\r\nX-Kept: yes\r\nContent-Length: %d\r\n\r\n", head.Len())
+			c.Write(head.Bytes())
+			if req.Close {
+				return
+			}
 		}
-	}()
+	})
 	return ln.Addr().String()
 }
 
@@ -77,7 +58,7 @@ func headBackend(t *testing.T) string {
 // receives (request line, Host, Connection, X-Forwarded-For, body) and the
 // response headers (but Date and Server) must be the same.
 func TestNginxDifferentialProxy(t *testing.T) {
-	needNginx(t)
+	testutil.NeedNginx(t)
 	be := headBackend(t)
 	body := `
 	upstream b { server ` + be + `; }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // statusBackend answers every request with status and its name; it counts
@@ -105,7 +107,7 @@ func TestNextUpstream(t *testing.T) {
 		wantLog = append(wantLog, fmt.Sprintf("%s %s %d %s", tc.method, tc.path, tc.status, tc.log))
 	}
 	var lines []string
-	waitFor(t, "the log lines", func() bool {
+	testutil.WaitFor(t, "the log lines", func() bool {
 		b, _ := os.ReadFile(h.dir + "/logs/up.log")
 		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
 		return len(lines) >= len(cases)
@@ -155,7 +157,7 @@ func TestMidStreamFailure(t *testing.T) {
 			if err == nil {
 				t.Fatalf("the truncated body %q read as complete", b)
 			}
-			waitFor(t, "the error log line", func() bool {
+			testutil.WaitFor(t, "the error log line", func() bool {
 				return strings.Contains(h.errs.String(), "upstream prematurely closed connection while reading upstream")
 			})
 		})

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // seedAPI answers like the Python servers of seed 001: GET returns the
@@ -143,7 +145,7 @@ func TestSeedAB(t *testing.T) {
 	}
 	logPath := filepath.Join(h.dir, "logs", "access.log")
 	var n0, n1, total int
-	waitFor(t, "1000 access log lines", func() bool {
+	testutil.WaitFor(t, "1000 access log lines", func() bool {
 		n0, n1, total = countLog(t, logPath, bes)
 		return total >= 1000
 	})
@@ -266,10 +268,10 @@ func TestBackendDies(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "200 requests", func() bool { return ok.Load() >= 200 })
+	testutil.WaitFor(t, "200 requests", func() bool { return ok.Load() >= 200 })
 	bes[0].kill() // the backend dies: listener and connections closed
 	before := ok.Load()
-	waitFor(t, "200 more requests", func() bool { return ok.Load() >= before+200 })
+	testutil.WaitFor(t, "200 more requests", func() bool { return ok.Load() >= before+200 })
 	close(stop)
 	wg.Wait()
 	if failed.Load() != 0 {

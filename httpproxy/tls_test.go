@@ -3,18 +3,13 @@ package httpproxy
 import (
 	"bufio"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -25,93 +20,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
-
-// tlsCert is a certificate made for a test, with its key, as Go values
-// and as PEM files.
-type tlsCert struct {
-	cert     *x509.Certificate
-	key      crypto.Signer
-	tls      tls.Certificate
-	certFile string
-	keyFile  string
-}
-
-type tlsCertOpts struct {
-	cn     string
-	dns    []string
-	ips    []net.IP
-	ecdsa  bool
-	ca     bool
-	client bool
-	issuer *tlsCert
-}
-
-var tlsSerial atomic.Int64
-
-// makeTLSCert makes a certificate (self-signed unless issuer is set) and
-// writes it and its key to dir.
-func makeTLSCert(t testing.TB, dir string, o tlsCertOpts) *tlsCert {
-	t.Helper()
-	var key crypto.Signer
-	var err error
-	if o.ecdsa {
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	} else {
-		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(0x2000 + tlsSerial.Add(1)),
-		Subject:      pkix.Name{CommonName: o.cn, Organization: []string{"Sluice Test"}},
-		NotBefore:    now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		DNSNames: o.dns, IPAddresses: o.ips,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if o.client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	if o.ca {
-		tmpl.ExtKeyUsage = nil
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage |= x509.KeyUsageCertSign
-	}
-	parent, signer := tmpl, key
-	if o.issuer != nil {
-		parent, signer = o.issuer.cert, o.issuer.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := &tlsCert{cert: c, key: key, tls: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: c}}
-	base := filepath.Join(dir, fmt.Sprintf("%s-%d", strings.ReplaceAll(o.cn, " ", "_"), c.SerialNumber.Int64()))
-	tc.certFile, tc.keyFile = base+".crt", base+".key"
-	if err := os.WriteFile(tc.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tc.keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return tc
-}
-
-func certPool(cs ...*tlsCert) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, c := range cs {
-		p.AddCert(c.cert)
-	}
-	return p
-}
 
 // httpsGet sends GET path over a new TLS connection to addr and returns
 // the certificate the server presented, the response and its body.
@@ -139,10 +50,10 @@ const sslLogFormat = `log_format ssl '$status|$scheme|$https|$ssl_protocol|$ssl_
 
 func TestHTTPSTermination(t *testing.T) {
 	dir := t.TempDir()
-	ca := makeTLSCert(t, dir, tlsCertOpts{cn: "Test CA", ca: true})
-	aRSA := makeTLSCert(t, dir, tlsCertOpts{cn: "a rsa", dns: []string{"a.example"}, issuer: ca})
-	aEC := makeTLSCert(t, dir, tlsCertOpts{cn: "a ecdsa", dns: []string{"a.example"}, ecdsa: true, issuer: ca})
-	b := makeTLSCert(t, dir, tlsCertOpts{cn: "b", dns: []string{"b.example"}, issuer: ca})
+	ca := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "Test CA", CA: true})
+	aRSA := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "a rsa", DNS: []string{"a.example"}, Issuer: ca})
+	aEC := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "a ecdsa", DNS: []string{"a.example"}, ECDSA: true, Issuer: ca})
+	b := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "b", DNS: []string{"b.example"}, Issuer: ca})
 	h := startProxy(t, fmt.Sprintf(`events {} http {
     %s
     access_log {{DIR}}/logs/ssl.log ssl;
@@ -174,13 +85,13 @@ func TestHTTPSTermination(t *testing.T) {
         server_name rejected.example;
         ssl_reject_handshake on;
     }
-}`, sslLogFormat, aRSA.certFile, aRSA.keyFile, aEC.certFile, aEC.keyFile, b.certFile, b.keyFile), Options{})
+}`, sslLogFormat, aRSA.CertFile, aRSA.KeyFile, aEC.CertFile, aEC.KeyFile, b.CertFile, b.KeyFile), Options{})
 	addr := h.addr["127.0.0.1:8443"]
-	roots := certPool(ca)
+	roots := testutil.CertPool(ca)
 	tests := []struct {
 		name    string
 		cfg     *tls.Config
-		cert    *tlsCert
+		cert    *testutil.Cert
 		body    string
 		logLine string
 	}{
@@ -202,14 +113,14 @@ func TestHTTPSTermination(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}
-		if !cert.Equal(tc.cert.cert) {
+		if !cert.Equal(tc.cert.Cert) {
 			t.Errorf("%s: certificate %q", tc.name, cert.Subject.CommonName)
 		}
 		if resp.StatusCode != 200 || body != tc.body {
 			t.Errorf("%s: %d %q, want %q", tc.name, resp.StatusCode, body, tc.body)
 		}
 		if tc.logLine != "" {
-			waitFor(t, "access log line "+tc.logLine, func() bool {
+			testutil.WaitFor(t, "access log line "+tc.logLine, func() bool {
 				data, _ := os.ReadFile(filepath.Join(h.dir, "logs/ssl.log"))
 				return strings.Contains(string(data), tc.logLine+"\n")
 			})
@@ -233,7 +144,7 @@ func TestHTTPSTermination(t *testing.T) {
 	if err != nil {
 		t.Skip("curl not installed")
 	}
-	caFile := ca.certFile
+	caFile := ca.CertFile
 	for _, tc := range []struct{ name, subject, body string }{
 		{"a.example", "CN=a ", "a https on a.example"},
 		{"b.example", "CN=b", "b https on b.example"},
@@ -254,7 +165,7 @@ func TestHTTPSTermination(t *testing.T) {
 
 func TestHTTPSPlainRequestAndTimeout(t *testing.T) {
 	dir := t.TempDir()
-	c := makeTLSCert(t, dir, tlsCertOpts{cn: "s", dns: []string{"s.example"}, ecdsa: true})
+	c := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "s", DNS: []string{"s.example"}, ECDSA: true})
 	h := startProxy(t, fmt.Sprintf(`events {} http {
     server {
         listen 127.0.0.1:8443 ssl;
@@ -263,7 +174,7 @@ func TestHTTPSPlainRequestAndTimeout(t *testing.T) {
         ssl_certificate_key %s;
         return 200 ok;
     }
-}`, c.certFile, c.keyFile), Options{})
+}`, c.CertFile, c.KeyFile), Options{})
 	addr := h.addr["127.0.0.1:8443"]
 	got := rawRequest(t, addr, "GET / HTTP/1.1\r\nHost: s.example\r\n\r\n")
 	if !strings.HasPrefix(got, "HTTP/1.1 400 Bad Request\r\n") || !strings.Contains(got, "<center>The plain HTTP request was sent to HTTPS port</center>") ||
@@ -281,7 +192,7 @@ func TestHTTPSPlainRequestAndTimeout(t *testing.T) {
 	if n, err := raw.Read(make([]byte, 1)); err == nil || n != 0 {
 		t.Errorf("read %d, %v: want the connection closed", n, err)
 	}
-	waitFor(t, "timeout log line", func() bool {
+	testutil.WaitFor(t, "timeout log line", func() bool {
 		return strings.Contains(h.errs.String(), "client timed out (110: Connection timed out) while SSL handshaking, client: 127.0.0.1, server: 127.0.0.1:8443")
 	})
 	if !strings.Contains(h.errs.String(), "client sent plain HTTP request to HTTPS port while reading client request headers") {
@@ -291,11 +202,11 @@ func TestHTTPSPlainRequestAndTimeout(t *testing.T) {
 
 func TestHTTPSClientCertificate(t *testing.T) {
 	dir := t.TempDir()
-	ca := makeTLSCert(t, dir, tlsCertOpts{cn: "Client CA", ca: true})
-	otherCA := makeTLSCert(t, dir, tlsCertOpts{cn: "Other CA", ca: true})
-	good := makeTLSCert(t, dir, tlsCertOpts{cn: "alice", client: true, issuer: ca})
-	bad := makeTLSCert(t, dir, tlsCertOpts{cn: "mallory", client: true, issuer: otherCA})
-	srv := makeTLSCert(t, dir, tlsCertOpts{cn: "server", dns: []string{"on.example", "opt.example", "noca.example"}})
+	ca := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "Client CA", CA: true})
+	otherCA := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "Other CA", CA: true})
+	good := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "alice", Client: true, Issuer: ca})
+	bad := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "mallory", Client: true, Issuer: otherCA})
+	srv := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "server", DNS: []string{"on.example", "opt.example", "noca.example"}})
 	h := startProxy(t, fmt.Sprintf(`events {} http {
     ssl_certificate %s;
     ssl_certificate_key %s;
@@ -307,12 +218,12 @@ func TestHTTPSClientCertificate(t *testing.T) {
         return 200 "$ssl_client_verify|$ssl_client_s_dn\n"; }
     server { listen 127.0.0.1:8443 ssl; server_name noca.example; ssl_verify_client optional_no_ca;
         return 200 "$ssl_client_verify|$ssl_client_s_dn\n"; }
-}`, srv.certFile, srv.keyFile, ca.certFile), Options{})
+}`, srv.CertFile, srv.KeyFile, ca.CertFile), Options{})
 	addr := h.addr["127.0.0.1:8443"]
 	tests := []struct {
 		name   string
 		sni    string
-		client *tlsCert
+		client *testutil.Cert
 		status int
 		body   string
 		errLog string
@@ -326,11 +237,11 @@ func TestHTTPSClientCertificate(t *testing.T) {
 		{"optional_no_ca, other CA", "noca.example", bad, 200, "FAILED:unable to get local issuer certificate|CN=mallory,O=Sluice Test\n", ""},
 	}
 	for _, tc := range tests {
-		cfg := &tls.Config{ServerName: tc.sni, RootCAs: certPool(srv)}
+		cfg := &tls.Config{ServerName: tc.sni, RootCAs: testutil.CertPool(srv)}
 		if tc.client != nil {
 			// send the certificate even when its issuer is not among those
 			// the server names
-			kp := tc.client.tls
+			kp := tc.client.TLS
 			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &kp, nil }
 		}
 		_, resp, body, err := httpsGet(addr, "/", cfg)
@@ -356,8 +267,8 @@ func TestHTTPSClientCertificate(t *testing.T) {
 	}
 	defer raw.Close()
 	raw.SetDeadline(time.Now().Add(waitLimit))
-	kp := good.tls
-	c := tls.Client(raw, &tls.Config{ServerName: "on.example", RootCAs: certPool(srv),
+	kp := good.TLS
+	c := tls.Client(raw, &tls.Config{ServerName: "on.example", RootCAs: testutil.CertPool(srv),
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &kp, nil }})
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: opt.example\r\n\r\n")
 	resp, _, err := readResponse(bufio.NewReader(c), false)
@@ -369,19 +280,19 @@ func TestHTTPSClientCertificate(t *testing.T) {
 // TestHTTPSNginxPages compares the 400 pages of a client without the
 // required certificate and of a plain request with nginx's.
 func TestHTTPSNginxPages(t *testing.T) {
-	needNginx(t)
+	testutil.NeedNginx(t)
 	dir := t.TempDir()
-	ca := makeTLSCert(t, dir, tlsCertOpts{cn: "CA", ca: true})
-	srv := makeTLSCert(t, dir, tlsCertOpts{cn: "server", dns: []string{"s.example"}})
+	ca := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "CA", CA: true})
+	srv := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "server", DNS: []string{"s.example"}})
 	body := fmt.Sprintf(`server { listen LISTEN ssl; server_tokens off;
 		ssl_certificate %s; ssl_certificate_key %s;
 		ssl_client_certificate %s; ssl_verify_client on;
-		return 200 ok; }`, srv.certFile, srv.keyFile, ca.certFile)
+		return 200 ok; }`, srv.CertFile, srv.KeyFile, ca.CertFile)
 	nginxAddr := startNginx(t, body)
 	h := startProxy(t, "events {} http { access_log off;\n"+strings.ReplaceAll(body, "LISTEN", "127.0.0.1:8443")+"}", Options{})
 	sluiceAddr := h.addr["127.0.0.1:8443"]
 	page := func(addr string) string {
-		_, resp, body, err := httpsGet(addr, "/", &tls.Config{ServerName: "s.example", RootCAs: certPool(srv)})
+		_, resp, body, err := httpsGet(addr, "/", &tls.Config{ServerName: "s.example", RootCAs: testutil.CertPool(srv)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -411,10 +322,10 @@ type tlsBackend struct {
 	conns   atomic.Int64
 }
 
-func startTLSBackend(t *testing.T, name string, cert *tlsCert) *tlsBackend {
+func startTLSBackend(t *testing.T, name string, cert *testutil.Cert) *tlsBackend {
 	t.Helper()
 	b := &tlsBackend{}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert.tls}, GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert.TLS}, GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		b.mu.Lock()
 		b.snis = append(b.snis, hello.ServerName)
 		b.mu.Unlock()
@@ -454,10 +365,10 @@ func (b *tlsBackend) seen() ([]string, int) {
 
 func TestHTTPSUpstream(t *testing.T) {
 	dir := t.TempDir()
-	ca := makeTLSCert(t, dir, tlsCertOpts{cn: "Backend CA", ca: true})
-	otherCA := makeTLSCert(t, dir, tlsCertOpts{cn: "Other CA", ca: true})
-	selfSigned := makeTLSCert(t, dir, tlsCertOpts{cn: "self", dns: []string{"backend.internal"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}})
-	signed := makeTLSCert(t, dir, tlsCertOpts{cn: "signed", dns: []string{"backend.internal"}, issuer: ca})
+	ca := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "Backend CA", CA: true})
+	otherCA := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "Other CA", CA: true})
+	selfSigned := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "self", DNS: []string{"backend.internal"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	signed := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "signed", DNS: []string{"backend.internal"}, Issuer: ca})
 	self := startTLSBackend(t, "self", selfSigned)
 	good := startTLSBackend(t, "good", signed)
 	pooled := startTLSBackend(t, "pooled", signed)
@@ -497,7 +408,7 @@ func TestHTTPSUpstream(t *testing.T) {
         }
         location /var/ { proxy_pass https://$u; }
     }
-}`, self.addr, good.addr, pooled.addr, self.addr, self.addr, self.addr, otherCA.certFile, ca.certFile, ca.certFile), Options{})
+}`, self.addr, good.addr, pooled.addr, self.addr, self.addr, self.addr, otherCA.CertFile, ca.CertFile, ca.CertFile), Options{})
 	addr := h.addr["127.0.0.1:8080"]
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + addr + path)
@@ -562,11 +473,11 @@ func TestHTTPSUpstream(t *testing.T) {
 // again: the new build serves the new certificate, the old one the old.
 func TestHTTPSReloadReadsCertificates(t *testing.T) {
 	dir := t.TempDir()
-	first := makeTLSCert(t, dir, tlsCertOpts{cn: "first", dns: []string{"r.example"}, ecdsa: true})
-	second := makeTLSCert(t, dir, tlsCertOpts{cn: "second", dns: []string{"r.example"}, ecdsa: true})
+	first := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "first", DNS: []string{"r.example"}, ECDSA: true})
+	second := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "second", DNS: []string{"r.example"}, ECDSA: true})
 	certFile, keyFile := filepath.Join(dir, "live.crt"), filepath.Join(dir, "live.key")
-	install := func(c *tlsCert) {
-		for _, f := range [][2]string{{c.certFile, certFile}, {c.keyFile, keyFile}} {
+	install := func(c *testutil.Cert) {
+		for _, f := range [][2]string{{c.CertFile, certFile}, {c.KeyFile, keyFile}} {
 			data, err := os.ReadFile(f[0])
 			if err != nil {
 				t.Fatal(err)
@@ -585,14 +496,14 @@ func TestHTTPSReloadReadsCertificates(t *testing.T) {
 	reloaded := startProxy(t, conf, Options{})
 	for _, tc := range []struct {
 		h    *harness
-		want *tlsCert
+		want *testutil.Cert
 	}{{old, first}, {reloaded, second}} {
 		cert, _, _, err := httpsGet(tc.h.addr["127.0.0.1:8443"], "/", cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !cert.Equal(tc.want.cert) {
-			t.Errorf("served %q, want %q", cert.Subject.CommonName, tc.want.cert.Subject.CommonName)
+		if !cert.Equal(tc.want.Cert) {
+			t.Errorf("served %q, want %q", cert.Subject.CommonName, tc.want.Cert.Subject.CommonName)
 		}
 	}
 	// a certificate file that went missing fails the build, as nginx's reload
@@ -604,8 +515,8 @@ func TestHTTPSReloadReadsCertificates(t *testing.T) {
 
 func TestHTTPSPasswordFile(t *testing.T) {
 	dir := t.TempDir()
-	c := makeTLSCert(t, dir, tlsCertOpts{cn: "p", dns: []string{"p.example"}})
-	block := &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(c.key.(*rsa.PrivateKey))}
+	c := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "p", DNS: []string{"p.example"}})
+	block := &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(c.Key.(*rsa.PrivateKey))}
 	//lint:ignore SA1019 the legacy format is what ssl_password_file decrypts
 	enc, err := x509.EncryptPEMBlock(rand.Reader, block.Type, block.Bytes, []byte("second"), x509.PEMCipherAES256) //nolint:staticcheck
 	if err != nil {
@@ -616,13 +527,13 @@ func TestHTTPSPasswordFile(t *testing.T) {
 	pwFile := filepath.Join(dir, "passwords")
 	os.WriteFile(pwFile, []byte("first\nsecond\n"), 0o600)
 	h := startProxy(t, fmt.Sprintf(`events {} http { access_log off; server { listen 127.0.0.1:8443 ssl;
-        ssl_certificate %s; ssl_certificate_key %s; ssl_password_file %s; return 200 ok; } }`, c.certFile, keyFile, pwFile), Options{})
-	cert, resp, body, err := httpsGet(h.addr["127.0.0.1:8443"], "/", &tls.Config{ServerName: "p.example", RootCAs: certPool(c)})
-	if err != nil || resp.StatusCode != 200 || body != "ok" || !cert.Equal(c.cert) {
+        ssl_certificate %s; ssl_certificate_key %s; ssl_password_file %s; return 200 ok; } }`, c.CertFile, keyFile, pwFile), Options{})
+	cert, resp, body, err := httpsGet(h.addr["127.0.0.1:8443"], "/", &tls.Config{ServerName: "p.example", RootCAs: testutil.CertPool(c)})
+	if err != nil || resp.StatusCode != 200 || body != "ok" || !cert.Equal(c.Cert) {
 		t.Errorf("%v %v %q", err, resp, body)
 	}
 	_, err = Build(loadHTTP(t, dir, fmt.Sprintf(`events {} http { access_log off; server { listen 127.0.0.1:8443 ssl;
-        ssl_certificate %s; ssl_certificate_key %s; return 200 ok; } }`, c.certFile, keyFile)), Options{})
+        ssl_certificate %s; ssl_certificate_key %s; return 200 ok; } }`, c.CertFile, keyFile)), Options{})
 	if err == nil || !strings.Contains(err.Error(), "no ssl_password_file") {
 		t.Errorf("encrypted key without a password file: %v", err)
 	}
@@ -632,12 +543,12 @@ func TestHTTPSPasswordFile(t *testing.T) {
 // HTTP/1 only otherwise.
 func TestHTTPSALPN(t *testing.T) {
 	dir := t.TempDir()
-	c := makeTLSCert(t, dir, tlsCertOpts{cn: "alpn", dns: []string{"alpn.example"}, ecdsa: true})
+	c := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "alpn", DNS: []string{"alpn.example"}, ECDSA: true})
 	h := startProxy(t, fmt.Sprintf(`events {} http { access_log off;
     ssl_certificate %s; ssl_certificate_key %s;
     server { listen 127.0.0.1:8443 ssl http2; return 200 ok; }
     server { listen 127.0.0.1:8444 ssl; return 200 ok; }
-}`, c.certFile, c.keyFile), Options{})
+}`, c.CertFile, c.KeyFile), Options{})
 	tests := []struct {
 		listen string
 		offer  []string
@@ -657,7 +568,7 @@ func TestHTTPSALPN(t *testing.T) {
 			t.Fatal(err)
 		}
 		raw.SetDeadline(time.Now().Add(waitLimit))
-		conn := tls.Client(raw, &tls.Config{ServerName: "alpn.example", RootCAs: certPool(c), NextProtos: tc.offer})
+		conn := tls.Client(raw, &tls.Config{ServerName: "alpn.example", RootCAs: testutil.CertPool(c), NextProtos: tc.offer})
 		err = conn.Handshake()
 		if (err != nil) != tc.fails || err == nil && conn.ConnectionState().NegotiatedProtocol != tc.want {
 			t.Errorf("%s offering %q: %q, %v", tc.listen, tc.offer, conn.ConnectionState().NegotiatedProtocol, err)
@@ -674,7 +585,7 @@ func TestHTTPSClientAbortClosesUpstream(t *testing.T) {
 		t.Skip("TLS clients are not watched on this system")
 	}
 	dir := t.TempDir()
-	c := makeTLSCert(t, dir, tlsCertOpts{cn: "s", dns: []string{"s.example"}, ecdsa: true})
+	c := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "s", DNS: []string{"s.example"}, ECDSA: true})
 	cancelled := make(chan struct{})
 	be := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -688,13 +599,13 @@ func TestHTTPSClientAbortClosesUpstream(t *testing.T) {
 	}))
 	h := startProxy(t, fmt.Sprintf(`events {} http { access_log off;
 		server { listen 127.0.0.1:8443 ssl; ssl_certificate %s; ssl_certificate_key %s;
-			location / { proxy_pass http://%s; proxy_http_version 1.1; } } }`, c.certFile, c.keyFile, be.addr), Options{})
+			location / { proxy_pass http://%s; proxy_http_version 1.1; } } }`, c.CertFile, c.KeyFile, be.addr), Options{})
 	raw, err := net.Dial("tcp", h.addr["127.0.0.1:8443"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	raw.SetDeadline(time.Now().Add(waitLimit))
-	tc := tls.Client(raw, &tls.Config{ServerName: "s.example", RootCAs: certPool(c)})
+	tc := tls.Client(raw, &tls.Config{ServerName: "s.example", RootCAs: testutil.CertPool(c)})
 	fmt.Fprintf(tc, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
 	if err != nil {
@@ -715,12 +626,12 @@ func TestHTTPSClientAbortClosesUpstream(t *testing.T) {
 // and the client's TLS settings.
 func benchHTTPS(b *testing.B) (string, *tls.Config) {
 	dir := b.TempDir()
-	c := makeTLSCert(b, dir, tlsCertOpts{cn: "bench", dns: []string{"bench.example"}, ecdsa: true})
+	c := testutil.NewCert(b, testutil.CertOptions{Dir: dir, CN: "bench", DNS: []string{"bench.example"}, ECDSA: true})
 	addr := startProxyB(b, fmt.Sprintf(`events {} http { keepalive_requests 100000000; access_log off;
 		upstream u { server {{BACKEND}}; keepalive 8; }
 		server { listen 127.0.0.1:18443 ssl; ssl_certificate %s; ssl_certificate_key %s; ssl_protocols TLSv1.2 TLSv1.3;
-			location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } } }`, c.certFile, c.keyFile), rawBackend(b))
-	return addr, &tls.Config{ServerName: "bench.example", RootCAs: certPool(c)}
+			location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } } }`, c.CertFile, c.KeyFile), rawBackend(b))
+	return addr, &tls.Config{ServerName: "bench.example", RootCAs: testutil.CertPool(c)}
 }
 
 // BenchmarkHTTPSKeepalive is BenchmarkProxyKeepalive over TLS.
@@ -767,14 +678,14 @@ func BenchmarkHTTPSHandshake(b *testing.B) {
 // cache without tickets, and neither.
 func TestHTTPSSessionResumption(t *testing.T) {
 	dir := t.TempDir()
-	c := makeTLSCert(t, dir, tlsCertOpts{cn: "r", dns: []string{"r.example"}, ecdsa: true})
+	c := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "r", DNS: []string{"r.example"}, ECDSA: true})
 	h := startProxy(t, fmt.Sprintf(`events {} http { access_log off;
     ssl_certificate %s; ssl_certificate_key %s; ssl_protocols TLSv1.2 TLSv1.3;
     server { listen 127.0.0.1:8443 ssl; return 200 "$ssl_session_reused"; }
     server { listen 127.0.0.1:8444 ssl; ssl_session_tickets off; ssl_session_cache shared:T:1m; return 200 "$ssl_session_reused"; }
     server { listen 127.0.0.1:8445 ssl; ssl_session_tickets off; return 200 "$ssl_session_reused"; }
     server { listen 127.0.0.1:8446 ssl; ssl_session_timeout 0; return 200 "$ssl_session_reused"; }
-}`, c.certFile, c.keyFile), Options{})
+}`, c.CertFile, c.KeyFile), Options{})
 	tests := []struct {
 		listen  string
 		version uint16
@@ -788,7 +699,7 @@ func TestHTTPSSessionResumption(t *testing.T) {
 		{"127.0.0.1:8446", tls.VersionTLS13, "."},
 	}
 	for _, tc := range tests {
-		cfg := &tls.Config{ServerName: "r.example", RootCAs: certPool(c), MaxVersion: tc.version,
+		cfg := &tls.Config{ServerName: "r.example", RootCAs: testutil.CertPool(c), MaxVersion: tc.version,
 			ClientSessionCache: tls.NewLRUClientSessionCache(4)}
 		var bodies []string
 		for i := 0; i < 2; i++ {
@@ -812,7 +723,7 @@ func tlsVersionName(v uint16) string { return tls.VersionName(v) }
 // response comes from a connection made for the location's server name.
 func TestHTTPSUpstreamPoolPerName(t *testing.T) {
 	dir := t.TempDir()
-	cert := makeTLSCert(t, dir, tlsCertOpts{cn: "backend", dns: []string{"a.internal", "b.internal"}})
+	cert := testutil.NewCert(t, testutil.CertOptions{Dir: dir, CN: "backend", DNS: []string{"a.internal", "b.internal"}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -828,7 +739,7 @@ func TestHTTPSUpstreamPoolPerName(t *testing.T) {
 			}
 		},
 	}
-	go srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert.tls}}))
+	go srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert.TLS}}))
 	t.Cleanup(func() { srv.Close() })
 	h := startProxy(t, fmt.Sprintf(`events {} http {
     access_log off;

@@ -2,18 +2,17 @@ package proxyproto
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // received is what the test backend saw on one connection.
@@ -28,36 +27,21 @@ type received struct {
 // connection, then reads one payload line and answers "ok\n".
 func startBackend(t *testing.T) (addr netip.AddrPort, out <-chan received) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	ch := make(chan received, 16)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				rec := &recorder{r: c}
-				br := bufio.NewReader(rec)
-				var r received
-				r.h, r.err = Read(br)
-				if r.err == nil {
-					r.raw = append([]byte{}, rec.buf[:len(rec.buf)-br.Buffered()]...)
-					r.payload, r.err = br.ReadString('\n')
-					io.WriteString(c, "ok\n")
-				}
-				ch <- r
-			}()
+	testutil.Serve(t, ln, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		rec := &recorder{r: c}
+		br := bufio.NewReader(rec)
+		var r received
+		r.h, r.err = Read(br)
+		if r.err == nil {
+			r.raw = append([]byte{}, rec.buf[:len(rec.buf)-br.Buffered()]...)
+			r.payload, r.err = br.ReadString('\n')
+			io.WriteString(c, "ok\n")
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
+		ch <- r
+	})
 	return ln.Addr().(*net.TCPAddr).AddrPort(), ch
 }
 
@@ -71,59 +55,6 @@ func (r *recorder) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	r.buf = append(r.buf, p[:n]...)
 	return n, err
-}
-
-func freePort(t *testing.T, network, addr string) int {
-	t.Helper()
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startDaemon runs a server binary in the foreground until the test ends and
-// waits until every address in ready accepts connections.
-func startDaemon(t *testing.T, name string, args []string, ready ...string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, name, args...)
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, stderr.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for _, a := range ready {
-		for {
-			c, err := net.DialTimeout("tcp", a, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not listening on %s: %v\n%s", name, a, err, stderr.String())
-			}
-			select {
-			case <-exited:
-				t.Fatalf("%s exited:\n%s", name, stderr.String())
-			case <-tick.C:
-			}
-		}
-	}
 }
 
 // exchange connects to addr from a loopback address, writes pre (a header
@@ -176,18 +107,10 @@ func TestHAProxyInterop(t *testing.T) {
 		t.Skip("haproxy is not installed")
 	}
 	backend, out := startBackend(t)
-	p1 := freePort(t, "tcp", "127.0.0.1:0")
-	p2 := freePort(t, "tcp", "127.0.0.1:0")
-	p3 := freePort(t, "tcp", "127.0.0.1:0")
-	cfg := fmt.Sprintf(`
-global
-    maxconn 100
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 10s
-    timeout server 10s
-frontend v1
+	p1 := testutil.FreePort(t)
+	p2 := testutil.FreePort(t)
+	p3 := testutil.FreePort(t)
+	cfg := testutil.HAProxyDefaults + fmt.Sprintf(`frontend v1
     bind 127.0.0.1:%d
     default_backend v1
 backend v1
@@ -209,7 +132,7 @@ backend accept
 		t.Fatal(err)
 	}
 	a1, a2, a3 := fmt.Sprint("127.0.0.1:", p1), fmt.Sprint("127.0.0.1:", p2), fmt.Sprint("127.0.0.1:", p3)
-	startDaemon(t, bin, []string{"-db", "-f", path}, a1, a2, a3)
+	testutil.Daemon{Path: bin, Args: []string{"-db", "-f", path}, Ready: []string{a1, a2, a3}}.Start(t)
 
 	t.Run("send-proxy", func(t *testing.T) {
 		local, r := exchange(t, "tcp", a1, nil, "hello v1\n", out)
@@ -296,31 +219,17 @@ backend accept
 // package's encoding byte for byte, and nginx reads version 1 and 2 headers
 // this package writes (listen ... proxy_protocol).
 func TestNginxInterop(t *testing.T) {
-	bin := "/usr/sbin/nginx"
-	mod := "/usr/lib/nginx/modules/ngx_stream_module.so"
-	for _, f := range []string{bin, mod} {
-		if _, err := os.Stat(f); err != nil {
-			t.Skipf("%s is not installed", f)
-		}
-	}
+	testutil.SkipUnless(t, testutil.NginxPath, testutil.NginxStreamModule)
 	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
 		t.Skip("no IPv6 loopback")
 	} else {
 		ln.Close()
 	}
 	backend, out := startBackend(t)
-	p1 := freePort(t, "tcp", "127.0.0.1:0")
-	p2 := freePort(t, "tcp", "127.0.0.1:0")
+	p1 := testutil.FreePort(t)
+	p2 := testutil.FreePort(t)
 	dir := t.TempDir()
-	cfg := fmt.Sprintf(`
-load_module %s;
-daemon off;
-master_process off;
-pid %s/nginx.pid;
-error_log %s/error.log info;
-events { worker_connections 64; }
-stream {
-    server {
+	cfg := testutil.NginxStreamConf(dir, fmt.Sprintf(`    server {
         listen 127.0.0.1:%d;
         listen [::1]:%d;
         proxy_pass 127.0.0.1:%d;
@@ -330,14 +239,11 @@ stream {
         listen 127.0.0.1:%d proxy_protocol;
         return "$proxy_protocol_addr $proxy_protocol_port $proxy_protocol_server_addr $proxy_protocol_server_port\n";
     }
-}
-`, mod, dir, dir, p1, p1, backend.Port(), p2)
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, p1, p1, backend.Port(), p2))
 	a4, a6 := fmt.Sprint("127.0.0.1:", p1), fmt.Sprint("[::1]:", p1)
-	startDaemon(t, bin, []string{"-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log")}, a4, a6)
+	nginx := testutil.Nginx(t, dir, cfg)
+	nginx.Ready = []string{a4, a6}
+	nginx.Start(t)
 	for _, a := range []string{a4, a6} {
 		t.Run("proxy_protocol on via "+a, func(t *testing.T) {
 			local, r := exchange(t, "tcp", a, nil, "hello\n", out)

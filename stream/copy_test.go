@@ -13,12 +13,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // quiet serves the first listener of a stream configuration as the
@@ -61,31 +61,18 @@ func serveSndbuf(t testing.TB, conf string, sndbuf int) *quiet {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	q := &quiet{addr: ln.Addr().String(), cancel: cancel, ended: make(chan struct{}, 10000)}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				b.Listeners[0].Handler.ServeConn(ctx, c)
-				q.ended <- struct{}{}
-			}()
-		}
-	}()
+	// Cleanups run last first: the sessions are cancelled, then waited for
+	// (Serve), then the closers run.
 	t.Cleanup(func() {
-		ln.Close()
-		cancel()
-		wg.Wait()
 		for _, c := range b.Closers {
 			c()
 		}
 	})
+	testutil.Serve(t, ln, func(c net.Conn) {
+		b.Listeners[0].Handler.ServeConn(ctx, c)
+		q.ended <- struct{}{}
+	})
+	t.Cleanup(cancel)
 	return q
 }
 
@@ -273,27 +260,7 @@ func TestPolledUnixUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
+	testutil.Serve(t, ln, func(c net.Conn) { io.Copy(c, c) })
 	q := serveCtx(t, fmt.Sprintf(`events {}
 stream {
     server {

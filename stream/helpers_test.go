@@ -2,7 +2,6 @@ package stream
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,45 +18,11 @@ import (
 	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/config"
 	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
-const waitLimit = 10 * time.Second
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// fakeClock is a balance.Clock moved by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// waitLimit bounds every wait of these tests.
+const waitLimit = testutil.WaitLimit
 
 // harness runs the handlers of a stream configuration on loopback
 // listeners of its own: the listen addresses of the configuration are
@@ -66,7 +31,7 @@ type harness struct {
 	t       *testing.T
 	addr    map[string]string // configured listen address -> real address
 	logPath string
-	errs    *syncBuffer
+	errs    *testutil.SyncBuffer
 	ended   chan struct{} // one value per finished session
 	wg      sync.WaitGroup
 }
@@ -77,7 +42,7 @@ func startProxy(t *testing.T, conf string, reg *balance.Registry) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	h := &harness{t: t, addr: map[string]string{}, logPath: filepath.Join(dir, "access.log"),
-		errs: &syncBuffer{}, ended: make(chan struct{}, 1000)}
+		errs: &testutil.SyncBuffer{}, ended: make(chan struct{}, 1000)}
 	conf = strings.ReplaceAll(conf, "{{LOG}}", h.logPath)
 	file := filepath.Join(dir, "sluice.conf")
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
@@ -221,39 +186,17 @@ func (h *harness) request(listen, msg string) string {
 // which is closed when it returns.
 type backend struct {
 	ln    net.Listener
-	wg    sync.WaitGroup
 	conns chan net.Conn // accepted connections, when observed
 }
 
 func startBackend(t *testing.T, handle func(net.Conn)) *backend {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &backend{ln: ln, conns: make(chan net.Conn, 100)}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b.wg.Add(1)
-			go func() {
-				defer b.wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(waitLimit))
-				handle(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		b.wg.Wait()
+	ln := testutil.Listen(t)
+	testutil.Serve(t, ln, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(waitLimit))
+		handle(c)
 	})
-	return b
+	return &backend{ln: ln, conns: make(chan net.Conn, 100)}
 }
 
 func (b *backend) addr() string { return b.ln.Addr().String() }
@@ -266,18 +209,6 @@ func seedHandler(name string) func(net.Conn) {
 		n, _ := c.Read(buf)
 		fmt.Fprintf(c, "[Server %s] Received: %s", name, strings.TrimSpace(string(buf[:n])))
 	}
-}
-
-// deadAddr returns a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := ln.Addr().String()
-	ln.Close()
-	return a
 }
 
 func readLine(t *testing.T, r *bufio.Reader) string {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 const prereadFormat = `log_format pre '$status|$upstream_addr|$ssl_preread_server_name|$ssl_preread_alpn_protocols|$ssl_preread_protocol|$bytes_received';`
@@ -20,12 +22,12 @@ const prereadFormat = `log_format pre '$status|$upstream_addr|$ssl_preread_serve
 // sniSetup starts two TLS backends with certificates of their own (for
 // a.example and b.example), a plain echo backend, and sluice routing by
 // $ssl_preread_server_name as in the seed article.
-func sniSetup(t *testing.T, extra string) (h *harness, a, b *testCert, plain *backend) {
+func sniSetup(t *testing.T, extra string) (h *harness, a, b *testutil.Cert, plain *backend) {
 	t.Helper()
-	a = makeCert(t, certOpts{cn: "a.example", dns: []string{"a.example"}})
-	b = makeCert(t, certOpts{cn: "b.example", dns: []string{"b.example"}, ecdsa: true})
-	ba := startTLSBackend(t, "a", &tls.Config{Certificates: []tls.Certificate{a.tls}})
-	bb := startTLSBackend(t, "b", &tls.Config{Certificates: []tls.Certificate{b.tls}})
+	a = testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "a.example", DNS: []string{"a.example"}})
+	b = testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "b.example", DNS: []string{"b.example"}, ECDSA: true})
+	ba := startTLSBackend(t, "a", &tls.Config{Certificates: []tls.Certificate{a.TLS}})
+	bb := startTLSBackend(t, "b", &tls.Config{Certificates: []tls.Certificate{b.TLS}})
 	plain = startBackend(t, func(c net.Conn) {
 		l, _ := bufio.NewReader(c).ReadString('\n')
 		io.WriteString(c, "plain "+l)
@@ -57,7 +59,7 @@ func TestPrereadRoutesBySNI(t *testing.T) {
 	tests := []struct {
 		sni   string
 		alpn  []string
-		want  *testCert
+		want  *testutil.Cert
 		name  string
 		proto string
 	}{
@@ -66,12 +68,12 @@ func TestPrereadRoutesBySNI(t *testing.T) {
 	}
 	for _, tc := range tests {
 		raw := h.dial("127.0.0.1:9443")
-		c := tls.Client(raw, &tls.Config{ServerName: tc.sni, RootCAs: pool(a, b), NextProtos: tc.alpn})
+		c := tls.Client(raw, &tls.Config{ServerName: tc.sni, RootCAs: testutil.CertPool(a, b), NextProtos: tc.alpn})
 		if err := c.Handshake(); err != nil {
 			t.Fatalf("%s: handshake: %v", tc.sni, err)
 		}
 		got := c.ConnectionState().PeerCertificates[0]
-		if !got.Equal(tc.want.cert) {
+		if !got.Equal(tc.want.Cert) {
 			t.Errorf("%s: certificate of %q", tc.sni, got.Subject.CommonName)
 		}
 		r := bufio.NewReader(c)

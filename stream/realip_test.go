@@ -2,17 +2,14 @@ package stream
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sluicelb/sluice/internal/testutil"
 	"github.com/sluicelb/sluice/proxyproto"
 )
 
@@ -68,67 +65,6 @@ stream {
 	}
 }
 
-func haproxyBin(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("haproxy is required in CI")
-		}
-		t.Skip("haproxy not installed")
-	}
-	return bin
-}
-
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startHAProxy runs haproxy with cfg until the test ends, once it listens
-// on every address of ready.
-func startHAProxy(t *testing.T, cfg string, ready ...string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, haproxyBin(t), "-db", "-f", path)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { cancel(); <-exited })
-	deadline := time.Now().Add(waitLimit)
-	for _, a := range ready {
-		for {
-			c, err := net.DialTimeout("tcp", a, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-exited:
-				t.Fatalf("haproxy exited:\n%s", out.String())
-			case <-time.After(20 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("haproxy not listening on %s:\n%s", a, out.String())
-			}
-		}
-	}
-}
-
 // dialFrom connects to addr from the loopback address 127.0.0.2, so that
 // the client address differs from the proxies' own.
 func dialFrom(t *testing.T, addr string) net.Conn {
@@ -142,19 +78,10 @@ func dialFrom(t *testing.T, addr string) net.Conn {
 	return c
 }
 
-const haproxyGlobal = `global
-    maxconn 100
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 10s
-    timeout server 10s
-`
-
 // TestHAProxySendsProxy puts haproxy (send-proxy and send-proxy-v2) in
 // front of sluice's listen ... proxy_protocol with set_real_ip_from.
 func TestHAProxySendsProxy(t *testing.T) {
-	haproxyBin(t)
+	testutil.Need(t, "haproxy")
 	be := echoBackend(t)
 	h := startProxy(t, fmt.Sprintf(`events {}
 stream {
@@ -166,15 +93,15 @@ stream {
         proxy_pass %s;
     }
 }`, realipFormat, be.addr()), nil)
-	p1, p2 := freeLoopbackPort(t), freeLoopbackPort(t)
-	startHAProxy(t, fmt.Sprintf(`%s
+	p1, p2 := testutil.FreePort(t), testutil.FreePort(t)
+	testutil.StartHAProxy(t, fmt.Sprintf(`%s
 listen v1
     bind 127.0.0.1:%d
     server s %s send-proxy
 listen v2
     bind 127.0.0.1:%d
     server s %s send-proxy-v2
-`, haproxyGlobal, p1, h.addr["127.0.0.1:1"], p2, h.addr["127.0.0.1:1"]),
+`, testutil.HAProxyDefaults, p1, h.addr["127.0.0.1:1"], p2, h.addr["127.0.0.1:1"]),
 		fmt.Sprint("127.0.0.1:", p1), fmt.Sprint("127.0.0.1:", p2))
 	// haproxy's readiness probes reach sluice as sessions without a
 	// header; leave them out of the count.
@@ -206,7 +133,7 @@ listen v2
 // haproxy's accept-proxy; haproxy passes the address on to a backend that
 // reads it.
 func TestHAProxyAcceptsProxy(t *testing.T) {
-	haproxyBin(t)
+	testutil.Need(t, "haproxy")
 	seen := make(chan string, 10)
 	be := startBackend(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
@@ -218,12 +145,12 @@ func TestHAProxyAcceptsProxy(t *testing.T) {
 		seen <- hdr.Source.String()
 		io.WriteString(c, "echo "+l)
 	})
-	p := freeLoopbackPort(t)
-	startHAProxy(t, fmt.Sprintf(`%s
+	p := testutil.FreePort(t)
+	testutil.StartHAProxy(t, fmt.Sprintf(`%s
 listen in
     bind 127.0.0.1:%d accept-proxy
     server s %s send-proxy-v2
-`, haproxyGlobal, p, be.addr()), fmt.Sprint("127.0.0.1:", p))
+`, testutil.HAProxyDefaults, p, be.addr()), fmt.Sprint("127.0.0.1:", p))
 	h := startProxy(t, fmt.Sprintf(`events {}
 stream {
     server {

@@ -3,55 +3,23 @@ package stream
 import (
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
-)
 
-// need returns the path of a program a test needs; without it the test is
-// skipped, or fails when CI=true.
-func need(t *testing.T, prog string) string {
-	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", prog, err)
-		}
-		t.Skipf("%s not installed", prog)
-	}
-	return p
-}
+	"github.com/sluicelb/sluice/internal/testutil"
+)
 
 // TestRedisBenchmark runs redis-benchmark through the proxy to a real
 // redis-server.
 func TestRedisBenchmark(t *testing.T) {
-	server := need(t, "redis-server")
-	bench := need(t, "redis-benchmark")
-	addr := deadAddr(t)
+	server := testutil.Need(t, "redis-server")
+	bench := testutil.Need(t, "redis-benchmark")
+	addr := testutil.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(server, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not start: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond) // polling the child's port; there is no event to wait on
-	}
+	testutil.Daemon{Path: server, Args: []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no"},
+		Ready: []string{addr}}.Start(t)
 	h := startProxy(t, fmt.Sprintf(`events {}
 stream {
     %s

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluicelb/sluice/balance"
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 const logFormat = `log_format t '$status|$upstream_addr|$bytes_sent|$bytes_received|$protocol|$remote_addr|$server_port|$upstream_connect_time|$upstream_first_byte_time|$upstream_session_time|$upstream_bytes_sent|$upstream_bytes_received|$connection|$limit_conn_status';`
@@ -159,7 +160,7 @@ stream {
 
 func TestNextUpstream(t *testing.T) {
 	be := startBackend(t, seedHandler("live"))
-	dead := deadAddr(t)
+	dead := testutil.FreeAddr(t)
 	h := startProxy(t, fmt.Sprintf(`events {}
 stream {
     %s
@@ -196,10 +197,10 @@ stream {
 }
 
 func TestMaxFailsAndFailTimeout(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testutil.NewFakeClock(time.Unix(1_700_000_000, 0))
 	reg := balance.NewRegistry(clock)
 	be := startBackend(t, seedHandler("live"))
-	dead := deadAddr(t)
+	dead := testutil.FreeAddr(t)
 	h := startProxy(t, fmt.Sprintf(`events {}
 stream {
     %s
@@ -464,7 +465,7 @@ stream {
 }
 
 func TestNoLiveUpstreams(t *testing.T) {
-	dead := deadAddr(t)
+	dead := testutil.FreeAddr(t)
 	h := startProxy(t, fmt.Sprintf(`events {}
 stream {
     %s

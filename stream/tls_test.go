@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicelb/sluice/internal/testutil"
 	"github.com/sluicelb/sluice/tlsconf"
 )
 
@@ -53,9 +54,9 @@ func tlsExchange(h *harness, listen string, cfg *tls.Config) (tls.ConnectionStat
 }
 
 func TestTLSTermination(t *testing.T) {
-	rsaCert := makeCert(t, certOpts{cn: "rsa.example", dns: []string{"rsa.example", "both.example"}})
-	ecCert := makeCert(t, certOpts{cn: "ec.example", dns: []string{"ec.example", "both.example"}, ecdsa: true})
-	other := makeCert(t, certOpts{cn: "other.example", dns: []string{"other.example"}})
+	rsaCert := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "rsa.example", DNS: []string{"rsa.example", "both.example"}})
+	ecCert := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "ec.example", DNS: []string{"ec.example", "both.example"}, ECDSA: true})
+	other := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "other.example", DNS: []string{"other.example"}})
 	be := echoBackend(t)
 	h := startProxy(t, fmt.Sprintf(`events {}
 stream {
@@ -79,14 +80,14 @@ stream {
         ssl_session_tickets off;
         proxy_pass %s;
     }
-}`, tlsFormat, rsaCert.certFile, rsaCert.keyFile, ecCert.certFile, ecCert.keyFile, be.addr(),
-		other.certFile, other.keyFile, be.addr()), nil)
-	roots := pool(rsaCert, ecCert, other)
+}`, tlsFormat, rsaCert.CertFile, rsaCert.KeyFile, ecCert.CertFile, ecCert.KeyFile, be.addr(),
+		other.CertFile, other.KeyFile, be.addr()), nil)
+	roots := testutil.CertPool(rsaCert, ecCert, other)
 	tests := []struct {
 		name    string
 		listen  string
 		cfg     *tls.Config
-		cert    *testCert
+		cert    *testutil.Cert
 		logPart string
 	}{
 		{"ecdsa for a modern client", "127.0.0.1:9443",
@@ -108,7 +109,7 @@ stream {
 		if answer != "echo hi\n" {
 			t.Errorf("%s: answer %q", tc.name, answer)
 		}
-		if !st.PeerCertificates[0].Equal(tc.cert.cert) {
+		if !st.PeerCertificates[0].Equal(tc.cert.Cert) {
 			t.Errorf("%s: got certificate %s", tc.name, st.PeerCertificates[0].Subject.CommonName)
 		}
 		h.waitSessions(1)
@@ -129,7 +130,7 @@ stream {
 }
 
 func TestTLSSessionReuse(t *testing.T) {
-	cert := makeCert(t, certOpts{cn: "s.example", dns: []string{"s.example"}})
+	cert := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "s.example", DNS: []string{"s.example"}})
 	be := echoBackend(t)
 	h := startProxy(t, fmt.Sprintf(`events {}
 stream {
@@ -140,12 +141,12 @@ stream {
     server { listen 127.0.0.1:1 ssl; proxy_pass %s; }
     server { listen 127.0.0.1:2 ssl; ssl_session_tickets off; proxy_pass %s; }
     server { listen 127.0.0.1:3 ssl; ssl_session_timeout 0; proxy_pass %s; }
-}`, tlsFormat, cert.certFile, cert.keyFile, be.addr(), be.addr(), be.addr()), nil)
+}`, tlsFormat, cert.CertFile, cert.KeyFile, be.addr(), be.addr(), be.addr()), nil)
 	for _, tc := range []struct {
 		listen string
 		want   string
 	}{{"127.0.0.1:1", "r"}, {"127.0.0.1:2", "."}, {"127.0.0.1:3", "."}} {
-		cfg := &tls.Config{ServerName: "s.example", RootCAs: pool(cert), ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+		cfg := &tls.Config{ServerName: "s.example", RootCAs: testutil.CertPool(cert), ClientSessionCache: tls.NewLRUClientSessionCache(4)}
 		for i := 0; i < 2; i++ {
 			if _, _, err := tlsExchange(h, tc.listen, cfg); err != nil {
 				t.Fatal(err)
@@ -160,13 +161,13 @@ stream {
 }
 
 func TestTLSClientVerify(t *testing.T) {
-	ca := makeCert(t, certOpts{cn: "Test CA", ca: true})
-	otherCA := makeCert(t, certOpts{cn: "Other CA", ca: true})
-	server := makeCert(t, certOpts{cn: "v.example", dns: []string{"v.example"}, issuer: ca})
-	good := makeCert(t, certOpts{cn: "alice", client: true, issuer: ca})
-	stranger := makeCert(t, certOpts{cn: "mallory", client: true, issuer: otherCA})
-	self := makeCert(t, certOpts{cn: "selfie", client: true})
-	expired := makeCert(t, certOpts{cn: "old", client: true, issuer: ca, expired: true})
+	ca := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "Test CA", CA: true})
+	otherCA := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "Other CA", CA: true})
+	server := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "v.example", DNS: []string{"v.example"}, Issuer: ca})
+	good := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "alice", Client: true, Issuer: ca})
+	stranger := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "mallory", Client: true, Issuer: otherCA})
+	self := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "selfie", Client: true})
+	expired := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "old", Client: true, Issuer: ca, Expired: true})
 	be := echoBackend(t)
 	h := startProxy(t, fmt.Sprintf(`events {}
 stream {
@@ -178,13 +179,13 @@ stream {
     server { listen 127.0.0.1:1 ssl; ssl_verify_client on; proxy_pass %s; }
     server { listen 127.0.0.1:2 ssl; ssl_verify_client optional; proxy_pass %s; }
     server { listen 127.0.0.1:3 ssl; ssl_verify_client optional_no_ca; proxy_pass %s; }
-}`, tlsFormat, server.certFile, server.keyFile, ca.certFile, be.addr(), be.addr(), be.addr()), nil)
-	fp := sha1.Sum(good.cert.Raw)
-	okLine := fmt.Sprintf("200|TLSv1.2|%%s|v.example|.|SUCCESS|%s|%s|%X|%s|", good.cert.Subject, ca.cert.Subject,
-		good.cert.SerialNumber.Bytes(), hex.EncodeToString(fp[:]))
+}`, tlsFormat, server.CertFile, server.KeyFile, ca.CertFile, be.addr(), be.addr(), be.addr()), nil)
+	fp := sha1.Sum(good.Cert.Raw)
+	okLine := fmt.Sprintf("200|TLSv1.2|%%s|v.example|.|SUCCESS|%s|%s|%X|%s|", good.Cert.Subject, ca.Cert.Subject,
+		good.Cert.SerialNumber.Bytes(), hex.EncodeToString(fp[:]))
 	tests := []struct {
 		name, listen string
-		client       *testCert
+		client       *testutil.Cert
 		ok           bool
 		verify       string
 		errLog       string
@@ -199,11 +200,11 @@ stream {
 		{"optional_no_ca, expired", "127.0.0.1:3", expired, false, "FAILED:certificate has expired", ""},
 	}
 	for _, tc := range tests {
-		cfg := &tls.Config{ServerName: "v.example", RootCAs: pool(ca), MaxVersion: tls.VersionTLS12}
+		cfg := &tls.Config{ServerName: "v.example", RootCAs: testutil.CertPool(ca), MaxVersion: tls.VersionTLS12}
 		if tc.client != nil {
 			// Send the certificate even when its issuer is not among the
 			// CAs the server names.
-			c := tc.client.tls
+			c := tc.client.TLS
 			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &c, nil }
 		}
 		st, answer, err := tlsExchange(h, tc.listen, cfg)
@@ -232,7 +233,7 @@ stream {
 }
 
 func TestTLSHandshakeTimeout(t *testing.T) {
-	cert := makeCert(t, certOpts{cn: "s.example"})
+	cert := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "s.example"})
 	h := startProxy(t, fmt.Sprintf(`events {}
 stream {
     %s
@@ -244,7 +245,7 @@ stream {
         ssl_handshake_timeout 100ms;
         proxy_pass 127.0.0.1:9;
     }
-}`, tlsFormat, cert.certFile, cert.keyFile), nil)
+}`, tlsFormat, cert.CertFile, cert.KeyFile), nil)
 	c := h.dial("127.0.0.1:1")
 	defer c.Close()
 	if _, err := io.ReadAll(c); err != nil {
@@ -267,9 +268,9 @@ func TestTLSOpenSSLClient(t *testing.T) {
 		}
 		t.Skip("openssl not installed")
 	}
-	ca := makeCert(t, certOpts{cn: "Test CA", ca: true})
-	cert := makeCert(t, certOpts{cn: "o.example", dns: []string{"o.example"}, issuer: ca})
-	client := makeCert(t, certOpts{cn: "bob", client: true, issuer: ca})
+	ca := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "Test CA", CA: true})
+	cert := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "o.example", DNS: []string{"o.example"}, Issuer: ca})
+	client := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "bob", Client: true, Issuer: ca})
 	be := echoBackend(t)
 	h := startProxy(t, fmt.Sprintf(`events {}
 stream {
@@ -283,17 +284,17 @@ stream {
         ssl_client_certificate %s;
         proxy_pass %s;
     }
-}`, tlsFormat, cert.certFile, cert.keyFile, ca.certFile, be.addr()), nil)
+}`, tlsFormat, cert.CertFile, cert.KeyFile, ca.CertFile, be.addr()), nil)
 	for _, tc := range []struct {
 		name string
 		args []string
 		ok   bool
 	}{
-		{"with client certificate", []string{"-cert", client.certFile, "-key", client.keyFile}, true},
+		{"with client certificate", []string{"-cert", client.CertFile, "-key", client.KeyFile}, true},
 		{"without", nil, false},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		args := append([]string{"s_client", "-connect", h.addr["127.0.0.1:1"], "-servername", "o.example", "-CAfile", ca.certFile, "-quiet", "-verify_return_error"}, tc.args...)
+		args := append([]string{"s_client", "-connect", h.addr["127.0.0.1:1"], "-servername", "o.example", "-CAfile", ca.CertFile, "-quiet", "-verify_return_error"}, tc.args...)
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Stdin = strings.NewReader("hello\n")
 		out, _ := cmd.CombinedOutput()
@@ -317,14 +318,14 @@ stream {
 }
 
 func TestProxySSL(t *testing.T) {
-	ca := makeCert(t, certOpts{cn: "Test CA", ca: true})
-	beCert := makeCert(t, certOpts{cn: "backend.internal", dns: []string{"backend.internal"}, issuer: ca})
-	clientCert := makeCert(t, certOpts{cn: "sluice", client: true, issuer: ca})
+	ca := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "Test CA", CA: true})
+	beCert := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "backend.internal", DNS: []string{"backend.internal"}, Issuer: ca})
+	clientCert := testutil.NewCert(t, testutil.CertOptions{IPs: loopback, CN: "sluice", Client: true, Issuer: ca})
 	sni := make(chan string, 10)
 	be := startTLSBackend(t, "tls", &tls.Config{
-		Certificates: []tls.Certificate{beCert.tls},
+		Certificates: []tls.Certificate{beCert.TLS},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
-		ClientCAs:    pool(ca),
+		ClientCAs:    testutil.CertPool(ca),
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			who := "-"
 			if len(cs.PeerCertificates) > 0 {
@@ -334,7 +335,7 @@ func TestProxySSL(t *testing.T) {
 			return nil
 		},
 	})
-	dead := deadAddr(t)
+	dead := testutil.FreeAddr(t)
 	h := startProxy(t, fmt.Sprintf(`events {}
 stream {
     log_format up '$status|$upstream_addr';
@@ -361,7 +362,7 @@ stream {
         listen 127.0.0.1:3;
         proxy_pass two;
     }
-}`, be.addr(), dead, be.addr(), ca.certFile, clientCert.certFile, clientCert.keyFile), nil)
+}`, be.addr(), dead, be.addr(), ca.CertFile, clientCert.CertFile, clientCert.KeyFile), nil)
 	tests := []struct {
 		listen, want, sni, log string
 	}{

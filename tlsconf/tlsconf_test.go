@@ -1,95 +1,21 @@
 package tlsconf
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
-
-// testCert is a certificate made for a test.
-type testCert struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-	tls  tls.Certificate
-}
-
-type certOpts struct {
-	cn      string
-	dns     []string
-	ecdsa   bool
-	ca      bool
-	client  bool
-	issuer  *testCert
-	expired bool
-}
-
-var serial int64
-
-func makeCert(t testing.TB, o certOpts) *testCert {
-	t.Helper()
-	var key crypto.Signer
-	var err error
-	if o.ecdsa {
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	} else {
-		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial++
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(0x100 + serial),
-		Subject:      pkix.Name{CommonName: o.cn, Organization: []string{"Sluice Test"}},
-		NotBefore:    now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		DNSNames:    o.dns,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if o.client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	if o.expired {
-		tmpl.NotBefore, tmpl.NotAfter = now.Add(-48*time.Hour), now.Add(-24*time.Hour)
-	}
-	if o.ca {
-		tmpl.ExtKeyUsage = nil
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage |= x509.KeyUsageCertSign
-	}
-	parent, signer := tmpl, key
-	if o.issuer != nil {
-		parent, signer = o.issuer.cert, o.issuer.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	chain := [][]byte{der}
-	if o.issuer != nil && o.issuer.issuerOf() {
-		chain = append(chain, o.issuer.cert.Raw)
-	}
-	return &testCert{cert: c, key: key, tls: tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: c}}
-}
-
-// issuerOf reports whether the certificate is an intermediate (not self-signed).
-func (c *testCert) issuerOf() bool { return string(c.cert.RawIssuer) != string(c.cert.RawSubject) }
 
 func writeFile(t testing.TB, name string, data []byte) string {
 	p := filepath.Join(t.TempDir(), name)
@@ -99,16 +25,16 @@ func writeFile(t testing.TB, name string, data []byte) string {
 	return p
 }
 
-func certPEMOf(c *testCert) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})
+func certPEMOf(c *testutil.Cert) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw})
 }
 
-func keyPEMOf(t testing.TB, c *testCert) *pem.Block {
-	der, err := x509.MarshalPKCS8PrivateKey(c.key)
+func keyPEMOf(t testing.TB, c *testutil.Cert) *pem.Block {
+	der, err := x509.MarshalPKCS8PrivateKey(c.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, ok := c.key.(*rsa.PrivateKey); ok {
+	if k, ok := c.Key.(*rsa.PrivateKey); ok {
 		return &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}
 	}
 	return &pem.Block{Type: "PRIVATE KEY", Bytes: der}
@@ -176,7 +102,7 @@ func TestVersionRange(t *testing.T) {
 }
 
 func TestLoadKeyPair(t *testing.T) {
-	c := makeCert(t, certOpts{cn: "k.example"})
+	c := testutil.NewCert(t, testutil.CertOptions{CN: "k.example"})
 	certFile := writeFile(t, "c.pem", certPEMOf(c))
 	plain := keyPEMOf(t, c)
 	keyFile := writeFile(t, "k.pem", pem.EncodeToMemory(plain))
@@ -187,7 +113,7 @@ func TestLoadKeyPair(t *testing.T) {
 	}
 	encFile := writeFile(t, "enc.pem", pem.EncodeToMemory(enc))
 	pkcs8Enc := writeFile(t, "p8.pem", pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1, 2, 3}}))
-	other := makeCert(t, certOpts{cn: "o.example"})
+	other := testutil.NewCert(t, testutil.CertOptions{CN: "o.example"})
 	otherKey := writeFile(t, "o.pem", pem.EncodeToMemory(keyPEMOf(t, other)))
 	tests := []struct {
 		name      string
@@ -210,7 +136,7 @@ func TestLoadKeyPair(t *testing.T) {
 		switch {
 		case tc.err == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
-		case tc.err == "" && !kp.Leaf.Equal(c.cert):
+		case tc.err == "" && !kp.Leaf.Equal(c.Cert):
 			t.Errorf("%s: wrong certificate", tc.name)
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("%s: err %v, want %q", tc.name, err, tc.err)
@@ -235,21 +161,21 @@ func TestLoadKeyPair(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
-	ca := makeCert(t, certOpts{cn: "CA", ca: true})
-	inter := makeCert(t, certOpts{cn: "Inter", ca: true, issuer: ca})
-	leaf := makeCert(t, certOpts{cn: "leaf", dns: []string{"leaf.example"}, issuer: ca})
-	deep := makeCert(t, certOpts{cn: "deep", dns: []string{"deep.example"}, issuer: inter})
-	self := makeCert(t, certOpts{cn: "self", dns: []string{"self.example"}})
-	expired := makeCert(t, certOpts{cn: "old", dns: []string{"old.example"}, issuer: ca, expired: true})
-	client := makeCert(t, certOpts{cn: "client", client: true, issuer: ca})
-	otherCA := makeCert(t, certOpts{cn: "Other CA", ca: true})
-	stranger := makeCert(t, certOpts{cn: "stranger", issuer: otherCA})
+	ca := testutil.NewCert(t, testutil.CertOptions{CN: "CA", CA: true})
+	inter := testutil.NewCert(t, testutil.CertOptions{CN: "Inter", CA: true, Issuer: ca})
+	leaf := testutil.NewCert(t, testutil.CertOptions{CN: "leaf", DNS: []string{"leaf.example"}, Issuer: ca})
+	deep := testutil.NewCert(t, testutil.CertOptions{CN: "deep", DNS: []string{"deep.example"}, Issuer: inter})
+	self := testutil.NewCert(t, testutil.CertOptions{CN: "self", DNS: []string{"self.example"}})
+	expired := testutil.NewCert(t, testutil.CertOptions{CN: "old", DNS: []string{"old.example"}, Issuer: ca, Expired: true})
+	client := testutil.NewCert(t, testutil.CertOptions{CN: "client", Client: true, Issuer: ca})
+	otherCA := testutil.NewCert(t, testutil.CertOptions{CN: "Other CA", CA: true})
+	stranger := testutil.NewCert(t, testutil.CertOptions{CN: "stranger", Issuer: otherCA})
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
-	chain := func(cs ...*testCert) []*x509.Certificate {
+	roots.AddCert(ca.Cert)
+	chain := func(cs ...*testutil.Cert) []*x509.Certificate {
 		var out []*x509.Certificate
 		for _, c := range cs {
-			out = append(out, c.cert)
+			out = append(out, c.Cert)
 		}
 		return out
 	}
@@ -336,9 +262,9 @@ func errString(err error) string {
 }
 
 func TestPickCertificate(t *testing.T) {
-	rsaC := makeCert(t, certOpts{cn: "rsa"})
-	ecC := makeCert(t, certOpts{cn: "ec", ecdsa: true})
-	certs := []tls.Certificate{rsaC.tls, ecC.tls}
+	rsaC := testutil.NewCert(t, testutil.CertOptions{CN: "rsa"})
+	ecC := testutil.NewCert(t, testutil.CertOptions{CN: "ec", ECDSA: true})
+	certs := []tls.Certificate{rsaC.TLS, ecC.TLS}
 	certs[0].Leaf, certs[1].Leaf = nil, nil
 	SortCertificates(certs)
 	if certs[0].Leaf == nil || certs[0].Leaf.Subject.CommonName != "ec" {
@@ -402,9 +328,9 @@ func handshake(t *testing.T, server, client *tls.Config) tls.ConnectionState {
 }
 
 func TestSessions(t *testing.T) {
-	c := makeCert(t, certOpts{cn: "s.example", dns: []string{"s.example"}, ecdsa: true})
+	c := testutil.NewCert(t, testutil.CertOptions{CN: "s.example", DNS: []string{"s.example"}, ECDSA: true})
 	roots := x509.NewCertPool()
-	roots.AddCert(c.cert)
+	roots.AddCert(c.Cert)
 	cache := NewSessionCache(2)
 	tests := []struct {
 		name    string
@@ -425,7 +351,7 @@ func TestSessions(t *testing.T) {
 	for _, tc := range tests {
 		clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 		tc.s.Now = clock.now
-		server := &tls.Config{Certificates: []tls.Certificate{c.tls}, MaxVersion: tc.version}
+		server := &tls.Config{Certificates: []tls.Certificate{c.TLS}, MaxVersion: tc.version}
 		tc.s.Apply(server)
 		client := &tls.Config{ServerName: "s.example", RootCAs: roots, ClientSessionCache: tls.NewLRUClientSessionCache(4), MaxVersion: tc.version}
 		if st := handshake(t, server, client); st.DidResume {
@@ -442,17 +368,17 @@ func TestSessions(t *testing.T) {
 }
 
 func TestVars(t *testing.T) {
-	ca := makeCert(t, certOpts{cn: "CA", ca: true})
-	client := makeCert(t, certOpts{cn: "client", client: true, issuer: ca})
+	ca := testutil.NewCert(t, testutil.CertOptions{CN: "CA", CA: true})
+	client := testutil.NewCert(t, testutil.CertOptions{CN: "client", Client: true, Issuer: ca})
 	cs := &tls.ConnectionState{Version: tls.VersionTLS12, CipherSuite: tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
 		ServerName: "a.example", DidResume: true, CurveID: tls.X25519, NegotiatedProtocol: "http/1.1",
-		PeerCertificates: []*x509.Certificate{client.cert}}
-	now := client.cert.NotAfter.Add(-50 * time.Hour)
+		PeerCertificates: []*x509.Certificate{client.Cert}}
+	now := client.Cert.NotAfter.Add(-50 * time.Hour)
 	got := map[string]string{}
 	for _, v := range Vars {
 		got[v.Name] = string(v.Append(nil, cs, now))
 	}
-	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: client.cert.Raw}))
+	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: client.Cert.Raw}))
 	want := map[string]string{
 		"ssl_protocol":        "TLSv1.2",
 		"ssl_cipher":          "ECDHE-RSA-AES128-GCM-SHA256",
@@ -462,7 +388,7 @@ func TestVars(t *testing.T) {
 		"ssl_session_reused":  "r",
 		"ssl_client_s_dn":     "CN=client,O=Sluice Test",
 		"ssl_client_i_dn":     "CN=CA,O=Sluice Test",
-		"ssl_client_serial":   fmt.Sprintf("%04X", client.cert.SerialNumber),
+		"ssl_client_serial":   fmt.Sprintf("%04X", client.Cert.SerialNumber),
 		"ssl_client_raw_cert": pemText,
 		"ssl_client_cert":     strings.ReplaceAll(strings.TrimSuffix(pemText, "\n"), "\n", "\n\t"),
 		"ssl_client_v_remain": "2",

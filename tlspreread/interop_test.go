@@ -5,14 +5,13 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // opensslClientHello runs `openssl s_client` against a loopback listener
@@ -76,25 +75,11 @@ func TestOpenSSLClients(t *testing.T) {
 // TestNginxDifferential sends the same bytes to nginx's ssl_preread and to
 // Parser and compares the three variables.
 func TestNginxDifferential(t *testing.T) {
-	bin := "/usr/sbin/nginx"
-	mod := "/usr/lib/nginx/modules/ngx_stream_module.so"
-	for _, f := range []string{bin, mod} {
-		if _, err := os.Stat(f); err != nil {
-			t.Skipf("%s is not installed", f)
-		}
-	}
-	port := freePort(t)
-	smallPort := freePort(t)
+	testutil.SkipUnless(t, testutil.NginxPath, testutil.NginxStreamModule)
+	port := testutil.FreePort(t)
+	smallPort := testutil.FreePort(t)
 	dir := t.TempDir()
-	cfg := fmt.Sprintf(`
-load_module %s;
-daemon off;
-master_process off;
-pid %s/nginx.pid;
-error_log %s/error.log info;
-events { worker_connections 64; }
-stream {
-    preread_timeout 5s;
+	cfg := testutil.NginxStreamConf(dir, fmt.Sprintf(`    preread_timeout 5s;
     server {
         listen 127.0.0.1:%d;
         ssl_preread on;
@@ -106,14 +91,12 @@ stream {
         preread_buffer_size 64;
         return "[$ssl_preread_server_name|$ssl_preread_alpn_protocols|$ssl_preread_protocol]\n";
     }
-}
-`, mod, dir, dir, port, smallPort)
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, port, smallPort))
 	addr, small := fmt.Sprint("127.0.0.1:", port), fmt.Sprint("127.0.0.1:", smallPort)
-	startNginx(t, bin, []string{"-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log")}, addr, small)
+	nginx := testutil.Nginx(t, dir, cfg)
+	nginx.Ready = []string{addr, small}
+	nginx.Probe = "x" // a non-TLS byte, so that each readiness probe ends at once
+	nginx.Start(t)
 
 	inputs := map[string][]byte{
 		"go tls13":      goClientHello(t, &tls.Config{ServerName: "api.example.com", NextProtos: []string{"h2", "http/1.1"}}),
@@ -176,55 +159,6 @@ func nginxAnswer(addr string, in []byte) (string, error) {
 		return "", err
 	}
 	return bufio.NewReader(c).ReadString('\n')
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startNginx runs nginx in the foreground until the test ends and waits
-// until it accepts connections on every address in ready.
-func startNginx(t *testing.T, bin string, args []string, ready ...string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { cancel(); <-exited })
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for _, a := range ready {
-		for {
-			c, err := net.DialTimeout("tcp", a, time.Second)
-			if err == nil {
-				// Send a non-TLS byte so the probe ends at once.
-				io.WriteString(c, "x")
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("nginx not listening on %s: %v\n%s", a, err, out.String())
-			}
-			select {
-			case <-exited:
-				t.Fatalf("nginx exited:\n%s", out.String())
-			case <-tick.C:
-			}
-		}
-	}
 }
 
 // rawHello builds a ClientHello whose extensions block is exts as given,

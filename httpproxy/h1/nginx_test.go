@@ -7,27 +7,21 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
-)
 
-const nginxBin = "/usr/sbin/nginx"
+	"github.com/sluicelb/sluice/internal/testutil"
+)
 
 // startNginx runs nginx in the foreground with two servers: one answering
 // "ok", one answering "$uri|$args|$host". It returns their addresses.
 func startNginx(t *testing.T) (okAddr, uriAddr string) {
 	t.Helper()
-	if _, err := os.Stat(nginxBin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("nginx is required in CI: %v", err)
-		}
-		t.Skipf("nginx not installed: %v", err)
-	}
+	testutil.NeedNginx(t)
 	dir := t.TempDir()
-	okAddr, uriAddr = freeAddr(t), freeAddr(t)
+	okAddr, uriAddr = testutil.FreeAddr(t), testutil.FreeAddr(t)
 	conf := fmt.Sprintf(`daemon off;
 master_process off;
 error_log %[1]s/error.log info;
@@ -48,50 +42,9 @@ http {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(nginxBin, "-p", dir, "-c", path)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
 	// nginx listens before it writes its pid file; wait for both servers.
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for _, a := range []string{okAddr, uriAddr} {
-		for {
-			c, err := net.DialTimeout("tcp", a, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("nginx did not start: %v\n%s", err, stderr.String())
-			}
-			select {
-			case err := <-exited:
-				t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
-			case <-tick.C:
-			}
-		}
-	}
+	testutil.Daemon{Path: testutil.NginxPath, Args: []string{"-p", dir, "-c", path}, Ready: []string{okAddr, uriAddr}}.Start(t)
 	return okAddr, uriAddr
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // exchange sends raw, half-closes, and returns everything nginx answers.

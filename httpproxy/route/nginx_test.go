@@ -2,21 +2,19 @@ package route
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/internal/testutil"
 )
-
-const nginxBinary = "/usr/sbin/nginx"
 
 // diffServers is the server-selection half of the differential
 // configuration: PORT_A is replaced by a free port. Every server answers
@@ -110,13 +108,11 @@ var diffPaths = []string{
 // for each. It needs nginx at /usr/sbin/nginx; without it the test is
 // skipped unless CI=true.
 func TestNginxDifferential(t *testing.T) {
-	if _, err := os.Stat(nginxBinary); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("nginx is required in CI: %v", err)
-		}
-		t.Skipf("nginx not installed: %v", err)
+	testutil.NeedNginx(t)
+	var ports []string
+	for _, p := range testutil.FreePorts(t, 4) {
+		ports = append(ports, strconv.Itoa(p))
 	}
-	ports := freePorts(t, 4)
 	repl := strings.NewReplacer("PORT_A", ports[0], "PORT_B", ports[1], "PORT_C", ports[2], "PORT_DEAD", ports[3])
 	httpBody := repl.Replace(diffServers + diffLocations)
 
@@ -153,23 +149,8 @@ http {
 	if err := os.WriteFile(nginxConf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, nginxBinary, "-p", dir+"/", "-c", nginxConf, "-e", filepath.Join(dir, "logs/stderr.log"))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	for _, p := range ports[:3] {
-		waitListening(t, "127.0.0.1:"+p, exited, &stderr)
-	}
+	testutil.Daemon{Path: testutil.NginxPath, Args: []string{"-p", dir + "/", "-c", nginxConf, "-e", filepath.Join(dir, "logs/stderr.log")},
+		Ready: []string{"127.0.0.1:" + ports[0], "127.0.0.1:" + ports[1], "127.0.0.1:" + ports[2]}}.Start(t)
 
 	requests := 0
 	// server selection
@@ -241,46 +222,6 @@ func locID(l *Location) string {
 		}
 	}
 	return "?"
-}
-
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	var ls []net.Listener
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, fmt.Sprint(l.Addr().(*net.TCPAddr).Port))
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
-}
-
-// waitListening waits until addr accepts connections, nginx exits, or
-// the deadline passes.
-func waitListening(t *testing.T, addr string, exited <-chan error, stderr *strings.Builder) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
-		case <-deadline:
-			t.Fatalf("nginx does not listen on %s", addr)
-		case <-tick.C:
-		}
-	}
 }
 
 // get sends one HTTP/1.0 request and returns the status and the headers

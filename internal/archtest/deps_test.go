@@ -28,6 +28,9 @@ var forbidden = map[string][]string{
 	"client":       {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "admin"},
 	"errlog":       {"project"},
 	"httpproxy/h1": {"project", "net/http"},
+	// Tests of every package import testutil: it may import only the
+	// standard library.
+	"internal/testutil": {"project"},
 }
 
 type pkg struct {

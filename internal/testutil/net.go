@@ -1,0 +1,80 @@
+package testutil
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+)
+
+// Listen returns a TCP listener on a free port of 127.0.0.1. The caller
+// closes it (Serve does so at the end of the test).
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// FreePort returns a TCP port of 127.0.0.1 that was free a moment ago,
+// for a server the test configures by port.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	return FreePorts(t, 1)[0]
+}
+
+// FreePorts returns n distinct TCP ports of 127.0.0.1 that were free a
+// moment ago.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for range n {
+		ln := Listen(t)
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// FreeAddr returns "127.0.0.1:PORT" for a port that was free a moment ago:
+// an address nothing listens on, until the test starts a server there.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
+}
+
+// Serve accepts connections on ln until the test ends and runs handle for
+// each in a goroutine of its own, closing the connection when handle
+// returns. When the test ends it closes ln and waits for every handle to
+// return.
+func Serve(t testing.TB, ln net.Listener, handle func(net.Conn)) {
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+}
