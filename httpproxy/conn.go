@@ -157,11 +157,10 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 		c.unix = true
 		c.remote, c.local = netip.AddrPort{}, netip.AddrPort{}
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetKeepAlive(false)
-		if !h.def.def.set.TCPNodelay {
-			tc.SetNoDelay(false)
-		}
+	// SO_KEEPALIVE stays off, as nginx leaves it: the runtime's listeners
+	// do not turn it on.
+	if tc, ok := nc.(*net.TCPConn); ok && !h.def.def.set.TCPNodelay {
+		tc.SetNoDelay(false)
 	}
 	tlsOK := h.tls == nil || stream || c.startTLS(ctx) // tls.go
 	c.rc = rawConn(c.nc)

@@ -330,17 +330,17 @@ func startConnect(network, address string, rc syscall.RawConn) error {
 	if err != nil || ap.Addr().Zone() != "" {
 		return nil
 	}
-	var sa syscall.Sockaddr
+	var v6 bool
 	switch a := ap.Addr(); {
 	case network == "tcp4" && a.Unmap().Is4():
-		sa = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: a.Unmap().As4()}
+		ap = netip.AddrPortFrom(a.Unmap(), ap.Port())
 	case network == "tcp6":
-		sa = &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+		v6 = true
 	default:
 		return nil
 	}
 	var cerr error
-	if err := rc.Control(func(fd uintptr) { cerr = syscall.Connect(int(fd), sa) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { cerr = sysConnect(int(fd), ap, v6) }); err != nil {
 		return nil
 	}
 	switch cerr {

@@ -1,6 +1,7 @@
 package httpproxy
 
 import (
+	"net/netip"
 	"syscall"
 	"unsafe"
 )
@@ -31,4 +32,27 @@ func sysWrite(fd int, b []byte) (int, error) {
 		return 0, e
 	}
 	return int(n), nil
+}
+
+// sysConnect is connect(2) on a non-blocking socket, made the same way: on
+// loopback the whole handshake runs inside the call, long enough for the
+// runtime to take the processor away from a call that entered the
+// syscall state. v6 says the socket is AF_INET6 (ap is then used as an
+// IPv6 address, IPv4-mapped if need be).
+func sysConnect(fd int, ap netip.AddrPort, v6 bool) error {
+	var e syscall.Errno
+	port := ap.Port()
+	if v6 {
+		sa := syscall.RawSockaddrInet6{Family: syscall.AF_INET6, Addr: ap.Addr().As16()}
+		*(*[2]byte)(unsafe.Pointer(&sa.Port)) = [2]byte{byte(port >> 8), byte(port)} // network byte order
+		_, _, e = syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+	} else {
+		sa := syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: ap.Addr().As4()}
+		*(*[2]byte)(unsafe.Pointer(&sa.Port)) = [2]byte{byte(port >> 8), byte(port)}
+		_, _, e = syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+	}
+	if e != 0 {
+		return e
+	}
+	return nil
 }
