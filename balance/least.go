@@ -612,8 +612,9 @@ const tieWalk = 64
 // samples the estimate decays toward the group's neutral seed with the same
 // time constant τ = DecayTime, so a server that was slow once is tried again
 // later rather than starved. A server without samples is valued at the seed:
-// a running average of the group's samples (one in eight per server, weight
-// 1/8 each), or the same 1ns for every server before the first sample. The
+// a running average of the group's samples (one in eight per server, one in
+// 64 while picks overlap; weight 1/8 each), or the same 1ns for every server
+// before the first sample. The
 // score is estimate × (active+1) / weight; the lowest wins. Scores within
 // TieBand of the lowest count as ties, which take turns in weighted round
 // robin (see tie): differences that small are measurement noise, and
@@ -632,6 +633,7 @@ const (
 	sampleWeight = 1.0 / 8 // least weight of a sample below the estimate
 	seedWeight   = 1.0 / 8 // weight of a sample in the group's seed
 	seedEvery    = 8       // one sample in seedEvery per server feeds the seed
+	overlapSeed  = 8       // and one in seedEvery×overlapSeed while picks overlap
 )
 
 type ltState struct {
@@ -692,7 +694,9 @@ func (p *Peer) sample(s *snapshot, now int64, lat time.Duration, ended uint32) {
 	// from one sample in seedEvery per server, and without a retry loop (a
 	// lost update is harmless). The seeded flag, on a line nobody writes
 	// once it is set, spares the other samples a read of the seed's line.
-	if ended%seedEvery == 0 || !s.seeded.Load() {
+	// While picks overlap (and samples come from several cores), one in
+	// seedEvery×overlapSeed: the seed's line is then written by every core.
+	if (ended%seedEvery == 0 && (ended%(seedEvery*overlapSeed) == 0 || !p.tier.overlapped.Load())) || !s.seeded.Load() {
 		old := s.lt.seed.Load()
 		nv := v
 		if old != 0 {

@@ -78,7 +78,7 @@ type tier struct {
 // only read, and a pick in overlapMemory clears it to check again.
 
 // overlapMemory is how many picks on average the overlap flag lasts.
-const overlapMemory = 256
+const overlapMemory = 1024
 
 // tieBegin is called before a least_conn pick scans t: it reports whether
 // the pick breaks ties at random, and otherwise the ticket for tieEnd.
