@@ -4,27 +4,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // fakeClock is a manually advanced clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = testutil.FakeClock
 
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newFakeClock() *fakeClock { return testutil.NewFakeClock(time.Unix(1_700_000_000, 0)) }
 
 // splitmix is a deterministic random source safe for concurrent use.
 type splitmix struct {

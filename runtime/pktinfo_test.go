@@ -3,9 +3,10 @@ package runtime
 import (
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // TestUDPWildcardRepliesFromDestination checks that a session of a
@@ -30,30 +31,15 @@ func TestUDPWildcardRepliesFromDestination(t *testing.T) {
 			}
 			l := newPacketListener(pc.(*net.UDPConn))
 			port := pc.LocalAddr().(*net.UDPAddr).Port
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					c, err := l.Accept()
-					if err != nil {
-						return
-					}
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						defer c.Close()
-						c.SetReadDeadline(time.Now().Add(waitLimitUDP))
-						buf := make([]byte, 100)
-						n, err := c.Read(buf)
-						if err != nil {
-							return
-						}
-						c.Write([]byte(c.LocalAddr().String() + "|" + string(buf[:n])))
-					}()
+			testutil.Serve(t, l, func(c net.Conn) {
+				c.SetReadDeadline(time.Now().Add(waitLimitUDP))
+				buf := make([]byte, 100)
+				n, err := c.Read(buf)
+				if err != nil {
+					return
 				}
-			}()
-			defer func() { l.Close(); wg.Wait() }()
+				c.Write([]byte(c.LocalAddr().String() + "|" + string(buf[:n])))
+			})
 			for _, ip := range tc.clients {
 				to := net.JoinHostPort(ip, strconv.Itoa(port))
 				c, err := net.Dial("udp", to)

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // freeAddr returns a loopback address that was free a moment ago.
@@ -202,26 +204,10 @@ func nameServer(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				io.WriteString(c, name+"\n")
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
+	testutil.Serve(t, ln, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		io.WriteString(c, name+"\n")
+		io.Copy(c, c)
 	})
 	return ln.Addr().String()
 }
