@@ -80,7 +80,9 @@ type proxy struct {
 	sleep     func(time.Duration)
 	tab       *vars.Table[*request]
 	router    *route.Router
-	groups    map[string]*upstream
+	groups    map[string]*upstream                 // the upstream blocks, by lower-case name; read-only once built
+	dyn       atomic.Pointer[map[string]*upstream] // see dynamicUpstream
+	dynMu     sync.Mutex
 	connZones map[string]*connZone
 	reqZones  map[string]*reqZone
 	servers   map[*config.HTTPServer]*server

@@ -460,29 +460,37 @@ func uriBytes(s string) []byte {
 	return []byte(s)
 }
 
-var dynMu sync.Mutex
-
 // dynamicUpstream returns the one-server upstream for an address named by
-// a proxy_pass with variables.
+// a proxy_pass with variables. Requests read the map of such upstreams
+// without a lock; a new address publishes a copy.
 func (p *proxy) dynamicUpstream(addr string) (*upstream, error) {
-	dynMu.Lock()
-	defer dynMu.Unlock()
-	key := "\x00" + addr
-	if up := p.groups[key]; up != nil {
-		return up, nil
+	if m := p.dyn.Load(); m != nil {
+		if up := (*m)[addr]; up != nil {
+			return up, nil
+		}
+	}
+	p.dynMu.Lock()
+	defer p.dynMu.Unlock()
+	old := p.dyn.Load()
+	if old != nil {
+		if up := (*old)[addr]; up != nil {
+			return up, nil
+		}
 	}
 	g, err := p.opts.Registry.Build("http-dyn:"+addr, []balance.Server{{Addr: addr}}, balance.Config{})
 	if err != nil {
 		return nil, err
 	}
 	up := &upstream{name: addr, group: g}
-	// groups is read without a lock by requests: publish a copy
-	m := make(map[string]*upstream, len(p.groups)+1)
-	for k, v := range p.groups {
-		m[k] = v
+	m := make(map[string]*upstream, 1)
+	if old != nil {
+		m = make(map[string]*upstream, len(*old)+1)
+		for k, v := range *old {
+			m[k] = v
+		}
 	}
-	m[key] = up
-	p.groups = m
+	m[addr] = up
+	p.dyn.Store(&m)
 	return up, nil
 }
 

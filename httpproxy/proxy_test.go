@@ -255,6 +255,44 @@ func TestAccessLogOpenFails(t *testing.T) {
 	}
 }
 
+// TestProxyPassVariablesConcurrent sends concurrent requests through a
+// proxy_pass whose variable names several new addresses: the one-server
+// upstreams made for them are created and read by many connections at once
+// (under -race).
+func TestProxyPassVariablesConcurrent(t *testing.T) {
+	var bes [4]*backend
+	var counts [4]*atomic.Int64
+	mapLines := ""
+	for i := range bes {
+		bes[i], counts[i] = echoBackend(t)
+		mapLines += fmt.Sprintf(" %d %s;", i, bes[i].addr)
+	}
+	h := startProxy(t, `events {} http { access_log off;
+		map $arg_to $target { default 127.0.0.1:1;`+mapLines+` }
+		server { listen 127.0.0.1:18080;
+			location / { proxy_pass http://$target; }
+		} }`, Options{})
+	addr := h.addr["127.0.0.1:18080"]
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 12 {
+				to := (g + i) % len(bes)
+				got := rawRequest(t, addr, fmt.Sprintf("GET /c?to=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", to))
+				if _, body, _ := strings.Cut(got, "\r\n\r\n"); body != fmt.Sprintf("GET /c?to=%d 0", to) {
+					t.Errorf("to=%d: %q (%s)", to, body, firstLine(got))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, n := range counts {
+		if n.Load() != 8*12/4 {
+			t.Errorf("backend %d served %d requests, want %d", i, n.Load(), 8*12/4)
+		}
+	}
+}
+
 func TestProxyPassVariablesAndURI(t *testing.T) {
 	be, _ := echoBackend(t)
 	h := startProxy(t, `events {} http { access_log off;
