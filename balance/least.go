@@ -614,13 +614,13 @@ const tieWalk = 64
 // later rather than starved. A server without samples is valued at the seed:
 // a running average of the group's samples (one in eight per server, one in
 // 64 while picks overlap; weight 1/8 each), or the same 1ns for every server
-// before the first sample. The
-// score is estimate × (active+1) / weight; the lowest wins. Scores within
-// TieBand of the lowest count as ties, which take turns in weighted round
-// robin (see tie): differences that small are measurement noise, and
-// without the band identical servers would serve in long streaks. One pick
-// in ProbeEvery goes instead to the usable server picked least recently,
-// so an idle or penalised server keeps being measured.
+// before the first sample. The score is estimate × (active+1) / weight; the
+// lowest wins. Scores within TieBand of the lowest count as ties, which take
+// turns in weighted round robin (see tie): differences that small are
+// measurement noise, and without the band identical servers would serve in
+// long streaks. One pick in ProbeEvery goes instead to the usable server
+// picked least recently, so an idle or penalised server keeps being
+// measured.
 const (
 	// DecayTime is τ, the time constant of least_time's moving average.
 	DecayTime = 2 * time.Second
