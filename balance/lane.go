@@ -55,12 +55,11 @@ const maxLanes = 256
 // lines; ent is a separate allocation whose size is a multiple of 64 bytes,
 // so it is line-aligned too.
 type lane struct {
-	tick  atomic.Int64  // registry time (coarse clock) of the copy, 0 before the first
-	gen   atomic.Uint64 // the tier's generation at the copy
-	quiet atomic.Bool   // every server was plain and quiet at the copy
-	pos   atomic.Uint64 // round-robin position in the tier's schedule
-	ent   []laneEnt
-	_     [128 - 56]byte
+	tick atomic.Int64  // registry time (coarse clock) of the copy, 0 before the first
+	gen  atomic.Uint64 // the tier's generation at the copy
+	pos  atomic.Uint64 // round-robin position in the tier's schedule
+	ent  []laneEnt
+	_    [128 - 48]byte
 }
 
 // laneEnt is a lane's view of one server.
@@ -109,16 +108,17 @@ func (t *tier) makeLanes() *[]*lane {
 }
 
 // view makes sure ln's copy is current and reports whether picks can use
-// it: every server was plain and quiet when it was taken.
+// it: every server of the tier is plain and quiet (tier.trusted), which a
+// refresh checks as it copies.
 func (ln *lane) view(c *pickCtx, t *tier, byTime bool) bool {
 	now := c.coarseTime()
 	gen := t.gen.Load()
 	if ln.tick.Load() == now && ln.gen.Load() == gen {
-		return ln.quiet.Load()
+		return t.quietGen.Load() == gen
 	}
 	var v ltView
 	if byTime {
-		v = c.s.ltView(c.coarseTime())
+		v = c.s.ltView(now)
 	}
 	quiet := true
 	for i := range t.hot {
@@ -133,7 +133,9 @@ func (ln *lane) view(c *pickCtx, t *tier, byTime bool) bool {
 			e.est.Store(math.Float64bits(v.estimate(st) * h.inv))
 		}
 	}
-	ln.quiet.Store(quiet)
+	if quiet && t.quietGen.Load() != gen {
+		t.verified(gen)
+	}
 	ln.gen.Store(gen)
 	ln.tick.Store(now)
 	return quiet

@@ -320,6 +320,7 @@ type timeScan struct {
 	lim     float64 // min × (1+TieBand)
 	nc      int     // candidates
 	over    bool    // candidates were lost: collect the ties again
+	pos0    uint64  // the tier's schedule position when the pick began
 	cscore  [maxCand]float64
 	cidx    [maxCand]int32
 }
@@ -452,22 +453,18 @@ func (c *pickCtx) leastTime(t *tier) *Peer {
 	if probe {
 		start = int(x / ProbeEvery % uint64(n))
 	}
-	if t.small && c.req.Tried.n == 0 {
-		if t.overlapping(c) {
-			if p := c.leastTimeLane(t, probe, start); p != nil {
-				return p
-			}
+	if t.small && c.req.Tried.n == 0 && t.overlapping(c) {
+		if p := c.leastTimeLane(t, probe, start); p != nil {
+			return p
 		}
-		if probe {
-			return c.stalest(t, start, k)
-		}
-		// Overlapping picks are noticed by tie, when the schedule
-		// position moved since the pick began.
-		c.pos0, c.pos0Tier = t.pos.Load(), t
-	} else if probe {
+	}
+	if probe {
 		return c.stalest(t, start, k)
 	}
 	var r timeScan
+	// Overlapping picks are noticed by tie, when the schedule position
+	// moved since the pick began.
+	r.pos0 = t.pos.Load()
 	r.ltView = c.s.ltView(c.coarseTime())
 	r.reset()
 	fast := c.req.Tried.n == 0
@@ -489,7 +486,7 @@ func (c *pickCtx) leastTime(t *tier) *Peer {
 	if r.over {
 		return c.leastTimeTies(t, &r, off, k)
 	}
-	return c.tie(t, r.best, r.lim, r.cscore[:r.nc], r.cidx[:r.nc])
+	return c.tie(t, r.pos0, r.best, r.lim, r.cscore[:r.nc], r.cidx[:r.nc])
 }
 
 // stalest returns the usable server of the window picked least recently:
@@ -540,7 +537,7 @@ func (c *pickCtx) leastTimeTies(t *tier, r *timeScan, off, k int) *Peer {
 		// Scores moved under concurrent picks: keep the best.
 		return t.peers[r.best]
 	}
-	return c.tie(t, r.best, r.lim, score[:nc], idx[:nc])
+	return c.tie(t, r.pos0, r.best, r.lim, score[:nc], idx[:nc])
 }
 
 // tie finishes a least_time pick whose lowest score is server best's: the
@@ -554,7 +551,9 @@ func (c *pickCtx) leastTimeTies(t *tier, r *timeScan, off, k int) *Peer {
 // (a few light servers tied in a heavy tier), and in tiers of more than 64
 // servers, whose picks look at a window of them, one is chosen at random in
 // proportion to weight.
-func (c *pickCtx) tie(t *tier, best int, limit float64, score []float64, idx []int32) *Peer {
+//
+// p0 is the schedule position when the pick began.
+func (c *pickCtx) tie(t *tier, p0 uint64, best int, limit float64, score []float64, idx []int32) *Peer {
 	var (
 		nt    int
 		tw    int64
@@ -574,10 +573,6 @@ func (c *pickCtx) tie(t *tier, best int, limit float64, score []float64, idx []i
 		return t.peers[best]
 	}
 	if n := uint64(len(t.sched)); n > 0 && small && !t.overlapping(c) {
-		p0 := c.pos0
-		if c.pos0Tier != t {
-			p0 = t.pos.Load()
-		}
 		j := reduce(p0, n)
 		for range tieWalk {
 			if i := t.sched[j]; set&(1<<i) != 0 {

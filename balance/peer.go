@@ -178,10 +178,6 @@ type pickCtx struct {
 	now  int64    // registry time, 0 until read
 	cnow int64    // coarse registry time, 0 until read
 	le   *laneEnt // the lane entry that counted the pick
-
-	// least_time: the tier's schedule position when the pick began.
-	pos0     uint64
-	pos0Tier *tier
 }
 
 // time returns the registry time, for failure accounting and slow start.
