@@ -12,22 +12,16 @@ import (
 // to hand it to another thread meanwhile (which it does for a system call
 // that outlasts its 20 µs check, as a loopback write often does, at the
 // price of thread wake-ups and context switches).
-func sysRead(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
+func sysRead(fd int, b []byte) (int, error) { return sysIO(syscall.SYS_READ, fd, b) }
 
-func sysWrite(fd int, b []byte) (int, error) {
+func sysWrite(fd int, b []byte) (int, error) { return sysIO(syscall.SYS_WRITE, fd, b) }
+
+// sysIO makes the read(2) or write(2) call trap on b.
+func sysIO(trap uintptr, fd int, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	n, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 	if e != 0 {
 		return 0, e
 	}
