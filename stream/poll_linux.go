@@ -296,7 +296,10 @@ func (p *pipe) pump(f *flow, pbuf []byte, now int64) {
 		if rf, ok := p.conns[1-f.d].(*net.TCPConn); ok && blocking {
 			if q := f.queued(); q >= spliceMin {
 				p.moved(f, now)
-				n, err := rf.ReadFrom(&io.LimitedReader{R: p.conns[f.d], N: q})
+				n, ok, err := f.splice(q)
+				if !ok {
+					n, err = rf.ReadFrom(&io.LimitedReader{R: p.conns[f.d], N: q})
+				}
 				f.n += n
 				if err != nil {
 					p.end(f, err)
