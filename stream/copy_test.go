@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -193,11 +191,7 @@ func echoRounds(addr string, id, rounds int) error {
 // arrive, in order, and be counted.
 func TestPolledSlowReader(t *testing.T) {
 	checkGoroutines(t)
-	data := make([]byte, 4<<20)
-	rng := rand.New(rand.NewPCG(3, 4))
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
+	data := randomBytes(3, 4<<20)
 	be := startBackend(t, func(c net.Conn) {
 		// Small writes, so that most reach the poller one at a time.
 		for off := 0; off < len(data); off += 3000 {
@@ -236,18 +230,24 @@ stream {
 			t.Fatalf("after %d bytes: %v", got.Len(), err)
 		}
 	}
-	if sha256.Sum256(got.Bytes()) != sha256.Sum256(data) {
-		t.Fatal("bytes corrupted or reordered")
-	}
+	sameBytes(t, got.Bytes(), data)
 	c.Close()
 	q.waitSessions(t, 1)
-	log, err := os.ReadFile(logPath)
+	checkBytesLogged(t, logPath, len(data))
+}
+
+// checkBytesLogged checks that the one line of the access log at path,
+// in logFormat, says n bytes were sent to the client and received from
+// the upstream.
+func checkBytesLogged(t *testing.T, path string, n int) {
+	t.Helper()
+	log, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := strings.TrimSpace(string(log))
-	if n := fmt.Sprint(len(data)); field(l, 2) != n || field(l, 11) != n {
-		t.Errorf("log line %q: want %s bytes sent to the client and received from upstream", l, n)
+	if ns := fmt.Sprint(n); field(l, 2) != ns || field(l, 11) != ns {
+		t.Errorf("log line %q: want %s bytes sent to the client and received from upstream", l, ns)
 	}
 }
 

@@ -3,9 +3,11 @@ package stream
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -218,4 +220,40 @@ func readLine(t *testing.T, r *bufio.Reader) string {
 		t.Fatalf("read line: %v", err)
 	}
 	return l
+}
+
+// randomBytes returns n bytes of a pseudo-random sequence given by seed,
+// for transfers whose corruption or reordering a checksum would show.
+func randomBytes(seed uint64, n int) []byte {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// sameBytes fails the test unless got is exactly want.
+func sameBytes(t testing.TB, got, want []byte) {
+	t.Helper()
+	if len(got) != len(want) || sha256.Sum256(got) != sha256.Sum256(want) {
+		t.Fatalf("got %d bytes, want %d: short, corrupted or reordered", len(got), len(want))
+	}
+}
+
+// readAllFrom dials addr, reads until the proxy closes the connection,
+// and returns what arrived.
+func readAllFrom(t testing.TB, addr string) []byte {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, waitLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(waitLimit))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("after %d bytes: %v", len(got), err)
+	}
+	return got
 }

@@ -4,14 +4,10 @@ package stream
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,11 +18,7 @@ import (
 // is counted in the access log.
 func TestSpliceBulk(t *testing.T) {
 	checkGoroutines(t)
-	data := make([]byte, 16<<20)
-	rng := rand.New(rand.NewPCG(5, 6))
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
+	data := randomBytes(5, 16<<20)
 	be := startBackend(t, func(c net.Conn) { c.Write(data) })
 	logPath := filepath.Join(t.TempDir(), "access.log")
 	q := serveCtx(t, fmt.Sprintf(`events {}
@@ -39,31 +31,12 @@ stream {
     }
 }`, logFormat, logPath, be.addr()))
 	before := splicedBytes.Load()
-	c, err := net.DialTimeout("tcp", q.addr, waitLimit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(waitLimit))
-	got, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("after %d bytes: %v", len(got), err)
-	}
-	if len(got) != len(data) || sha256.Sum256(got) != sha256.Sum256(data) {
-		t.Fatalf("got %d bytes, want %d, or they were corrupted or reordered", len(got), len(data))
-	}
+	sameBytes(t, readAllFrom(t, q.addr), data)
 	q.waitSessions(t, 1)
 	if moved := splicedBytes.Load() - before; moved < int64(len(data))/4 {
 		t.Errorf("splice moved %d of %d bytes: the bulk path was not taken", moved, len(data))
 	}
-	log, err := os.ReadFile(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := strings.TrimSpace(string(log))
-	if n := fmt.Sprint(len(data)); field(l, 2) != n || field(l, 11) != n {
-		t.Errorf("log line %q: want %s bytes sent to the client and received from upstream", l, n)
-	}
+	checkBytesLogged(t, logPath, len(data))
 }
 
 // TestSpliceDestinationGone resets the client in the middle of a bulk
@@ -73,24 +46,20 @@ stream {
 func TestSpliceDestinationGone(t *testing.T) {
 	checkGoroutines(t)
 	chunk := bytes.Repeat([]byte{'a'}, 1<<20)
+	data := randomBytes(7, 8<<20)
 	upEnded := make(chan error, 1)
 	var calls atomic.Int32
-	data := make([]byte, 8<<20)
-	rng := rand.New(rand.NewPCG(7, 8))
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
 	be := startBackend(t, func(c net.Conn) {
-		if calls.Add(1) == 1 {
-			// Write until the proxy closes this connection.
-			var err error
-			for err == nil {
-				_, err = c.Write(chunk)
-			}
-			upEnded <- err
+		if calls.Add(1) > 1 {
+			c.Write(data)
 			return
 		}
-		c.Write(data)
+		// Write until the proxy closes this connection.
+		var err error
+		for err == nil {
+			_, err = c.Write(chunk)
+		}
+		upEnded <- err
 	})
 	q := serveCtx(t, fmt.Sprintf(`events {}
 stream {
@@ -120,18 +89,6 @@ stream {
 	}
 	q.waitSessions(t, 1)
 
-	c, err = net.DialTimeout("tcp", q.addr, waitLimit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(waitLimit))
-	got, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("after %d bytes: %v", len(got), err)
-	}
-	if len(got) != len(data) || sha256.Sum256(got) != sha256.Sum256(data) {
-		t.Fatalf("second transfer: got %d bytes, want %d, or they were corrupted", len(got), len(data))
-	}
+	sameBytes(t, readAllFrom(t, q.addr), data)
 	q.waitSessions(t, 1)
 }

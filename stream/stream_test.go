@@ -3,10 +3,8 @@ package stream
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"regexp"
 	"sort"
@@ -338,11 +336,7 @@ stream {
         proxy_half_close on;
     }
 }`, logFormat, be.addr()), nil)
-	data := make([]byte, 8<<20)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
+	data := randomBytes(1, 8<<20)
 	c := h.dial("127.0.0.1:1")
 	defer c.Close()
 	errc := make(chan error, 1)
@@ -358,9 +352,7 @@ stream {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	if sha256.Sum256(got) != sha256.Sum256(data) {
-		t.Fatalf("got %d bytes, corrupted or short (want %d)", len(got), len(data))
-	}
+	sameBytes(t, got, data)
 	h.waitSessions(1)
 	l := h.logLines()[0]
 	n := fmt.Sprint(len(data))
