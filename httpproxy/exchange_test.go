@@ -41,7 +41,7 @@ func exchangePair(t *testing.T) (*upConn, <-chan net.Conn) {
 		t.Fatal(err)
 	}
 	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	return &upConn{nc: nc, tcp: tc, rc: rc}, acc
+	return &upConn{nc: nc, sock: tc, rc: rc}, acc
 }
 
 func TestExchangeWhole(t *testing.T) {

@@ -26,10 +26,11 @@ type upConn struct {
 	requests int
 	rdl, wdl deadline
 
-	// tcp is the raw socket of a plain TCP connection (nil otherwise, and
-	// unused once nc is no longer that socket, as after a TLS handshake);
-	// the fields after it are the state of exchange (proxy.go).
-	tcp   *net.TCPConn
+	// sock is the socket of a plain TCP connection (a *net.TCPConn or an
+	// *upSock; nil otherwise, and unused once nc is no longer that socket,
+	// as after a TLS handshake), and rc its raw connection; the fields
+	// after them are the state of exchange (proxy.go).
+	sock  net.Conn
 	rc    syscall.RawConn
 	xfn   func(fd uintptr) bool
 	xreq  []byte

@@ -17,6 +17,7 @@ import (
 	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/errlog"
 	"github.com/sluicelb/sluice/httpproxy/h1"
+	"github.com/sluicelb/sluice/internal/splice"
 )
 
 // Request body modes.
@@ -217,7 +218,10 @@ func (c *conn) proxyPass(r *request) bool {
 		if up.group.Metric() == balance.MetricLastByte {
 			lat = t.response
 		}
-		if upErr != nil {
+		switch {
+		case upErr != nil && isTimeout(upErr):
+			c.logf(r.srv, errlog.LevelError, "upstream timed out (110: Connection timed out) while reading upstream")
+		case upErr != nil:
 			c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading upstream")
 		}
 		sel.Done(balance.Outcome{Failed: upErr != nil, Latency: lat})
@@ -295,6 +299,11 @@ func (c *conn) upstreamConn(r *request, up *upstream, peer *balance.Peer, l *loc
 	var err error
 	if d := c.h.p.opts.Dial; d != nil {
 		nc, err = d(peer.Network(), peer.DialAddr(), l.set.ProxyConnectTimeout, l.bind)
+	} else if ap, ok := sockAddr(peer, l); ok {
+		var s *upSock
+		if s, err = dialSock(ap, l.set.ProxyConnectTimeout); err == nil {
+			nc = s
+		}
 	} else {
 		d := net.Dialer{Timeout: l.set.ProxyConnectTimeout, KeepAlive: -1}
 		if l.bind != nil && peer.Network() == "tcp" {
@@ -308,12 +317,26 @@ func (c *conn) upstreamConn(r *request, up *upstream, peer *balance.Peer, l *loc
 		return nil, false, err
 	}
 	uc := &upConn{nc: nc, key: key, created: now}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		if rc, err := tc.SyscallConn(); err == nil {
-			uc.tcp, uc.rc = tc, rc
+	switch nc.(type) {
+	case *net.TCPConn, *upSock:
+		if rc := rawConn(nc); rc != nil {
+			uc.sock, uc.rc = nc, rc
 		}
 	}
 	return uc, false, nil
+}
+
+// sockAddr returns the address of peer when dialSock can connect to it: a
+// TCP server given by IP address, without proxy_bind.
+func sockAddr(peer *balance.Peer, l *location) (netip.AddrPort, bool) {
+	if !haveSock || peer.Network() != "tcp" || l.bind != nil {
+		return netip.AddrPort{}, false
+	}
+	ap, err := netip.ParseAddrPort(peer.DialAddr())
+	if err != nil || ap.Addr().Zone() != "" {
+		return netip.AddrPort{}, false
+	}
+	return ap, true
 }
 
 // startConnect is the net.Dialer's Control function: it starts the
@@ -777,7 +800,7 @@ func (c *conn) buildUpstreamHead(r *request, l *location, uri []byte, mode int, 
 // readResponseHead.
 func (c *conn) sendRequest(r *request, l *location, uc *upConn, mode int, body []byte, tb []byte) (sent, gone bool, got int, rerr, err error) {
 	uh := c.req.uh
-	if uc.rc != nil && uc.nc == uc.tcp && (mode == bodyNone || mode == bodyMem && len(body) <= 64<<10) {
+	if uc.rc != nil && uc.nc == uc.sock && (mode == bodyNone || mode == bodyMem && len(body) <= 64<<10) {
 		uc.rdl.set(uc.nc, true, l.set.ProxyReadTimeout)
 		w, n, whole, xerr := uc.exchange(uh, tb)
 		switch {
@@ -1176,8 +1199,9 @@ func (c *conn) upRead(l *location, uc *upConn, b []byte) (int, error) {
 }
 
 // copyN moves up to n body bytes from the upstream to the client with
-// splice(2) when both are TCP sockets, in steps under the timeouts. client
-// reports that a failure was on the client side.
+// splice(2) when both are plain sockets (package splice, or the net
+// package's), in steps under the timeouts. client reports that a failure
+// was on the client side.
 func (c *conn) copyN(r *request, l *location, uc *upConn, n int64) (int64, error, bool) {
 	const step = 4 << 20
 	var done int64
@@ -1188,6 +1212,21 @@ func (c *conn) copyN(r *request, l *location, uc *upConn, n int64) (int64, error
 		}
 		uc.rdl.set(uc.nc, true, l.set.ProxyReadTimeout)
 		c.writeDeadline(r)
+		if c.rc != nil && uc.rc != nil && uc.nc == uc.sock {
+			m, rerr, werr, ok := splice.Move(c.rc, uc.rc, k, true)
+			if ok {
+				done += m
+				switch {
+				case werr != nil:
+					return done, werr, true
+				case rerr != nil:
+					return done, rerr, false
+				case m < k:
+					return done, io.ErrUnexpectedEOF, false
+				}
+				continue
+			}
+		}
 		lr := io.LimitedReader{R: uc.nc, N: k}
 		var m int64
 		var err error

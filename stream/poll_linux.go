@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"unsafe"
+
+	"github.com/sluicelb/sluice/internal/splice"
 )
 
 // The polled copy loop. Idle sessions are parked in a few epoll sets of
@@ -296,7 +298,11 @@ func (p *pipe) pump(f *flow, pbuf []byte, now int64) {
 		if rf, ok := p.conns[1-f.d].(*net.TCPConn); ok && blocking {
 			if q := f.queued(); q >= spliceMin {
 				p.moved(f, now)
-				n, ok, err := f.splice(q)
+				n, rerr, werr, ok := splice.Move(p.rcs[1-f.d], p.rcs[f.d], q, false)
+				err := rerr
+				if werr != nil {
+					err = werr
+				}
 				if !ok {
 					n, err = rf.ReadFrom(&io.LimitedReader{R: p.conns[f.d], N: q})
 				}

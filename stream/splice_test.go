@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/splice"
 )
 
 // TestSpliceBulk sends 16 MB in large writes, so that the bytes queue up
@@ -30,10 +32,10 @@ stream {
         proxy_pass %s;
     }
 }`, logFormat, logPath, be.addr()))
-	before := splicedBytes.Load()
+	before := splice.Total()
 	sameBytes(t, readAllFrom(t, q.addr), data)
 	q.waitSessions(t, 1)
-	if moved := splicedBytes.Load() - before; moved < int64(len(data))/4 {
+	if moved := splice.Total() - before; moved < int64(len(data))/4 {
 		t.Errorf("splice moved %d of %d bytes: the bulk path was not taken", moved, len(data))
 	}
 	checkBytesLogged(t, logPath, len(data))

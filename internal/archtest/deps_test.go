@@ -31,6 +31,7 @@ var forbidden = map[string][]string{
 	// Tests of every package import testutil: it may import only the
 	// standard library.
 	"internal/testutil": {"project"},
+	"internal/splice":   {"project"},
 }
 
 type pkg struct {

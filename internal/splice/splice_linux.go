@@ -1,6 +1,6 @@
 //go:build linux
 
-package stream
+package splice
 
 import (
 	"runtime"
@@ -8,22 +8,6 @@ import (
 	"sync/atomic"
 	"syscall"
 )
-
-// The bulk copy: splice(2) from socket to socket through a pipe of the
-// copier's own, with calls made outside the scheduler's system-call
-// state.
-//
-// net.TCPConn.ReadFrom splices too, but each of its splice(2) calls
-// enters that state, and a splice that moves a few hundred kilobytes over
-// loopback runs the receiver's TCP input inside the call and outlasts the
-// runtime's 20 µs check: the runtime's monitor thread then takes the
-// processor away and the call's return has to find one again, which
-// costs thread wake-ups and context switches, and keeps the monitor
-// waking every 20 µs for as long as the transfer runs (about a quarter of
-// the proxy's CPU time in a 1 GB/s transfer). The calls here never wait
-// in the kernel (SPLICE_F_NONBLOCK on non-blocking sockets and pipes), so
-// they keep the processor; a full destination is waited for through the
-// runtime's poller.
 
 // fcntl commands for a pipe's capacity (not in package syscall).
 const (
@@ -43,8 +27,12 @@ type splicePipe struct {
 	cleanup runtime.Cleanup
 }
 
-// splicedBytes counts the bytes moved by splice, for tests.
-var splicedBytes atomic.Int64
+// moved counts the bytes moved, for Total.
+var moved atomic.Int64
+
+// Total returns the number of bytes Move has moved in this process, for
+// tests.
+func Total() int64 { return moved.Load() }
 
 // splicePipes holds empty pipes between copies; a pipe the garbage
 // collector takes from the pool is closed by its cleanup.
@@ -96,35 +84,45 @@ const (
 	spliceNonblock = 0x2 // SPLICE_F_NONBLOCK
 )
 
-// splice moves up to max bytes queued at the flow's source to its
-// destination, and returns the number written. It stops early, without
-// an error, when the source has nothing more right now or has reached
-// its end: the caller's next read learns which. ok is false, and nothing
-// was moved, when no pipe could be made.
-func (f *flow) splice(max int64) (n int64, ok bool, err error) {
+// Move moves up to max bytes from the socket src to the socket dst, and
+// returns the number written to dst. When src has nothing to read, Move
+// waits for it (under src's read deadline) if wait is set, and otherwise
+// returns, without an error, what it has moved. It returns early, without
+// an error, at the end of src's stream. srcErr and dstErr say which side
+// failed. ok is false, and nothing was moved, when no pipe could be made.
+func Move(dst, src syscall.RawConn, max int64, wait bool) (n int64, srcErr, dstErr error, ok bool) {
 	sp := getSplicePipe()
 	if sp == nil {
-		return 0, false, nil
+		return 0, nil, nil, false
 	}
-	src, dst := f.p.rcs[f.d], f.p.rcs[1-f.d]
 	for n < max {
 		want := int(min(max-n, int64(sp.size)))
 		var got int
 		var rerr syscall.Errno
-		if cerr := src.Control(func(fd uintptr) { got, rerr = rawSplice(fd, uintptr(sp.w), want) }); cerr != nil {
+		fill := func(fd uintptr) bool {
+			got, rerr = rawSplice(fd, uintptr(sp.w), want)
+			return rerr != syscall.EAGAIN
+		}
+		var cerr error
+		if wait {
+			cerr = src.Read(fill)
+		} else {
+			cerr = src.Control(func(fd uintptr) { fill(fd) })
+		}
+		if cerr != nil {
 			splicePipes.Put(sp)
-			return n, true, cerr
+			return n, cerr, nil, true
 		}
 		if rerr == syscall.EAGAIN || rerr == 0 && got == 0 {
 			break
 		}
 		if rerr != 0 {
 			splicePipes.Put(sp)
-			return n, true, rerr
+			return n, rerr, nil, true
 		}
 		left := got
 		var werr syscall.Errno
-		cerr := dst.Write(func(fd uintptr) bool {
+		cerr = dst.Write(func(fd uintptr) bool {
 			for left > 0 {
 				m, e := rawSplice(uintptr(sp.r), fd, left)
 				switch e {
@@ -140,15 +138,15 @@ func (f *flow) splice(max int64) (n int64, ok bool, err error) {
 			return true
 		})
 		n += int64(got - left)
-		splicedBytes.Add(int64(got - left))
+		moved.Add(int64(got - left))
 		if cerr != nil || werr != 0 {
 			sp.close()
 			if cerr != nil {
-				return n, true, cerr
+				return n, nil, cerr, true
 			}
-			return n, true, werr
+			return n, nil, werr, true
 		}
 	}
 	splicePipes.Put(sp)
-	return n, true, nil
+	return n, nil, nil, true
 }

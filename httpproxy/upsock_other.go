@@ -1,0 +1,21 @@
+//go:build !linux
+
+package httpproxy
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// haveSock says whether dialSock can be used; elsewhere than on Linux,
+// upstream connections are made by net.Dialer.
+const haveSock = false
+
+// upSock is the Linux upstream socket (upsock_linux.go).
+type upSock struct{ net.Conn }
+
+func dialSock(netip.AddrPort, time.Duration) (*upSock, error) {
+	return nil, errors.New("httpproxy: no socket dialer on this platform")
+}

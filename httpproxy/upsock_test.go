@@ -1,0 +1,207 @@
+//go:build linux
+
+package httpproxy
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicelb/sluice/internal/splice"
+)
+
+// TestDialSockRefused: a port nobody listens on gives nginx's connect()
+// error text.
+func TestDialSockRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := netip.MustParseAddrPort(ln.Addr().String())
+	ln.Close()
+	_, err = dialSock(ap, time.Second)
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial a closed port: %v, want connection refused", err)
+	}
+	if got := errText(err); got != "(111: Connection refused)" {
+		t.Errorf("error text %q", got)
+	}
+}
+
+// fullListener listens with a backlog of 0 and lets one connection fill
+// its queue, so that the kernel drops the next SYN: a connect to it stays
+// in progress until the queue has room and the SYN is resent (after 1 s).
+func fullListener(t *testing.T) (fd int, ap netip.AddrPort) {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*syscall.SockaddrInet4).Port))
+	filler, err := net.DialTimeout("tcp", ap.String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { filler.Close() })
+	return fd, ap
+}
+
+// TestDialSockTimeout: a handshake that does not finish within the
+// connect timeout fails as a timeout, in about that time.
+func TestDialSockTimeout(t *testing.T) {
+	_, ap := fullListener(t)
+	start := time.Now()
+	_, err := dialSock(ap, 150*time.Millisecond)
+	el := time.Since(start)
+	if err == nil || !isTimeout(err) {
+		t.Fatalf("dial a full queue: %v, want a timeout", err)
+	}
+	if got := errText(err); got != "(110: Connection timed out)" {
+		t.Errorf("error text %q", got)
+	}
+	if el < 100*time.Millisecond || el > 900*time.Millisecond {
+		t.Errorf("timed out after %v, want about 150ms", el)
+	}
+}
+
+// TestDialSockSlowHandshake: a handshake that finishes late (the SYN
+// resent once the queue has room) gives a working connection.
+func TestDialSockSlowHandshake(t *testing.T) {
+	lfd, ap := fullListener(t)
+	t.Cleanup(func() { syscall.Shutdown(lfd, syscall.SHUT_RDWR) }) // wakes the accept below
+	accepted := make(chan int, 2)
+	go func() {
+		// Make room at once: the dial below is still waiting for its SYN
+		// to be resent.
+		for range 2 {
+			nfd, _, err := syscall.Accept4(lfd, syscall.SOCK_CLOEXEC)
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- nfd
+		}
+	}()
+	s, err := dialSock(ap, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	<-accepted // the filler
+	nfd, ok := <-accepted
+	if !ok {
+		t.Fatal("accept failed")
+	}
+	defer syscall.Close(nfd)
+	if _, err := s.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if n, err := syscall.Read(nfd, buf); err != nil || string(buf[:n]) != "ping" {
+		t.Fatalf("server read %q, %v", buf[:n], err)
+	}
+	syscall.Write(nfd, []byte("pong"))
+	s.SetReadDeadline(time.Now().Add(waitLimit))
+	if _, err := io.ReadFull(s, buf); err != nil || string(buf) != "pong" {
+		t.Fatalf("client read %q, %v", buf, err)
+	}
+	if la, ok := s.LocalAddr().(*net.TCPAddr); !ok || la.Port == 0 {
+		t.Errorf("LocalAddr %v", s.LocalAddr())
+	}
+	if s.RemoteAddr().String() != ap.String() {
+		t.Errorf("RemoteAddr %v, want %v", s.RemoteAddr(), ap)
+	}
+}
+
+// TestSpliceResponseBody: a 6 MB response reaches the client whole, its
+// body moved with splice.
+func TestSpliceResponseBody(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 6<<16)
+	for i := range body {
+		body[i] ^= byte(i >> 12)
+	}
+	be := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	}))
+	h := startProxy(t, `events {} http {
+		access_log off;
+		upstream b { server `+be.addr+`; }
+		server { listen 127.0.0.1:18080; location / { proxy_pass http://b; } }
+	}`, Options{})
+	before := splice.Total()
+	resp, err := http.Get(h.url("127.0.0.1:18080", "/big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || sha256.Sum256(got) != sha256.Sum256(body) {
+		t.Fatalf("got %d of %d bytes (%v), or they were corrupted", len(got), len(body), err)
+	}
+	if moved := splice.Total() - before; moved < int64(len(body))/2 {
+		t.Errorf("splice moved %d of %d bytes", moved, len(body))
+	}
+}
+
+// TestSpliceResponseStall: an upstream that stops in the middle of a body
+// is cut by proxy_read_timeout; the client gets what was sent and then the
+// end of the connection.
+func TestSpliceResponseStall(t *testing.T) {
+	half := bytes.Repeat([]byte("x"), 1<<20)
+	release := make(chan struct{})
+	defer close(release)
+	be := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(2*len(half)))
+		w.Write(half)
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	h := startProxy(t, `events {} http {
+		access_log off;
+		upstream b { server `+be.addr+`; }
+		server { listen 127.0.0.1:18080; location / { proxy_pass http://b; proxy_read_timeout 300ms; } }
+	}`, Options{})
+	c, err := net.DialTimeout("tcp", h.addr["127.0.0.1:18080"], waitLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(waitLimit))
+	io.WriteString(c, "GET /stall HTTP/1.1\r\nHost: a\r\n\r\n")
+	start := time.Now()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read: %v (a stalled upstream must end the client's connection)", err)
+	}
+	head, rest, _ := bytes.Cut(got, []byte("\r\n\r\n"))
+	if !strings.Contains(string(head), "Content-Length: 2097152") || len(rest) != len(half) {
+		t.Errorf("got head %q and %d body bytes, want %d", head, len(rest), len(half))
+	}
+	if el := time.Since(start); el < 250*time.Millisecond {
+		t.Errorf("connection ended after %v, before proxy_read_timeout", el)
+	}
+	if !strings.Contains(h.errs.String(), "upstream timed out (110: Connection timed out) while reading upstream") {
+		t.Errorf("error log:\n%s", h.errs.String())
+	}
+}
