@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sluicelb/sluice/internal/splice"
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // TestDialSockRefused: a port nobody listens on gives nginx's connect()
@@ -42,22 +43,11 @@ func TestDialSockRefused(t *testing.T) {
 // in progress until the queue has room and the SYN is resent (after 1 s).
 func fullListener(t *testing.T) (fd int, ap netip.AddrPort) {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
+	fd, port := testutil.BoundSocket(t)
 	if err := syscall.Listen(fd, 0); err != nil {
 		t.Fatal(err)
 	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*syscall.SockaddrInet4).Port))
+	ap = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port))
 	filler, err := net.DialTimeout("tcp", ap.String(), time.Second)
 	if err != nil {
 		t.Fatal(err)

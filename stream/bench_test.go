@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // rawListener is a loopback TCP listener on a plain blocking socket, so
@@ -21,21 +23,11 @@ type rawListener struct {
 
 func listenRaw(t testing.TB) *rawListener {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
+	fd, port := testutil.BoundSocket(t)
 	if err := syscall.Listen(fd, 4096); err != nil {
 		t.Fatal(err)
 	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &rawListener{fd: fd, port: sa.(*syscall.SockaddrInet4).Port, conns: make(chan int, 64)}
+	l := &rawListener{fd: fd, port: port, conns: make(chan int, 64)}
 	go func() {
 		defer close(l.conns)
 		for {
@@ -51,7 +43,6 @@ func listenRaw(t testing.TB) *rawListener {
 	}()
 	t.Cleanup(func() {
 		syscall.Shutdown(fd, syscall.SHUT_RDWR) // wakes the blocked accept
-		syscall.Close(fd)
 		for c := range l.conns {
 			syscall.Close(c)
 		}

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // The differential tests run each stream configuration of
@@ -97,19 +99,8 @@ func udpNameServer(t *testing.T, name string) string {
 // it while the test runs.
 func deadAddr(t *testing.T) string {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	_, port := testutil.BoundSocket(t)
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 func freeUDPAddr(t *testing.T) string {

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -77,4 +78,26 @@ func Serve(t testing.TB, ln net.Listener, handle func(net.Conn)) {
 			}()
 		}
 	}()
+}
+
+// BoundSocket returns a blocking TCP socket bound to a free port of
+// 127.0.0.1, and that port. It does not listen: the caller listens with
+// the backlog it wants, or leaves it so for an address that refuses
+// connections and that nothing else can take while the test runs. The
+// socket is closed when the test ends.
+func BoundSocket(t testing.TB) (fd, port int) {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd, sa.(*syscall.SockaddrInet4).Port
 }
