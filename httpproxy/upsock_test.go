@@ -195,3 +195,39 @@ func TestSpliceResponseStall(t *testing.T) {
 		t.Errorf("error log:\n%s", h.errs.String())
 	}
 }
+
+// TestDialSockIPv6 connects to an IPv6 loopback server.
+func TestDialSockIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(c, c)
+	}()
+	s, err := dialSock(netip.MustParseAddrPort(ln.Addr().String()), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.SetDeadline(time.Now().Add(waitLimit))
+	if _, err := s.Write([]byte("echo")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(s, buf); err != nil || string(buf) != "echo" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+	if err := s.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("after CloseWrite: %d, %v; want the echo server's end of stream", n, err)
+	}
+}
