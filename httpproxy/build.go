@@ -17,6 +17,7 @@ import (
 	"github.com/sluicelb/sluice/errlog"
 	"github.com/sluicelb/sluice/httpproxy/h1"
 	"github.com/sluicelb/sluice/httpproxy/route"
+	"github.com/sluicelb/sluice/internal/listen"
 	ups "github.com/sluicelb/sluice/upstream"
 	"github.com/sluicelb/sluice/vars"
 )
@@ -53,25 +54,12 @@ type Options struct {
 }
 
 // Listener is a socket the http block needs, with its handler.
-type Listener struct {
-	Network   string // "tcp" or "unix"
-	Address   string
-	Backlog   int
-	ReusePort bool
-	RcvBuf    int
-	SndBuf    int
-	IPv6Only  bool
-	Handler   *Handler
-}
+type Listener = listen.Socket[*Handler]
 
 // Built is the result of Build: the listeners to open, and the functions
 // that release the generation's resources (log files, idle upstream
 // connections) and reopen its log files.
-type Built struct {
-	Listeners []Listener
-	Closers   []func()
-	Reopeners []func()
-}
+type Built = listen.Built[*Handler]
 
 // proxy is the state shared by every server of one http block.
 type proxy struct {
@@ -298,8 +286,8 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 				}
 			}
 			b.Listeners = append(b.Listeners, Listener{
-				Network: l.Network, Address: l.Address, Backlog: l.Backlog, ReusePort: l.ReusePort,
-				RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only, Handler: h,
+				Network: l.Network, Address: l.Address, Handler: h,
+				Options: listen.Options{Backlog: l.Backlog, ReusePort: l.ReusePort, RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only},
 			})
 		}
 	}

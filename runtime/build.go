@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/internal/listen"
 	"github.com/sluicelb/sluice/stream"
 )
 
@@ -25,18 +26,19 @@ func Build(cfg *config.Config, log *slog.Logger) (*Generation, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, l := range b.Listeners {
-			gen.Bindings = append(gen.Bindings, Binding{
-				Network: l.Network,
-				Address: l.Address,
-				Options: ListenOptions{Backlog: l.Backlog, ReusePort: l.ReusePort, RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only},
-				Handler: l.Handler,
-			})
-		}
-		gen.Closers = append(gen.Closers, b.Closers...)
-		gen.Reopeners = append(gen.Reopeners, b.Reopeners...)
+		addBuilt(gen, b)
 	}
 	return buildHTTP(gen, cfg, log)
+}
+
+// addBuilt adds what a block's build gives to gen: its sockets, closers
+// and reopeners.
+func addBuilt[H ConnHandler](gen *Generation, b *listen.Built[H]) {
+	for _, l := range b.Listeners {
+		gen.Bindings = append(gen.Bindings, Binding{Network: l.Network, Address: l.Address, Options: l.Options, Handler: l.Handler})
+	}
+	gen.Closers = append(gen.Closers, b.Closers...)
+	gen.Reopeners = append(gen.Reopeners, b.Reopeners...)
 }
 
 func cpuCount() int { return goruntime.NumCPU() }

@@ -25,15 +25,6 @@ func buildHTTP(gen *Generation, cfg *config.Config, log *slog.Logger) (*Generati
 		}
 		return nil, err
 	}
-	for _, l := range b.Listeners {
-		gen.Bindings = append(gen.Bindings, Binding{
-			Network: l.Network,
-			Address: l.Address,
-			Options: ListenOptions{Backlog: l.Backlog, ReusePort: l.ReusePort, RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only},
-			Handler: l.Handler,
-		})
-	}
-	gen.Closers = append(gen.Closers, b.Closers...)
-	gen.Reopeners = append(gen.Reopeners, b.Reopeners...)
+	addBuilt(gen, b)
 	return gen, nil
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/internal/listen"
 )
 
 // ConnHandler serves one accepted connection. ServeConn owns c and closes
@@ -30,13 +31,7 @@ type ConnHandler interface {
 
 // ListenOptions are the socket options of a listening socket, from the
 // parameters of nginx's listen directive.
-type ListenOptions struct {
-	Backlog   int // 0: the system default (nginx uses 511)
-	ReusePort bool
-	RcvBuf    int
-	SndBuf    int
-	IPv6Only  bool
-}
+type ListenOptions = listen.Options
 
 // Binding is one listening socket a generation needs, and its handler.
 type Binding struct {
@@ -174,7 +169,7 @@ func (s *Server) Apply(gen *Generation) (err error) {
 		if _, ok := s.listeners[k]; ok {
 			continue
 		}
-		ln, err := listen(b)
+		ln, err := openListener(b)
 		if err != nil {
 			for _, l := range opened {
 				l.Close()
@@ -303,7 +298,7 @@ func (s *Server) Addrs() []net.Addr {
 	return out
 }
 
-func listen(b Binding) (net.Listener, error) {
+func openListener(b Binding) (net.Listener, error) {
 	// KeepAlive -1: accepted connections keep SO_KEEPALIVE off, as in
 	// nginx, where Go's default would turn it on (and set its timers: four
 	// system calls per connection) for the handlers to turn it off again.

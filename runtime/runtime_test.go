@@ -228,7 +228,7 @@ func TestGracefulAndFastStop(t *testing.T) {
 // TestAcceptedKeepAliveOff checks that accepted TCP connections have
 // SO_KEEPALIVE off, as nginx leaves it unless so_keepalive asks.
 func TestAcceptedKeepAliveOff(t *testing.T) {
-	ln, err := listen(Binding{Network: "tcp", Address: "127.0.0.1:0"})
+	ln, err := openListener(Binding{Network: "tcp", Address: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/config"
 	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/internal/listen"
 	ups "github.com/sluicelb/sluice/upstream"
 	"github.com/sluicelb/sluice/vars"
 )
@@ -34,25 +35,12 @@ type Options struct {
 }
 
 // Listener is a socket the stream block needs, with its handler.
-type Listener struct {
-	Network   string // "tcp", "unix" or "udp"
-	Address   string
-	Backlog   int
-	ReusePort bool
-	RcvBuf    int
-	SndBuf    int
-	IPv6Only  bool
-	Handler   *Handler
-}
+type Listener = listen.Socket[*Handler]
 
 // Built is the result of Build: the listeners to open, and the functions
 // that release the generation's resources (access log files) and reopen
 // its log files.
-type Built struct {
-	Listeners []Listener
-	Closers   []func()
-	Reopeners []func()
-}
+type Built = listen.Built[*Handler]
 
 // proxy is the state shared by every server of one stream block.
 type proxy struct {
@@ -200,8 +188,8 @@ func Build(st *config.Stream, opts Options) (b *Built, err error) {
 				network = "udp"
 			}
 			b.Listeners = append(b.Listeners, Listener{
-				Network: network, Address: l.Address, Backlog: l.Backlog, ReusePort: l.ReusePort,
-				RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only, Handler: h,
+				Network: network, Address: l.Address, Handler: h,
+				Options: listen.Options{Backlog: l.Backlog, ReusePort: l.ReusePort, RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only},
 			})
 		}
 	}

@@ -32,6 +32,7 @@ var forbidden = map[string][]string{
 	// standard library.
 	"internal/testutil": {"project"},
 	"internal/splice":   {"project"},
+	"internal/listen":   {"project"},
 }
 
 type pkg struct {

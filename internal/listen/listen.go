@@ -1,0 +1,32 @@
+// Package listen describes the listening sockets a configuration block
+// needs: what the stream and http blocks build, and what the runtime
+// opens and hands connections from.
+package listen
+
+// Options are the socket options of a listening socket, from the
+// parameters of nginx's listen directive.
+type Options struct {
+	Backlog   int // 0: the system default (nginx uses 511)
+	ReusePort bool
+	RcvBuf    int
+	SndBuf    int
+	IPv6Only  bool
+}
+
+// Socket is a listening socket a block needs, with the handler H of its
+// connections.
+type Socket[H any] struct {
+	Network string // "tcp", "unix" or "udp"
+	Address string
+	Options
+	Handler H
+}
+
+// Built is what building a block gives: the sockets to open, and the
+// functions that release the generation's resources (log files, idle
+// upstream connections) and reopen its log files.
+type Built[H any] struct {
+	Listeners []Socket[H]
+	Closers   []func()
+	Reopeners []func()
+}
