@@ -21,9 +21,9 @@
 # sluice, nginx, ...), so that other load on the machine weighs on all of
 # them alike.
 #
-# Besides rates, (b) and (c) print the CPU time the proxy used per request
-# (user+system of all its processes, from /proc): the figure that depends
-# least on what else the machine is running.
+# Besides rates, (a) prints the CPU time the proxy used per GB moved, and
+# (b) and (c) per request (user+system of all its processes, from /proc):
+# the figure that depends least on what else the machine is running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -122,7 +122,7 @@ avail() { [ "$1" != sluice ] || [ $SLUICE_OK = 1 ]; }
 want() { [[ " $TESTS " == *" $1 "* ]]; }
 
 declare -A R
-for k in bulk bulkbig rps p99 rpscpu redis rediscpu mem; do for t in direct nginx haproxy sluice; do R[$k,$t]=nan; done; done
+for k in bulk bulkbig bulkcpu bulkbigcpu rps p99 rpscpu redis rediscpu mem; do for t in direct nginx haproxy sluice; do R[$k,$t]=nan; done; done
 # (a), (b) and (c) interleave the proxies run by run (nginx, haproxy, sluice,
 # nginx, ...) rather than running one proxy RUNS times and then the next:
 # whatever else loads the machine then weighs on all of them alike, and
@@ -150,10 +150,13 @@ for rb in 8k 128k; do
   run_bulk() { $LOADCPU "$W/benchpeer" bulk -addr 127.0.0.1:$(port $1 1) -bytes $BULK -buf $rb | awk '{print $1}'; }
   interleaved run_bulk
   key=bulk; [ $rb = 8k ] || key=bulkbig
+  gb=$(awk -v b="$BULK" 'BEGIN { m = 1; u = substr(b, length(b)); if (u == "G") m = 2^30; else if (u == "M") m = 2^20; else if (u == "k" || u == "K") m = 2^10; printf "%.6f", (m == 1 ? b : substr(b, 1, length(b) - 1)) * m / 1e9 }')
   for t in "${targets[@]}"; do
     avail $t || { R[$key,$t]=nan; continue; }
     R[$key,$t]=$(printf '%s' "${OUT[$t]}" | awk '{print $1}' | median)
-    echo "  $t: ${R[$key,$t]} GB/s"
+    R[${key}cpu,$t]=$(printf '%s' "${OUT[$t]}" | awk -v hz=$HZ -v gb=$gb '{printf "%.2f\n", $2 / hz / gb}' | median)
+    [ $t != direct ] || R[${key}cpu,$t]=-
+    echo "  $t: ${R[$key,$t]} GB/s, proxy CPU ${R[${key}cpu,$t]} s per GB"
   done
 done
 fi
@@ -214,6 +217,8 @@ echo "== ratios (sluice / other)"
 printf "  %-40s %8s %8s %8s\n" metric "/nginx" "/haproxy" "/direct"
 printf "  %-40s %8s %8s %8s\n" "bulk GB/s, 8 KB reads (higher better)" $(ratio ${R[bulk,sluice]} ${R[bulk,nginx]}) $(ratio ${R[bulk,sluice]} ${R[bulk,haproxy]}) $(ratio ${R[bulk,sluice]} ${R[bulk,direct]})
 printf "  %-40s %8s %8s %8s\n" "bulk GB/s, 128 KB reads (higher better)" $(ratio ${R[bulkbig,sluice]} ${R[bulkbig,nginx]}) $(ratio ${R[bulkbig,sluice]} ${R[bulkbig,haproxy]}) $(ratio ${R[bulkbig,sluice]} ${R[bulkbig,direct]})
+printf "  %-40s %8s %8s %8s\n" "bulk CPU per GB, 8 KB reads (lower)" $(ratio ${R[bulkcpu,sluice]} ${R[bulkcpu,nginx]}) $(ratio ${R[bulkcpu,sluice]} ${R[bulkcpu,haproxy]}) "-"
+printf "  %-40s %8s %8s %8s\n" "bulk CPU per GB, 128 KB reads (lower)" $(ratio ${R[bulkbigcpu,sluice]} ${R[bulkbigcpu,nginx]}) $(ratio ${R[bulkbigcpu,sluice]} ${R[bulkbigcpu,haproxy]}) "-"
 printf "  %-40s %8s %8s %8s\n" "wrk req/s (higher is better)" $(ratio ${R[rps,sluice]} ${R[rps,nginx]}) $(ratio ${R[rps,sluice]} ${R[rps,haproxy]}) $(ratio ${R[rps,sluice]} ${R[rps,direct]})
 printf "  %-40s %8s %8s %8s\n" "wrk p99 ms (lower is better)" $(ratio ${R[p99,sluice]} ${R[p99,nginx]}) $(ratio ${R[p99,sluice]} ${R[p99,haproxy]}) $(ratio ${R[p99,sluice]} ${R[p99,direct]})
 printf "  %-40s %8s %8s %8s\n" "wrk CPU/request (lower is better)" $(ratio ${R[rpscpu,sluice]} ${R[rpscpu,nginx]}) $(ratio ${R[rpscpu,sluice]} ${R[rpscpu,haproxy]}) "-"
