@@ -144,6 +144,7 @@ type HTTPSettings struct {
 	ProxyPassRequestBody    bool     // default on
 	ProxyHTTPVersion        string   // "1.0" (default) or "1.1"
 	ProxyConnectTimeout     time.Duration
+	ProxySocketKeepalive    bool `json:",omitempty"` // proxy_socket_keepalive: SO_KEEPALIVE on upstream sockets, default off
 	ProxyReadTimeout        time.Duration
 	ProxySendTimeout        time.Duration
 	// ProxyNextUpstream are the proxy_next_upstream conditions (default
@@ -598,6 +599,7 @@ var httpInherit = []struct {
 	{"proxy_pass_request_body", func(d, s *HTTPSettings) { d.ProxyPassRequestBody = s.ProxyPassRequestBody }},
 	{"proxy_http_version", func(d, s *HTTPSettings) { d.ProxyHTTPVersion = s.ProxyHTTPVersion }},
 	{"proxy_connect_timeout", func(d, s *HTTPSettings) { d.ProxyConnectTimeout = s.ProxyConnectTimeout }},
+	{"proxy_socket_keepalive", func(d, s *HTTPSettings) { d.ProxySocketKeepalive = s.ProxySocketKeepalive }},
 	{"proxy_read_timeout", func(d, s *HTTPSettings) { d.ProxyReadTimeout = s.ProxyReadTimeout }},
 	{"proxy_send_timeout", func(d, s *HTTPSettings) { d.ProxySendTimeout = s.ProxySendTimeout }},
 	{"proxy_next_upstream", func(d, s *HTTPSettings) { d.ProxyNextUpstream = s.ProxyNextUpstream }},
@@ -832,6 +834,7 @@ var httpDirectives = []*Spec{
 	{Name: "proxy_pass_request_body", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ProxyPassRequestBody })},
 	{Name: "proxy_http_version", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, httpDialect.enum("1.0", "1.1"), func(s *HTTPSettings) *string { return &s.ProxyHTTPVersion })},
 	{Name: "proxy_connect_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.ProxyConnectTimeout })},
+	{Name: "proxy_socket_keepalive", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ProxySocketKeepalive })},
 	{Name: "proxy_read_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.ProxyReadTimeout })},
 	{Name: "proxy_send_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.ProxySendTimeout })},
 	{Name: "proxy_next_upstream", Ctx: ctxHTTPAll, Args: Args1More, Set: setHTTPNextUpstream},

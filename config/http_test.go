@@ -259,6 +259,7 @@ access_log off;
 server {
 	listen 127.0.0.1:18080;
 	proxy_connect_timeout 5s;
+	proxy_socket_keepalive on;
 	location / {
 		proxy_set_header Host $host;
 		location /n/ {
@@ -299,6 +300,8 @@ server { listen 127.0.0.1:18081; }
 		{"timeout from nested", nested.Settings.ProxyReadTimeout, time.Second},
 		{"timeout from server", nested.Settings.ProxyConnectTimeout, 5 * time.Second},
 		{"default timeout", s1.Settings.ProxyConnectTimeout, 60 * time.Second},
+		{"proxy_socket_keepalive from server", nested.Settings.ProxySocketKeepalive, true},
+		{"proxy_socket_keepalive off by default", s1.Settings.ProxySocketKeepalive, false},
 		{"access_log off inherited", root.Settings.AccessLogOff, true},
 		{"access_log at a level replaces off", nested.Settings.AccessLogOff, false},
 		{"default keepalive_timeout", s1.Settings.KeepaliveTimeout, 75 * time.Second},

@@ -301,15 +301,21 @@ func (c *conn) upstreamConn(r *request, up *upstream, peer *balance.Peer, l *loc
 		nc, err = d(peer.Network(), peer.DialAddr(), l.set.ProxyConnectTimeout, l.bind)
 	} else if ap, ok := sockAddr(peer, l); ok {
 		var s *upSock
-		if s, err = dialSock(ap, l.set.ProxyConnectTimeout); err == nil {
+		if s, err = dialSock(ap, l.set.ProxyConnectTimeout, l.set.ProxySocketKeepalive); err == nil {
 			nc = s
 		}
 	} else {
+		// KeepAlive -1: the net package leaves SO_KEEPALIVE alone, off
+		// unless proxy_socket_keepalive turns it on with the system's
+		// timers, as nginx does.
 		d := net.Dialer{Timeout: l.set.ProxyConnectTimeout, KeepAlive: -1}
 		if l.bind != nil && peer.Network() == "tcp" {
 			d.LocalAddr = l.bind // bound after Control runs: no early connect
 		} else {
 			d.Control = startConnect
+		}
+		if l.set.ProxySocketKeepalive && peer.Network() == "tcp" {
+			d.Control = withKeepAlive(d.Control)
 		}
 		nc, err = d.Dial(peer.Network(), peer.DialAddr())
 	}
@@ -337,6 +343,20 @@ func sockAddr(peer *balance.Peer, l *location) (netip.AddrPort, bool) {
 		return netip.AddrPort{}, false
 	}
 	return ap, true
+}
+
+// withKeepAlive returns a net.Dialer Control function that turns
+// SO_KEEPALIVE on, then runs next (if any).
+func withKeepAlive(next func(network, address string, rc syscall.RawConn) error) func(network, address string, rc syscall.RawConn) error {
+	return func(network, address string, rc syscall.RawConn) error {
+		rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
+		})
+		if next != nil {
+			return next(network, address, rc)
+		}
+		return nil
+	}
 }
 
 // startConnect is the net.Dialer's Control function: it starts the

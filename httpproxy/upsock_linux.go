@@ -42,8 +42,10 @@ type upSock struct {
 	rerr, werr syscall.Errno
 }
 
-// dialSock connects to ap within timeout (none when zero).
-func dialSock(ap netip.AddrPort, timeout time.Duration) (*upSock, error) {
+// dialSock connects to ap within timeout (none when zero); keepalive
+// turns SO_KEEPALIVE on (proxy_socket_keepalive), with the system's
+// timers.
+func dialSock(ap netip.AddrPort, timeout time.Duration, keepalive bool) (*upSock, error) {
 	remote := net.TCPAddrFromAddrPort(ap)
 	fail := func(op string, err error) error {
 		return &net.OpError{Op: "dial", Net: "tcp", Addr: remote, Err: os.NewSyscallError(op, err)}
@@ -61,6 +63,9 @@ func dialSock(ap netip.AddrPort, timeout time.Duration) (*upSock, error) {
 	fd := int(r)
 	one := int32(1)
 	syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY, uintptr(unsafe.Pointer(&one)), 4, 0)
+	if keepalive {
+		syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, uintptr(unsafe.Pointer(&one)), 4, 0)
+	}
 	cerr := sysConnect(fd, ap, v6)
 	if cerr != nil && cerr != syscall.EINPROGRESS && cerr != syscall.EINTR {
 		syscall.Close(fd)

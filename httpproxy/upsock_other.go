@@ -16,6 +16,6 @@ const haveSock = false
 // upSock is the Linux upstream socket (upsock_linux.go).
 type upSock struct{ net.Conn }
 
-func dialSock(netip.AddrPort, time.Duration) (*upSock, error) {
+func dialSock(netip.AddrPort, time.Duration, bool) (*upSock, error) {
 	return nil, errors.New("httpproxy: no socket dialer on this platform")
 }

@@ -29,7 +29,7 @@ func TestDialSockRefused(t *testing.T) {
 	}
 	ap := netip.MustParseAddrPort(ln.Addr().String())
 	ln.Close()
-	_, err = dialSock(ap, time.Second)
+	_, err = dialSock(ap, time.Second, false)
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial a closed port: %v, want connection refused", err)
 	}
@@ -61,7 +61,7 @@ func fullListener(t *testing.T) (fd int, ap netip.AddrPort) {
 func TestDialSockTimeout(t *testing.T) {
 	_, ap := fullListener(t)
 	start := time.Now()
-	_, err := dialSock(ap, 150*time.Millisecond)
+	_, err := dialSock(ap, 150*time.Millisecond, false)
 	el := time.Since(start)
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("dial a full queue: %v, want a timeout", err)
@@ -92,7 +92,7 @@ func TestDialSockSlowHandshake(t *testing.T) {
 			accepted <- nfd
 		}
 	}()
-	s, err := dialSock(ap, 5*time.Second)
+	s, err := dialSock(ap, 5*time.Second, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestDialSockIPv6(t *testing.T) {
 		defer c.Close()
 		io.Copy(c, c)
 	}()
-	s, err := dialSock(netip.MustParseAddrPort(ln.Addr().String()), time.Second)
+	s, err := dialSock(netip.MustParseAddrPort(ln.Addr().String()), time.Second, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,5 +229,55 @@ func TestDialSockIPv6(t *testing.T) {
 	}
 	if n, err := s.Read(buf); n != 0 || err != io.EOF {
 		t.Fatalf("after CloseWrite: %d, %v; want the echo server's end of stream", n, err)
+	}
+}
+
+// TestProxySocketKeepalive: proxy_socket_keepalive on turns SO_KEEPALIVE
+// on for upstream sockets, whether opened by the socket dialer or, with
+// proxy_bind, by net.Dialer; it stays off by default, as in nginx.
+func TestProxySocketKeepalive(t *testing.T) {
+	be := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	h := startProxy(t, `events {} http {
+		access_log off;
+		upstream on   { server `+be.addr+`; keepalive 4; }
+		upstream off  { server `+be.addr+`; keepalive 4; }
+		upstream bind { server `+be.addr+`; keepalive 4; }
+		server { listen 127.0.0.1:18080;
+			proxy_http_version 1.1; proxy_set_header Connection "";
+			location /on { proxy_pass http://on; proxy_socket_keepalive on; }
+			location /off { proxy_pass http://off; }
+			location /bind { proxy_pass http://bind; proxy_socket_keepalive on; proxy_bind 127.0.0.1; }
+		}
+	}`, Options{})
+	for _, path := range []string{"/on", "/off", "/bind"} {
+		resp, err := http.Get(h.url("127.0.0.1:18080", path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	p := h.built.Listeners[0].Handler.p
+	for name, want := range map[string]int{"on": 1, "off": 0, "bind": 1} {
+		up := p.groups[name]
+		up.pool.mu.Lock()
+		var ucs []*upConn
+		for _, list := range up.pool.idle {
+			ucs = append(ucs, list...)
+		}
+		up.pool.mu.Unlock()
+		if len(ucs) != 1 {
+			t.Fatalf("upstream %s: %d idle connections, want 1", name, len(ucs))
+		}
+		var got int
+		var gerr error
+		ucs[0].rc.Control(func(fd uintptr) {
+			got, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+		})
+		if gerr != nil || got != want {
+			t.Errorf("upstream %s: SO_KEEPALIVE %d (%v), want %d", name, got, gerr, want)
+		}
 	}
 }
