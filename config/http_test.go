@@ -28,6 +28,9 @@ func loadHTTP(t *testing.T, body string) (*Config, string) {
 // ("FILE" stands for the configuration file; line 3 is the first line of
 // the body). diff names a deliberate difference from nginx.
 var httpErrorCases = []errorCase{
+	{name: "log_not_found_value", body: "server { listen 127.0.0.1:18080; location / { log_not_found maybe; } }", want: `invalid value "maybe" in "log_not_found" directive, it must be "on" or "off" in FILE:3`},
+	{name: "proxy_max_temp_file_size_value", body: "proxy_max_temp_file_size 1x;", want: `"proxy_max_temp_file_size" directive invalid value in FILE:3`},
+	{name: "proxy_temp_path_args", body: "proxy_temp_path /x 1 2 3 4;", want: `invalid number of arguments in "proxy_temp_path" directive in FILE:3`},
 	{name: "duplicate_location", body: "server { listen 127.0.0.1:18080; location /a {}\nlocation /a {} }", want: `duplicate location "/a" in FILE:4`},
 	{name: "duplicate_location_sorted", body: "server { listen 127.0.0.1:18080; location = /a {}\nlocation /a {} location ^~ /b {}\nlocation /b {} }", want: `duplicate location "/b" in FILE:5`},
 	{name: "inside_exact", body: "server { listen 127.0.0.1:18080; location = /a { location /a/b {} } }", want: `location "/a/b" cannot be inside the exact location "/a" in FILE:3`},
@@ -432,6 +435,29 @@ func TestHTTPWarnings(t *testing.T) {
 		`conflicting server name "a" on 0.0.0.0:18083, ignored`,
 		`static files are not served by sluice yet: requests to this server are answered with 404 in FILE:3`,
 		`static files are not served by sluice yet: location "/" answers 404 in FILE:4`,
+	}
+	var got []string
+	for _, w := range cfg.Warnings {
+		got = append(got, strings.ReplaceAll(w, cfg.File, "FILE"))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestHTTPIgnoredTempFiles: the temporary-file and static-file
+// directives of proxy configurations load, with one warning each.
+func TestHTTPIgnoredTempFiles(t *testing.T) {
+	cfg, msg := loadHTTP(t, "proxy_max_temp_file_size 0;\nproxy_temp_path /tmp/x 1 2;\nserver { listen 18084; proxy_temp_file_write_size 64k; location / { log_not_found off; etag off; return 200; } }")
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	want := []string{
+		`the "proxy_max_temp_file_size" directive is ignored: responses are never written to temporary files (as with 0) in FILE:3`,
+		`the "proxy_temp_path" directive is ignored: responses are never written to temporary files in FILE:4`,
+		`the "proxy_temp_file_write_size" directive is ignored: responses are never written to temporary files in FILE:5`,
+		`the "log_not_found" directive is ignored: sluice serves no files in FILE:5`,
+		`the "etag" directive is ignored: sluice serves no files in FILE:5`,
 	}
 	var got []string
 	for _, w := range cfg.Warnings {

@@ -41,6 +41,11 @@ var ignored = []struct {
 	{"proxy_headers_hash_max_size", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1, false, checkNum, "hash sizes need no tuning"},
 	{"proxy_headers_hash_bucket_size", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1, false, checkNum, "hash sizes need no tuning"},
 	{"default_type", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1, false, checkNone, "sluice serves no files"},
+	{"log_not_found", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, ArgsFlag, false, checkFlag, "sluice serves no files"},
+	{"etag", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, ArgsFlag, false, checkFlag, "sluice serves no files"},
+	{"proxy_max_temp_file_size", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1, false, checkSize, "responses are never written to temporary files (as with 0)"},
+	{"proxy_temp_file_write_size", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1, false, checkSize, "responses are never written to temporary files"},
+	{"proxy_temp_path", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1234, false, checkNone, "responses are never written to temporary files"},
 	{"types", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args0, true, checkNone, "sluice serves no files"},
 }
 
