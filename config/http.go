@@ -113,10 +113,17 @@ type HTTPSettings struct {
 	ClientBodyBufferSize   int64         // client_body_buffer_size, default 16k
 	SendTimeout            time.Duration // send_timeout, default 60s
 	ServerTokens           string        // server_tokens: on (default), off or build
-	TCPNodelay             bool          // tcp_nodelay, default on
-	Resolver               []string      `json:",omitempty"` // resolver arguments as written
-	ResolverTimeout        time.Duration // resolver_timeout, default 30s
-	ErrorLogs              []ErrorLog    `json:",omitempty"` // error_log; empty: the main error log
+	// AbsoluteRedirect, PortInRedirect and ServerNameInRedirect are
+	// absolute_redirect (default on), port_in_redirect (on) and
+	// server_name_in_redirect (off): how a redirect sluice makes to a
+	// path is completed.
+	AbsoluteRedirect     bool
+	PortInRedirect       bool
+	ServerNameInRedirect bool          `json:",omitempty"`
+	TCPNodelay           bool          // tcp_nodelay, default on
+	Resolver             []string      `json:",omitempty"` // resolver arguments as written
+	ResolverTimeout      time.Duration // resolver_timeout, default 30s
+	ErrorLogs            []ErrorLog    `json:",omitempty"` // error_log; empty: the main error log
 
 	// Root is the document root (default "html" under the prefix) and
 	// Alias the location alias; Index the index files (default
@@ -205,6 +212,8 @@ var defaultHTTPSettings = HTTPSettings{
 	ClientBodyBufferSize: 16 << 10,
 	SendTimeout:          60 * time.Second,
 	ServerTokens:         "on",
+	AbsoluteRedirect:     true,
+	PortInRedirect:       true,
 	TCPNodelay:           true,
 	ResolverTimeout:      30 * time.Second,
 	Index:                []string{"index.html"},
@@ -584,6 +593,9 @@ var httpInherit = []struct {
 	{"client_body_buffer_size", func(d, s *HTTPSettings) { d.ClientBodyBufferSize = s.ClientBodyBufferSize }},
 	{"send_timeout", func(d, s *HTTPSettings) { d.SendTimeout = s.SendTimeout }},
 	{"server_tokens", func(d, s *HTTPSettings) { d.ServerTokens = s.ServerTokens }},
+	{"absolute_redirect", func(d, s *HTTPSettings) { d.AbsoluteRedirect = s.AbsoluteRedirect }},
+	{"port_in_redirect", func(d, s *HTTPSettings) { d.PortInRedirect = s.PortInRedirect }},
+	{"server_name_in_redirect", func(d, s *HTTPSettings) { d.ServerNameInRedirect = s.ServerNameInRedirect }},
 	{"tcp_nodelay", func(d, s *HTTPSettings) { d.TCPNodelay = s.TCPNodelay }},
 	{"resolver", func(d, s *HTTPSettings) { d.Resolver = s.Resolver }},
 	{"resolver_timeout", func(d, s *HTTPSettings) { d.ResolverTimeout = s.ResolverTimeout }},
@@ -769,6 +781,9 @@ var httpDirectives = []*Spec{
 	{Name: "client_body_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.ClientBodyTimeout })},
 	{Name: "client_body_buffer_size", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, sizeValue, func(s *HTTPSettings) *int64 { return &s.ClientBodyBufferSize })},
 	{Name: "send_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.SendTimeout })},
+	{Name: "absolute_redirect", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.AbsoluteRedirect })},
+	{Name: "port_in_redirect", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.PortInRedirect })},
+	{Name: "server_name_in_redirect", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ServerNameInRedirect })},
 	{Name: "server_tokens", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, httpDialect.enum("off", "on", "build"), func(s *HTTPSettings) *string { return &s.ServerTokens })},
 	{Name: "tcp_nodelay", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.TCPNodelay })},
 	{Name: "resolver", Ctx: ctxHTTPAll, Args: Args1More, Set: setHTTPResolver},

@@ -839,17 +839,30 @@ func (c *conn) doReturn(r *request, rc *retConf) bool {
 }
 
 // absolute makes a redirect target absolute as nginx's absolute_redirect:
-// http://host[:port]path, the port left out when it is 80.
+// scheme://host[:port]path. The host is the server's name with
+// server_name_in_redirect on, else the request's (Host), else the local
+// address; the port is left out when it is the scheme's, or with
+// port_in_redirect off.
+// With absolute_redirect off the path is left as it is.
 func (c *conn) absolute(r *request, path []byte) []byte {
+	set := r.loc.set
+	if !set.AbsoluteRedirect {
+		return path
+	}
 	out := make([]byte, 0, 64+len(path))
 	out = append(out, c.scheme()...)
 	out = append(out, "://"...)
-	if len(r.host) > 0 {
-		out = append(out, r.host...)
-	} else {
+	switch {
+	case set.ServerNameInRedirect:
 		out = append(out, r.srv.name...)
+	case len(r.host) > 0:
+		out = append(out, r.host...)
+	case c.unix:
+		out = append(out, r.srv.name...)
+	default:
+		out = c.local.Addr().AppendTo(out) // nginx: the local address, IPv6 without brackets
 	}
-	if !c.unix && c.local.Port() != c.defaultPort() {
+	if set.PortInRedirect && !c.unix && c.local.Port() != c.defaultPort() {
 		out = append(out, ':')
 		out = strconv.AppendUint(out, uint64(c.local.Port()), 10)
 	}

@@ -1,0 +1,53 @@
+package httpproxy
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRedirectCompletion: absolute_redirect, port_in_redirect and
+// server_name_in_redirect complete a redirect to a path as nginx 1.22
+// does. The expected Locations are what nginx answered with the same
+// configuration and requests.
+func TestRedirectCompletion(t *testing.T) {
+	h := startProxy(t, `events {} http {
+		access_log off;
+		server { listen 127.0.0.1:18091; server_name primary.example alias.example;
+			location /a { return 301 /x; }
+			location /b { absolute_redirect off; return 301 /x; }
+			location /c { port_in_redirect off; return 301 /x; }
+			location /d { server_name_in_redirect on; return 301 /x; }
+			location /e { server_name_in_redirect on; port_in_redirect off; return 302 /y?q=1; }
+			location /f { absolute_redirect off; return 301 http://other/z; }
+		}
+	}`, Options{})
+	addr := h.addr["127.0.0.1:18091"]
+	port := portOf(addr)
+	cases := []struct{ path, host, want string }{
+		{"/a", "alias.example:" + port, "http://alias.example:" + port + "/x"},
+		{"/b", "alias.example:" + port, "/x"},
+		{"/c", "alias.example:" + port, "http://alias.example/x"},
+		{"/d", "alias.example:" + port, "http://primary.example:" + port + "/x"},
+		{"/e", "alias.example:" + port, "http://primary.example/y?q=1"},
+		{"/f", "alias.example:" + port, "http://other/z"},
+		// without a Host header: the local address
+		{"/a", "", "http://127.0.0.1:" + port + "/x"},
+		{"/c", "", "http://127.0.0.1/x"},
+	}
+	for _, tc := range cases {
+		req := "GET " + tc.path + " HTTP/1.0\r\n"
+		if tc.host != "" {
+			req += "Host: " + tc.host + "\r\n"
+		}
+		resp := rawRequest(t, addr, req+"\r\n")
+		var loc string
+		for _, line := range strings.Split(resp, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "Location: "); ok {
+				loc = v
+			}
+		}
+		if loc != tc.want {
+			t.Errorf("%s (Host %q): Location %q, want %q", tc.path, tc.host, loc, tc.want)
+		}
+	}
+}
