@@ -63,6 +63,7 @@ type HTTPServerSettings struct {
 	ClientHeaderTimeout          time.Duration // client_header_timeout, default 60s
 	UnderscoresInHeaders         bool          // underscores_in_headers, default off
 	IgnoreInvalidHeaders         bool          // ignore_invalid_headers, default on
+	MergeSlashes                 bool          // merge_slashes, default on
 	SSLCertificates              []string      `json:",omitempty"` // ssl_certificate (may repeat)
 	SSLCertificateKeys           []string      `json:",omitempty"` // ssl_certificate_key (may repeat)
 	SSLProtocols                 []string      // ssl_protocols, default TLSv1 TLSv1.1 TLSv1.2 (nginx 1.22)
@@ -90,6 +91,7 @@ var defaultHTTPServerSettings = HTTPServerSettings{
 	LargeClientHeaderBuffersSize: 8 << 10,
 	ClientHeaderTimeout:          60 * time.Second,
 	IgnoreInvalidHeaders:         true,
+	MergeSlashes:                 true,
 	SSLProtocols:                 []string{"TLSv1", "TLSv1.1", "TLSv1.2"},
 	SSLCiphers:                   "HIGH:!aNULL:!MD5",
 	SSLSessionTimeout:            5 * time.Minute,
@@ -661,6 +663,7 @@ var httpServerInherit = []struct {
 	{"client_header_timeout", func(d, s *HTTPServerSettings) { d.ClientHeaderTimeout = s.ClientHeaderTimeout }},
 	{"underscores_in_headers", func(d, s *HTTPServerSettings) { d.UnderscoresInHeaders = s.UnderscoresInHeaders }},
 	{"ignore_invalid_headers", func(d, s *HTTPServerSettings) { d.IgnoreInvalidHeaders = s.IgnoreInvalidHeaders }},
+	{"merge_slashes", func(d, s *HTTPServerSettings) { d.MergeSlashes = s.MergeSlashes }},
 	{"ssl_certificate", func(d, s *HTTPServerSettings) { d.SSLCertificates = s.SSLCertificates }},
 	{"ssl_certificate_key", func(d, s *HTTPServerSettings) { d.SSLCertificateKeys = s.SSLCertificateKeys }},
 	{"ssl_protocols", func(d, s *HTTPServerSettings) { d.SSLProtocols = s.SSLProtocols }},
@@ -815,6 +818,7 @@ var httpDirectives = []*Spec{
 	{Name: "client_header_timeout", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, timeValue, func(s *HTTPServerSettings) *time.Duration { return &s.ClientHeaderTimeout })},
 	{Name: "underscores_in_headers", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: setting(hsrv, flagValue, func(s *HTTPServerSettings) *bool { return &s.UnderscoresInHeaders })},
 	{Name: "ignore_invalid_headers", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: setting(hsrv, flagValue, func(s *HTTPServerSettings) *bool { return &s.IgnoreInvalidHeaders })},
+	{Name: "merge_slashes", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: setting(hsrv, flagValue, func(s *HTTPServerSettings) *bool { return &s.MergeSlashes })},
 
 	// proxy
 	{Name: "proxy_pass", Ctx: CtxHTTPLocation, Args: Args1, Set: setHTTPProxyPass},

@@ -332,6 +332,7 @@ func (p *proxy) buildServer(sc *config.HTTPServer, b *Built) (*server, error) {
 		LargeBuffers:         sc.LargeClientHeaderBuffersNum,
 		UnderscoresInHeaders: sc.UnderscoresInHeaders,
 		KeepInvalidHeaders:   !sc.IgnoreInvalidHeaders,
+		NoMergeSlashes:       !sc.MergeSlashes,
 	}
 	if len(sc.Settings.ErrorLogs) > 0 {
 		var ts []errlog.Target

@@ -51,3 +51,31 @@ func TestRedirectCompletion(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeSlashes: merge_slashes off keeps "//" in $uri and in location
+// matching; on (the default) merges them. The expected bodies are what
+// nginx 1.22 answered with the same configuration and requests.
+func TestMergeSlashes(t *testing.T) {
+	h := startProxy(t, `events {} http {
+		access_log off;
+		server { listen 127.0.0.1:18093; merge_slashes off;
+			location /a/b { return 200 "ab $uri\n"; } location / { return 200 "root $uri\n"; } }
+		server { listen 127.0.0.1:18094;
+			location /a/b { return 200 "ab $uri\n"; } location / { return 200 "root $uri\n"; } }
+	}`, Options{})
+	cases := []struct{ listen, uri, want string }{
+		{"127.0.0.1:18093", "//a//b", "root //a//b\n"},
+		{"127.0.0.1:18093", "/a/./b", "ab /a/b\n"},
+		{"127.0.0.1:18093", "/a//b/../b", "root /a//b\n"},
+		{"127.0.0.1:18094", "//a//b", "ab /a/b\n"},
+		{"127.0.0.1:18094", "/a/./b", "ab /a/b\n"},
+		{"127.0.0.1:18094", "/a//b/../b", "ab /a/b\n"},
+	}
+	for _, tc := range cases {
+		resp := rawRequest(t, h.addr[tc.listen], "GET "+tc.uri+" HTTP/1.0\r\nHost: a\r\n\r\n")
+		_, body, _ := strings.Cut(resp, "\r\n\r\n")
+		if body != tc.want {
+			t.Errorf("%s %s: body %q, want %q", tc.listen, tc.uri, body, tc.want)
+		}
+	}
+}
