@@ -154,6 +154,9 @@ type HTTPSettings struct {
 	ProxyHTTPVersion        string   // "1.0" (default) or "1.1"
 	ProxyConnectTimeout     time.Duration
 	ProxySocketKeepalive    bool `json:",omitempty"` // proxy_socket_keepalive: SO_KEEPALIVE on upstream sockets, default off
+	// ResetTimedoutConnection is reset_timedout_connection (default off):
+	// a connection closed after a client timeout or return 444 is reset.
+	ResetTimedoutConnection bool `json:",omitempty"`
 	ProxyReadTimeout        time.Duration
 	ProxySendTimeout        time.Duration
 	// ProxyNextUpstream are the proxy_next_upstream conditions (default
@@ -596,6 +599,7 @@ var httpInherit = []struct {
 	{"send_timeout", func(d, s *HTTPSettings) { d.SendTimeout = s.SendTimeout }},
 	{"server_tokens", func(d, s *HTTPSettings) { d.ServerTokens = s.ServerTokens }},
 	{"absolute_redirect", func(d, s *HTTPSettings) { d.AbsoluteRedirect = s.AbsoluteRedirect }},
+	{"reset_timedout_connection", func(d, s *HTTPSettings) { d.ResetTimedoutConnection = s.ResetTimedoutConnection }},
 	{"port_in_redirect", func(d, s *HTTPSettings) { d.PortInRedirect = s.PortInRedirect }},
 	{"server_name_in_redirect", func(d, s *HTTPSettings) { d.ServerNameInRedirect = s.ServerNameInRedirect }},
 	{"tcp_nodelay", func(d, s *HTTPSettings) { d.TCPNodelay = s.TCPNodelay }},
@@ -784,6 +788,7 @@ var httpDirectives = []*Spec{
 	{Name: "client_body_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.ClientBodyTimeout })},
 	{Name: "client_body_buffer_size", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, sizeValue, func(s *HTTPSettings) *int64 { return &s.ClientBodyBufferSize })},
 	{Name: "send_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.SendTimeout })},
+	{Name: "reset_timedout_connection", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ResetTimedoutConnection })},
 	{Name: "absolute_redirect", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.AbsoluteRedirect })},
 	{Name: "port_in_redirect", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.PortInRedirect })},
 	{Name: "server_name_in_redirect", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ServerNameInRedirect })},

@@ -28,6 +28,7 @@ func loadHTTP(t *testing.T, body string) (*Config, string) {
 // ("FILE" stands for the configuration file; line 3 is the first line of
 // the body). diff names a deliberate difference from nginx.
 var httpErrorCases = []errorCase{
+	{name: "reset_timedout_connection_value", body: "reset_timedout_connection yes;", want: `invalid value "yes" in "reset_timedout_connection" directive, it must be "on" or "off" in FILE:3`},
 	{name: "merge_slashes_in_location", body: "server { listen 127.0.0.1:18080; location / { merge_slashes off; } }", want: `"merge_slashes" directive is not allowed here in FILE:3`},
 	{name: "absolute_redirect_value", body: "server { listen 127.0.0.1:18080; absolute_redirect maybe; }", want: `invalid value "maybe" in "absolute_redirect" directive, it must be "on" or "off" in FILE:3`},
 	{name: "port_in_redirect_args", body: "port_in_redirect on off;", want: `invalid number of arguments in "port_in_redirect" directive in FILE:3`},

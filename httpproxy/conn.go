@@ -54,6 +54,7 @@ type conn struct {
 	local  netip.AddrPort
 	opened time.Time
 	proto  []byte // the protocol of an HTTP/2 stream's request (protoConn), or nil
+	reset  bool   // close with a reset (reset_timedout_connection)
 
 	buf     []byte // read buffer; unread client bytes are buf[r0:r1]
 	r0, r1  int
@@ -167,6 +168,9 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 	if tlsOK && (stream || h.listen.SSL || !h.h2c() || !c.sniffH2(ctx)) {
 		c.serve(ctx)
 	}
+	if c.reset {
+		resetOnClose(c.nc)
+	}
 	c.nc.Close()
 	if !stream {
 		stats.active.Add(-1)
@@ -175,12 +179,33 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 	connPool.Put(c)
 }
 
+// timedOut records that r ends its connection with a client timeout or
+// return 444: with reset_timedout_connection on in r's location, the
+// connection is then closed with a reset, as nginx does.
+func (c *conn) timedOut(r *request) {
+	if r.loc != nil && r.loc.set.ResetTimedoutConnection {
+		c.reset = true
+	}
+}
+
+// resetOnClose makes the close of a TCP connection (under TLS, too) send
+// a reset: SO_LINGER with a zero timeout.
+func resetOnClose(nc net.Conn) {
+	if tc, ok := nc.(interface{ NetConn() net.Conn }); ok {
+		nc = tc.NetConn()
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+}
+
 func (c *conn) release() {
 	if c.buf != nil {
 		putBuf(c.buf)
 		c.buf = nil
 	}
 	c.r0, c.r1, c.headEnd, c.requests = 0, 0, 0, 0
+	c.reset = false
 	c.carry = c.carry[:0]
 	c.h, c.nc, c.rc, c.proto = nil, nil, nil, nil
 	c.rdl, c.wdl = deadline{}, deadline{}
@@ -358,6 +383,9 @@ func (c *conn) readHead() bool {
 					r.reset()
 					c.logf(h.def, errlog.LevelInfo, "client timed out (110: Connection timed out) while reading client request headers")
 					r.status = 408
+					if set := h.def.def.set; set.ResetTimedoutConnection {
+						c.reset = true
+					}
 				} else {
 					r.reset()
 					c.logf(h.def, errlog.LevelInfo, "client prematurely closed connection while reading client request headers")
@@ -754,7 +782,11 @@ func (c *conn) sendError(r *request, status int) bool {
 func (c *conn) write(r *request, b []byte) (int, error) {
 	c.writeDeadline(r)
 	if c.rc == nil {
-		return c.nc.Write(b)
+		n, err := c.nc.Write(b)
+		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			c.timedOut(r) // send_timeout
+		}
+		return n, err
 	}
 	if c.wfn == nil {
 		c.wfn = c.rawWrite
@@ -766,6 +798,9 @@ func (c *conn) write(r *request, b []byte) (int, error) {
 		err = c.werr
 	}
 	c.wbuf, c.werr = nil, nil
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		c.timedOut(r) // send_timeout
+	}
 	return n, err
 }
 
@@ -813,6 +848,7 @@ func (c *conn) doReturn(r *request, rc *retConf) bool {
 	if code == 444 {
 		r.status = 444
 		r.keepAlive = false
+		c.timedOut(r)
 		return false
 	}
 	var text []byte

@@ -635,6 +635,7 @@ func (c *conn) bodyReadFailed(r *request, err error) {
 	if isTimeout(err) {
 		c.logf(r.srv, errlog.LevelInfo, "client timed out (110: Connection timed out) while reading client request body")
 		r.status = 408
+		c.timedOut(r)
 	} else {
 		c.logf(r.srv, errlog.LevelInfo, "client prematurely closed connection while reading client request body")
 		r.status = 400
@@ -1238,6 +1239,9 @@ func (c *conn) copyN(r *request, l *location, uc *upConn, n int64) (int64, error
 				done += m
 				switch {
 				case werr != nil:
+					if errors.Is(werr, os.ErrDeadlineExceeded) {
+						c.timedOut(r) // send_timeout
+					}
 					return done, werr, true
 				case rerr != nil:
 					return done, rerr, false

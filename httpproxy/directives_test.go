@@ -1,8 +1,13 @@
 package httpproxy
 
 import (
+	"errors"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestRedirectCompletion: absolute_redirect, port_in_redirect and
@@ -76,6 +81,51 @@ func TestMergeSlashes(t *testing.T) {
 		_, body, _ := strings.Cut(resp, "\r\n\r\n")
 		if body != tc.want {
 			t.Errorf("%s %s: body %q, want %q", tc.listen, tc.uri, body, tc.want)
+		}
+	}
+}
+
+// TestResetTimedoutConnection: with reset_timedout_connection on, return
+// 444 and a client_header_timeout in the middle of a head close the
+// connection with a reset; a keep-alive wait that ends without a byte,
+// and everything with the directive off, close it with a FIN. These are
+// the ends nginx 1.22 gave to the same requests.
+func TestResetTimedoutConnection(t *testing.T) {
+	h := startProxy(t, `events {} http {
+		access_log off;
+		client_header_timeout 200ms;
+		server { listen 127.0.0.1:18095; reset_timedout_connection on; location / { return 444; } }
+		server { listen 127.0.0.1:18096; location / { return 444; } }
+	}`, Options{})
+	end := func(listen, req string) string {
+		c, err := net.DialTimeout("tcp", h.addr[listen], waitLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(waitLimit))
+		io.WriteString(c, req)
+		b, err := io.ReadAll(c)
+		switch {
+		case errors.Is(err, syscall.ECONNRESET):
+			return "RST"
+		case err != nil:
+			return err.Error()
+		case len(b) > 0:
+			return "data"
+		}
+		return "EOF"
+	}
+	cases := []struct{ listen, req, want string }{
+		{"127.0.0.1:18095", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", "RST"},
+		{"127.0.0.1:18095", "GET / HTTP/1.1\r\nHost: a\r\n", "RST"},
+		{"127.0.0.1:18095", "", "EOF"},
+		{"127.0.0.1:18096", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", "EOF"},
+		{"127.0.0.1:18096", "GET / HTTP/1.1\r\nHost: a\r\n", "EOF"},
+	}
+	for _, tc := range cases {
+		if got := end(tc.listen, tc.req); got != tc.want {
+			t.Errorf("%s %q: the connection ended with %s, want %s", tc.listen, tc.req, got, tc.want)
 		}
 	}
 }
