@@ -383,9 +383,6 @@ func (c *conn) readHead() bool {
 					r.reset()
 					c.logf(h.def, errlog.LevelInfo, "client timed out (110: Connection timed out) while reading client request headers")
 					r.status = 408
-					if set := h.def.def.set; set.ResetTimedoutConnection {
-						c.reset = true
-					}
 				} else {
 					r.reset()
 					c.logf(h.def, errlog.LevelInfo, "client prematurely closed connection while reading client request headers")
@@ -393,6 +390,9 @@ func (c *conn) readHead() bool {
 				}
 				r.srv = h.def
 				r.loc = h.def.def
+				if r.status == 408 {
+					c.timedOut(r)
+				}
 				c.writeLogs(r)
 			}
 			return false
@@ -781,23 +781,22 @@ func (c *conn) sendError(r *request, status int) bool {
 // write writes b to the client under send_timeout.
 func (c *conn) write(r *request, b []byte) (int, error) {
 	c.writeDeadline(r)
+	var n int
+	var err error
 	if c.rc == nil {
-		n, err := c.nc.Write(b)
-		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-			c.timedOut(r) // send_timeout
+		n, err = c.nc.Write(b)
+	} else {
+		if c.wfn == nil {
+			c.wfn = c.rawWrite
 		}
-		return n, err
+		c.wbuf, c.wn, c.werr = b, 0, nil
+		err = c.rc.Write(c.wfn)
+		n = c.wn
+		if err == nil {
+			err = c.werr
+		}
+		c.wbuf, c.werr = nil, nil
 	}
-	if c.wfn == nil {
-		c.wfn = c.rawWrite
-	}
-	c.wbuf, c.wn, c.werr = b, 0, nil
-	err := c.rc.Write(c.wfn)
-	n := c.wn
-	if err == nil {
-		err = c.werr
-	}
-	c.wbuf, c.werr = nil, nil
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		c.timedOut(r) // send_timeout
 	}

@@ -39,7 +39,8 @@ type upSock struct {
 	rfn, wfn   func(fd uintptr) bool
 	rbuf, wbuf []byte
 	rn, wn     int
-	rerr, werr syscall.Errno
+	rerr       syscall.Errno
+	werr       error
 }
 
 // dialSock connects to ap within timeout (none when zero); keepalive
@@ -124,19 +125,12 @@ func (s *upSock) readStep(fd uintptr) bool {
 }
 
 func (s *upSock) writeStep(fd uintptr) bool {
-	for s.wn < len(s.wbuf) {
-		m, err := sysWrite(int(fd), s.wbuf[s.wn:])
-		switch {
-		case err == syscall.EAGAIN:
-			return false
-		case err == syscall.EINTR:
-		case err != nil:
-			s.werr = err.(syscall.Errno)
-			return true
-		default:
-			s.wn += m
-		}
+	m, err := writeAll(int(fd), s.wbuf[s.wn:])
+	s.wn += m
+	if err == syscall.EAGAIN {
+		return false
 	}
+	s.werr = err
 	return true
 }
 
@@ -165,15 +159,15 @@ func (s *upSock) Read(b []byte) (int, error) {
 
 // Write writes all of b, waiting while the socket is full.
 func (s *upSock) Write(b []byte) (int, error) {
-	s.wbuf, s.wn, s.werr = b, 0, 0
+	s.wbuf, s.wn, s.werr = b, 0, nil
 	err := s.rc.Write(s.wfn)
+	if err == nil {
+		err = s.werr
+	}
 	n := s.wn
-	s.wbuf = nil
-	switch {
-	case err != nil:
+	s.wbuf, s.werr = nil, nil
+	if err != nil {
 		return n, s.opError("write", err)
-	case s.werr != 0:
-		return n, s.opError("write", os.NewSyscallError("write", s.werr))
 	}
 	return n, nil
 }

@@ -95,19 +95,36 @@ func Move(dst, src syscall.RawConn, max int64, wait bool) (n int64, srcErr, dstE
 	if sp == nil {
 		return 0, nil, nil, false
 	}
-	for n < max {
-		want := int(min(max-n, int64(sp.size)))
-		var got int
-		var rerr syscall.Errno
-		fill := func(fd uintptr) bool {
-			got, rerr = rawSplice(fd, uintptr(sp.w), want)
-			return rerr != syscall.EAGAIN
+	// The callbacks are made once per call, not once per round.
+	var want, got, left int
+	var rerr, werr syscall.Errno
+	fill := func(fd uintptr) bool {
+		got, rerr = rawSplice(fd, uintptr(sp.w), want)
+		return rerr != syscall.EAGAIN
+	}
+	fillNow := func(fd uintptr) { fill(fd) }
+	drain := func(fd uintptr) bool {
+		for left > 0 {
+			m, e := rawSplice(uintptr(sp.r), fd, left)
+			switch e {
+			case 0:
+				left -= m
+			case syscall.EAGAIN:
+				return false // wait until the destination has room
+			default:
+				werr = e
+				return true
+			}
 		}
+		return true
+	}
+	for n < max {
+		want = int(min(max-n, int64(sp.size)))
 		var cerr error
 		if wait {
 			cerr = src.Read(fill)
 		} else {
-			cerr = src.Control(func(fd uintptr) { fill(fd) })
+			cerr = src.Control(fillNow)
 		}
 		if cerr != nil {
 			splicePipes.Put(sp)
@@ -120,23 +137,8 @@ func Move(dst, src syscall.RawConn, max int64, wait bool) (n int64, srcErr, dstE
 			splicePipes.Put(sp)
 			return n, rerr, nil, true
 		}
-		left := got
-		var werr syscall.Errno
-		cerr = dst.Write(func(fd uintptr) bool {
-			for left > 0 {
-				m, e := rawSplice(uintptr(sp.r), fd, left)
-				switch e {
-				case 0:
-					left -= m
-				case syscall.EAGAIN:
-					return false // wait until the destination has room
-				default:
-					werr = e
-					return true
-				}
-			}
-			return true
-		})
+		left = got
+		cerr = dst.Write(drain)
 		n += int64(got - left)
 		moved.Add(int64(got - left))
 		if cerr != nil || werr != 0 {
