@@ -262,12 +262,21 @@ func TestProxySocketKeepalive(t *testing.T) {
 	p := h.built.Listeners[0].Handler.p
 	for name, want := range map[string]int{"on": 1, "off": 0, "bind": 1} {
 		up := p.groups[name]
-		up.pool.mu.Lock()
+		// The client has the whole response before the proxy parks the
+		// upstream connection, so the pool is polled until it shows up.
 		var ucs []*upConn
-		for _, list := range up.pool.idle {
-			ucs = append(ucs, list...)
+		for deadline := time.Now().Add(waitLimit); ; {
+			ucs = ucs[:0]
+			up.pool.mu.Lock()
+			for _, list := range up.pool.idle {
+				ucs = append(ucs, list...)
+			}
+			up.pool.mu.Unlock()
+			if len(ucs) == 1 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
 		}
-		up.pool.mu.Unlock()
 		if len(ucs) != 1 {
 			t.Fatalf("upstream %s: %d idle connections, want 1", name, len(ucs))
 		}
