@@ -127,7 +127,10 @@ func decryptKey(keyPEM []byte, passwords []string) ([]byte, error) {
 		}
 		for _, pw := range passwords {
 			der, err := x509.DecryptPEMBlock(b, []byte(pw)) //nolint:staticcheck
-			if err != nil {
+			// A wrong password passes the padding check now and then
+			// (legacy PEM has no integrity check), so only bytes that
+			// parse as a key count as decrypted.
+			if err != nil || !isKeyDER(der) {
 				continue
 			}
 			var out bytes.Buffer
@@ -136,6 +139,19 @@ func decryptKey(keyPEM []byte, passwords []string) ([]byte, error) {
 		}
 		return nil, errors.New("PEM_read_bio_PrivateKey() failed (bad decrypt)")
 	}
+}
+
+// isKeyDER reports whether der parses as a private key in one of the
+// forms a PEM "... PRIVATE KEY" block holds.
+func isKeyDER(der []byte) bool {
+	if _, err := x509.ParsePKCS1PrivateKey(der); err == nil {
+		return true
+	}
+	if _, err := x509.ParseECPrivateKey(der); err == nil {
+		return true
+	}
+	_, err := x509.ParsePKCS8PrivateKey(der)
+	return err == nil
 }
 
 // SortCertificates orders a server's certificates so that ECDSA (and

@@ -115,6 +115,14 @@ func TestLoadKeyPair(t *testing.T) {
 	pkcs8Enc := writeFile(t, "p8.pem", pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1, 2, 3}}))
 	other := testutil.NewCert(t, testutil.CertOptions{CN: "o.example"})
 	otherKey := writeFile(t, "o.pem", pem.EncodeToMemory(keyPEMOf(t, other)))
+	// One wrong password in about 256 passes legacy PEM's padding check
+	// and yields garbage: 4096 wrong ones before the right one make sure
+	// such a password is met and passed over.
+	manyWrong := make([]string, 4097)
+	for i := range manyWrong {
+		manyWrong[i] = fmt.Sprintf("wrong%d", i)
+	}
+	manyWrong[len(manyWrong)-1] = "s3cret"
 	tests := []struct {
 		name      string
 		cert, key string
@@ -124,6 +132,8 @@ func TestLoadKeyPair(t *testing.T) {
 		{"plain", certFile, keyFile, nil, ""},
 		{"data:", "data:" + string(certPEMOf(c)), "data:" + string(pem.EncodeToMemory(plain)), nil, ""},
 		{"encrypted, right password second", certFile, encFile, []string{"wrong", "s3cret"}, ""},
+		{"encrypted, right password after many wrong ones", certFile, encFile, manyWrong, ""},
+		{"encrypted, many wrong passwords", certFile, encFile, manyWrong[:len(manyWrong)-1], "bad decrypt"},
 		{"encrypted, no password", certFile, encFile, nil, "no ssl_password_file"},
 		{"encrypted, wrong password", certFile, encFile, []string{"nope"}, "bad decrypt"},
 		{"pkcs8 encrypted", certFile, pkcs8Enc, []string{"x"}, "PKCS#8 encrypted keys are not supported"},
