@@ -34,6 +34,9 @@ type HTTP struct {
 	// LimitConnZones and LimitReqZones are the shared zones declared.
 	LimitConnZones []HTTPLimitConnZone `json:",omitempty"`
 	LimitReqZones  []HTTPLimitReqZone  `json:",omitempty"`
+	// Charsets are the charset names that charset and source_charset
+	// name, in first-use order and spelling (nginx's charset table).
+	Charsets []string `json:",omitempty"`
 
 	settings *HTTPSettings       // http-level values, starting at the defaults
 	srvconf  *HTTPServerSettings // http-level server settings
@@ -142,6 +145,11 @@ type HTTPSettings struct {
 
 	// Gzip holds the gzip_* directives (ngx_http_gzip_module).
 	Gzip HTTPGzip
+	// Charset holds charset, charset_types, override_charset and
+	// source_charset (ngx_http_charset_module, http_charset.go).
+	Charset HTTPCharset
+	// Expires is the expires directive (http_expires.go).
+	Expires HTTPExpires `json:",omitzero"`
 
 	// ProxySetHeaders are the headers sent upstream in order, with
 	// nginx's defaults "Host: $proxy_host" and "Connection: close"
@@ -237,6 +245,7 @@ var defaultHTTPSettings = HTTPSettings{
 	ProxyBuffersSize:        4 << 10,
 	ProxyRedirect:           []HTTPRedirect{{Default: true}},
 	Gzip:                    defaultHTTPGzip,
+	Charset:                 defaultHTTPCharset,
 
 	RealIPHeader:      "X-Real-IP",
 	LimitConnStatus:   503,
@@ -1844,6 +1853,9 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 		for _, l := range srv.Locations {
 			mergeLocation(l, &srv.Settings)
 		}
+	}
+	if err := checkCharsetMaps(h); err != nil {
+		return err
 	}
 	// limit zones must exist
 	connZones, reqZones := map[string]bool{}, map[string]bool{}

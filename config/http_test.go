@@ -28,6 +28,24 @@ func loadHTTP(t *testing.T, body string) (*Config, string) {
 // ("FILE" stands for the configuration file; line 3 is the first line of
 // the body). diff names a deliberate difference from nginx.
 var httpErrorCases = []errorCase{
+	{name: "charset_args", body: "charset a b;", want: `invalid number of arguments in "charset" directive in FILE:3`},
+	{name: "charset_duplicate", body: "charset utf-8; charset utf-8;", want: `"charset" directive is duplicate in FILE:3`},
+	{name: "charset_types_args", body: "charset_types;", want: `invalid number of arguments in "charset_types" directive in FILE:3`},
+	{name: "override_charset_value", body: "override_charset maybe;", want: `invalid value "maybe" in "override_charset" directive, it must be "on" or "off" in FILE:3`},
+	{name: "source_charset_args", body: "source_charset;", want: `invalid number of arguments in "source_charset" directive in FILE:3`},
+	{name: "charset_no_map", body: "source_charset koi8-r; charset KOI8-R; server { listen 127.0.0.1:18080; charset utf-8; location / { charset koi8-r; } }", want: `no "charset_map" between the charsets "koi8-r" and "utf-8"`},
+	{name: "charset_no_map_off", body: "server { listen 127.0.0.1:18080; source_charset off; charset utf-8; location / { charset off; } }", want: `no "charset_map" between the charsets "off" and "utf-8"`},
+	{name: "charset_bad_variable", body: "charset $;", want: `invalid variable name "$" in FILE:3`},
+	{name: "expires_args", body: "expires modified 1h x;", want: `invalid number of arguments in "expires" directive in FILE:3`},
+	{name: "expires_duplicate", body: "expires 1h; expires 2h;", want: `"expires" directive is duplicate in FILE:3`},
+	{name: "expires_value", body: "expires foo;", want: `"expires" directive invalid value in FILE:3`},
+	{name: "expires_not_modified", body: "expires access 1h;", want: `"expires" directive invalid value in FILE:3`},
+	{name: "expires_modified_epoch", body: "expires modified epoch;", want: `"expires" directive invalid value in FILE:3`},
+	{name: "expires_modified_daily", body: "expires modified @1h;", want: `"expires" directive daily time cannot be used with "modified" parameter in FILE:3`},
+	{name: "expires_daily_max", body: "expires @24h1s;", want: `"expires" directive daily time value must be less than 24 hours in FILE:3`},
+	{name: "expires_daily_sign", body: "expires @-1h;", want: `"expires" directive invalid value in FILE:3`},
+	{name: "expires_ms", body: "expires 10ms;", want: `"expires" directive invalid value in FILE:3`},
+	{name: "expires_sign_alone", body: "expires -;", want: `"expires" directive invalid value in FILE:3`},
 	{name: "reset_timedout_connection_value", body: "reset_timedout_connection yes;", want: `invalid value "yes" in "reset_timedout_connection" directive, it must be "on" or "off" in FILE:3`},
 	{name: "merge_slashes_in_location", body: "server { listen 127.0.0.1:18080; location / { merge_slashes off; } }", want: `"merge_slashes" directive is not allowed here in FILE:3`},
 	{name: "absolute_redirect_value", body: "server { listen 127.0.0.1:18080; absolute_redirect maybe; }", want: `invalid value "maybe" in "absolute_redirect" directive, it must be "on" or "off" in FILE:3`},
@@ -219,6 +237,7 @@ var httpAccepted = []acceptedCase{
 	{"ssl_settings", "ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers HIGH; ssl_prefer_server_ciphers on; ssl_session_cache builtin:1000 shared:SSL:10m; ssl_session_timeout 10m; ssl_session_tickets off; ssl_verify_client optional; ssl_verify_depth 2;"},
 	{"stub_status", "server { listen 18093; location /s { stub_status; } location /t { stub_status on; } }"},
 	{"variables_blocks", "map $http_upgrade $connection_upgrade { default upgrade; '' close; } geo $geo { default 0; 127.0.0.1 1; } split_clients \"${remote_addr}\" $variant { 50% a; * b; }"},
+	{"charset_expires", "charset utf-8; charset_types text/css *; override_charset on; source_charset UTF-8; expires @24h; server { listen 18087; charset $arg_cs; expires modified -1y; location / { expires 1h30m; } location /e { expires epoch; } location /m { expires max; } location /o { expires off; charset off; } location /v { expires $arg_e; } }"},
 	{"client_side", "keepalive_timeout 65 60; keepalive_requests 100; keepalive_time 30m; client_max_body_size 2g; client_header_buffer_size 2k; large_client_header_buffers 8 16k; client_header_timeout 10s; client_body_timeout 10s; client_body_buffer_size 32k; send_timeout 5s; server_tokens build; underscores_in_headers on; ignore_invalid_headers off; tcp_nodelay off;"},
 }
 

@@ -80,6 +80,7 @@ type proxy struct {
 	tokens    [3][]byte // Server header value and error page footer by server_tokens: on, off, build
 	epoch     uint64
 	tlsb      *tlsBuilder // certificates loaded by this build (tls.go)
+	charsets  []string    // the charset table (config.HTTP.Charsets)
 
 	vBinaryRemoteAddr vars.Var
 }
@@ -149,7 +150,8 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	}
 	p := &proxy{opts: opts, now: opts.Now, sleep: opts.Sleep, groups: map[string]*upstream{},
 		connZones: map[string]*connZone{}, reqZones: map[string]*reqZone{},
-		servers: map[*config.HTTPServer]*server{}, locs: map[*config.HTTPLocation]*location{}}
+		servers: map[*config.HTTPServer]*server{}, locs: map[*config.HTTPLocation]*location{},
+		charsets: hc.Charsets}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -430,6 +432,8 @@ type location struct {
 	errPages        []errPage      // error_page (errorpage.go)
 	recursiveErrors bool           // recursive_error_pages
 	gz              *gzipConf      // gzip, nil when off (gzip.go)
+	charset         *charsetConf   // charset, nil when off (headers.go)
+	exp             *expiresConf   // expires, nil when off (headers.go)
 }
 
 // nextUpstream is a compiled proxy_next_upstream.
@@ -622,6 +626,12 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 		return nil, err
 	}
 	l.gz = gz
+	if l.charset, err = p.buildCharset(&st.Charset, p.charsets, pos); err != nil {
+		return nil, err
+	}
+	if l.exp, err = p.buildExpires(&st.Expires, pos); err != nil {
+		return nil, err
+	}
 	if !st.AccessLogOff {
 		for _, al := range st.AccessLogs {
 			f, err := p.formats.Lookup(al.Format, al.Pos)

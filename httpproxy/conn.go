@@ -653,8 +653,9 @@ func (c *conn) appendHeadStart(dst []byte, r *request, status int, line []byte) 
 	return append(dst, '\r', '\n')
 }
 
-// appendHeadEnd appends Connection, the add_header headers and the blank
-// line.
+// appendHeadEnd appends Connection, the Expires and Cache-Control of
+// expires (r.exp, set by setExpires) not yet sent, the add_header headers
+// and the blank line.
 func (c *conn) appendHeadEnd(dst []byte, r *request, status int) []byte {
 	dst = appendErrorPageHeaders(dst, r)
 	if r.keepAlive {
@@ -667,12 +668,9 @@ func (c *conn) appendHeadEnd(dst []byte, r *request, status int) []byte {
 	} else {
 		dst = append(dst, "Connection: close\r\n"...)
 	}
+	dst = appendExpires(dst, &r.exp)
 	if len(r.loc.addHeaders) > 0 {
-		add := false
-		switch status {
-		case 200, 201, 204, 206, 301, 302, 303, 304, 307, 308:
-			add = true
-		}
+		add := safeStatus(status)
 		for i := range r.loc.addHeaders {
 			ah := &r.loc.addHeaders[i]
 			if !add && !ah.always {
@@ -700,9 +698,11 @@ func (c *conn) sendSimple(r *request, status int, ctype string, body []byte, loc
 	}
 	c.keepAliveOK(r)
 	r.status = status
+	c.setExpires(r, r.loc.exp, status, nil)
 	var gzVary, gz bool
 	if g := r.loc.gz; g != nil {
 		rh := respHeaders{ctype: []byte(ctype)}
+		r.exp.patch(&rh)
 		gzVary, gz = c.gzipCheck(r, g, status, &rh, int64(len(body)))
 		if gz && r.h1.Minor < 1 && !r.h1.IsHead() {
 			r.keepAlive = false // close-delimited
@@ -711,7 +711,15 @@ func (c *conn) sendSimple(r *request, status int, ctype string, body []byte, loc
 	out := c.appendHeadStart(c.req.out[:0], r, status, nil)
 	if ctype != "" {
 		out = append(out, "Content-Type: "...)
-		out = append(out, ctype...)
+		if cs := r.loc.charset; cs != nil {
+			if v, ok := c.charsetCT(r, cs, status, []byte(ctype), false); ok {
+				out = append(out, v...)
+			} else {
+				out = append(out, ctype...)
+			}
+		} else {
+			out = append(out, ctype...)
+		}
 		out = append(out, '\r', '\n')
 	}
 	if gz {

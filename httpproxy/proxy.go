@@ -974,11 +974,19 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		line = append(line[:0], s...)
 	}
 	r.status = status
+	// charset and expires (headers.go)
+	hdr := !upgrade && (l.charset != nil || l.exp != nil)
+	var uh upHeaders
+	if hdr {
+		uh = scanUpHeaders(resp.Headers, l, upgrade)
+	}
+	c.setExpires(r, l.exp, status, uh.lastMod)
 	// gzip (gzip.go)
 	var gzVary, gz bool
 	if l.gz != nil && !upgrade {
 		var rh respHeaders
 		scanRespHeaders(resp.Headers, &rh)
+		r.exp.patch(&rh)
 		clen := int64(-1)
 		if resp.Body == h1.BodyLength || resp.ContentLength >= 0 {
 			clen = resp.ContentLength
@@ -1002,6 +1010,12 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		if gz {
 			var skip bool
 			if out, skip = gzipSkipHeader(h, out); skip {
+				continue
+			}
+		}
+		if hdr {
+			var done bool
+			if out, done = c.rewriteUpHeader(out, r, l, i, &uh, status); done {
 				continue
 			}
 		}

@@ -59,6 +59,9 @@ type request struct {
 	gzIn, gzOut int64        // bytes compressed and what they became, for $gzip_ratio (gzip.go)
 	upTLS       *upstreamTLS // TLS to the upstream of this request, or nil (upstream_tls.go)
 	tb          []byte       // the buffer upstream responses are read with, or nil (proxy.go)
+	exp         expiresOut   // the response's expires headers (headers.go)
+	ctBuf       []byte       // charset: the value of a charset variable
+	ctOut       []byte       // charset: the Content-Type sent
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
