@@ -182,6 +182,21 @@ type HTTPSettings struct {
 	// ProxyRedirect is the list of proxy_redirect rules; Default is
 	// "proxy_redirect default" (the default), Off is "proxy_redirect off".
 	ProxyRedirect []HTTPRedirect `json:",omitempty"`
+	// ProxyCookieDomain, ProxyCookiePath and ProxyCookieFlags are the
+	// proxy_cookie_domain, proxy_cookie_path and proxy_cookie_flags
+	// rules, in order (default none); each list is inherited whole, and
+	// one rule with Off is "off".
+	ProxyCookieDomain []HTTPCookieRewrite `json:",omitempty"`
+	ProxyCookiePath   []HTTPCookieRewrite `json:",omitempty"`
+	ProxyCookieFlags  []HTTPCookieFlags   `json:",omitempty"`
+	// ProxyIgnoreClientAbort is proxy_ignore_client_abort (default off):
+	// a client that closes its connection while the upstream response
+	// is awaited does not end the request.
+	ProxyIgnoreClientAbort bool `json:",omitempty"`
+	// ChunkedTransferEncoding is chunked_transfer_encoding (default on):
+	// off sends a response of unknown length to an HTTP/1.1 client
+	// unframed, closing the connection at its end.
+	ChunkedTransferEncoding bool
 	// ProxyBind is the local address of upstream connections (a complex
 	// value); empty for none.
 	ProxyBind string `json:",omitempty"`
@@ -244,6 +259,7 @@ var defaultHTTPSettings = HTTPSettings{
 	ProxyBuffersNum:         8,
 	ProxyBuffersSize:        4 << 10,
 	ProxyRedirect:           []HTTPRedirect{{Default: true}},
+	ChunkedTransferEncoding: true,
 	Gzip:                    defaultHTTPGzip,
 	Charset:                 defaultHTTPCharset,
 
@@ -268,6 +284,24 @@ type HTTPRedirect struct {
 	Off         bool   `json:",omitempty"`
 	Redirect    string `json:",omitempty"` // the text (or ~regex) replaced
 	Replacement string `json:",omitempty"`
+}
+
+// HTTPCookieRewrite is one proxy_cookie_domain or proxy_cookie_path
+// directive: the Domain or Path attribute From (text with variables, or a
+// regular expression after "~", "~*") is replaced with To. Off is "off".
+type HTTPCookieRewrite struct {
+	Off  bool   `json:",omitempty"`
+	From string `json:",omitempty"`
+	To   string `json:",omitempty"`
+}
+
+// HTTPCookieFlags is one proxy_cookie_flags directive: the flags (with
+// variables) applied to the cookie named Cookie (text with variables, or
+// a case-insensitive regular expression after "~"). Off is "off".
+type HTTPCookieFlags struct {
+	Off    bool     `json:",omitempty"`
+	Cookie string   `json:",omitempty"`
+	Flags  []string `json:",omitempty"`
 }
 
 // HTTPErrorPage is one error_page directive: Codes are answered with URI
@@ -641,6 +675,11 @@ var httpInherit = []struct {
 	{"proxy_busy_buffers_size", func(d, s *HTTPSettings) { d.ProxyBusyBuffersSize = s.ProxyBusyBuffersSize }},
 	{"proxy_intercept_errors", func(d, s *HTTPSettings) { d.ProxyInterceptErrors = s.ProxyInterceptErrors }},
 	{"proxy_redirect", func(d, s *HTTPSettings) { d.ProxyRedirect = s.ProxyRedirect }},
+	{"proxy_cookie_domain", func(d, s *HTTPSettings) { d.ProxyCookieDomain = s.ProxyCookieDomain }},
+	{"proxy_cookie_path", func(d, s *HTTPSettings) { d.ProxyCookiePath = s.ProxyCookiePath }},
+	{"proxy_cookie_flags", func(d, s *HTTPSettings) { d.ProxyCookieFlags = s.ProxyCookieFlags }},
+	{"proxy_ignore_client_abort", func(d, s *HTTPSettings) { d.ProxyIgnoreClientAbort = s.ProxyIgnoreClientAbort }},
+	{"chunked_transfer_encoding", func(d, s *HTTPSettings) { d.ChunkedTransferEncoding = s.ChunkedTransferEncoding }},
 	{"proxy_bind", func(d, s *HTTPSettings) { d.ProxyBind = s.ProxyBind }},
 	{"add_header", func(d, s *HTTPSettings) { d.AddHeaders = s.AddHeaders }},
 	{"access", func(d, s *HTTPSettings) { d.Access = s.Access }},
@@ -889,6 +928,11 @@ var httpDirectives = []*Spec{
 	{Name: "proxy_busy_buffers_size", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, sizeValue, func(s *HTTPSettings) *int64 { return &s.ProxyBusyBuffersSize })},
 	{Name: "proxy_intercept_errors", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ProxyInterceptErrors })},
 	{Name: "proxy_redirect", Ctx: ctxHTTPAll, Args: Args12, Multi: true, Set: setHTTPProxyRedirect},
+	{Name: "proxy_cookie_domain", Ctx: ctxHTTPAll, Args: Args12, Multi: true, Set: setHTTPCookieRewrite(func(s *HTTPSettings) *[]HTTPCookieRewrite { return &s.ProxyCookieDomain })},
+	{Name: "proxy_cookie_path", Ctx: ctxHTTPAll, Args: Args12, Multi: true, Set: setHTTPCookieRewrite(func(s *HTTPSettings) *[]HTTPCookieRewrite { return &s.ProxyCookiePath })},
+	{Name: "proxy_cookie_flags", Ctx: ctxHTTPAll, Args: Args1234, Multi: true, Set: setHTTPCookieFlags},
+	{Name: "proxy_ignore_client_abort", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ProxyIgnoreClientAbort })},
+	{Name: "chunked_transfer_encoding", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ChunkedTransferEncoding })},
 	{Name: "proxy_bind", Ctx: ctxHTTPAll, Args: Args12, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		s := hset(c, parent)
 		addr, err := httpDialect.parseProxyBind(d)
@@ -1467,6 +1511,81 @@ func setHTTPProxyRedirect(c *compiler, d *Directive, parent any) (any, error) {
 		}
 	}
 	s.ProxyRedirect = append(s.ProxyRedirect, HTTPRedirect{Redirect: a, Replacement: d.Args[1]})
+	return nil, nil
+}
+
+// setHTTPCookieRewrite returns the Set function of proxy_cookie_domain or
+// proxy_cookie_path (the list field picks which): "off", or a rule; a
+// level's first rule replaces the inherited list. As in nginx, "off" may
+// not be combined with other rules of the same level, and the regular
+// expression of proxy_cookie_domain is always case-insensitive.
+func setHTTPCookieRewrite(field func(*HTTPSettings) *[]HTTPCookieRewrite) func(*compiler, *Directive, any) (any, error) {
+	return func(c *compiler, d *Directive, parent any) (any, error) {
+		s := hset(c, parent)
+		list := field(s)
+		if !s.set[d.Name] {
+			*list = nil
+		}
+		if s.set[d.Name] && len(*list) == 1 && (*list)[0].Off {
+			return nil, errorf(d.File, d.Line, `"%s" directive is duplicate`, d.Name)
+		}
+		a := d.Args[0]
+		if len(d.Args) == 1 {
+			if a != "off" {
+				return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, a)
+			}
+			if s.set[d.Name] {
+				return nil, errorf(d.File, d.Line, `"%s" directive is duplicate`, d.Name)
+			}
+			s.mark(d.Name)
+			*list = []HTTPCookieRewrite{{Off: true}}
+			return nil, nil
+		}
+		s.mark(d.Name)
+		if strings.HasPrefix(a, "~") {
+			pat, caseless := a[1:], true
+			if d.Name == "proxy_cookie_path" {
+				pat, caseless = strings.TrimPrefix(pat, "*"), strings.HasPrefix(pat, "*")
+			}
+			if _, err := compileNginxRegex(pat, caseless); err != nil {
+				return nil, errorf(d.File, d.Line, `invalid regular expression "%s": %v`, pat, err)
+			}
+		}
+		*list = append(*list, HTTPCookieRewrite{From: a, To: d.Args[1]})
+		return nil, nil
+	}
+}
+
+// setHTTPCookieFlags parses proxy_cookie_flags: "off", or a cookie name
+// (or ~regex) and up to three flags. Flags may hold variables and are
+// checked when a response is rewritten, as nginx does.
+func setHTTPCookieFlags(c *compiler, d *Directive, parent any) (any, error) {
+	s := hset(c, parent)
+	if !s.set[d.Name] {
+		s.ProxyCookieFlags = nil
+	}
+	if s.set[d.Name] && len(s.ProxyCookieFlags) == 1 && s.ProxyCookieFlags[0].Off {
+		return nil, errorf(d.File, d.Line, `"%s" directive is duplicate`, d.Name)
+	}
+	a := d.Args[0]
+	if len(d.Args) == 1 {
+		if a != "off" {
+			return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, a)
+		}
+		if s.set[d.Name] {
+			return nil, errorf(d.File, d.Line, `"%s" directive is duplicate`, d.Name)
+		}
+		s.mark(d.Name)
+		s.ProxyCookieFlags = []HTTPCookieFlags{{Off: true}}
+		return nil, nil
+	}
+	s.mark(d.Name)
+	if strings.HasPrefix(a, "~") {
+		if _, err := compileNginxRegex(a[1:], true); err != nil {
+			return nil, errorf(d.File, d.Line, `invalid regular expression "%s": %v`, a[1:], err)
+		}
+	}
+	s.ProxyCookieFlags = append(s.ProxyCookieFlags, HTTPCookieFlags{Cookie: a, Flags: append([]string(nil), d.Args[1:]...)})
 	return nil, nil
 }
 

@@ -46,6 +46,21 @@ var httpErrorCases = []errorCase{
 	{name: "expires_daily_sign", body: "expires @-1h;", want: `"expires" directive invalid value in FILE:3`},
 	{name: "expires_ms", body: "expires 10ms;", want: `"expires" directive invalid value in FILE:3`},
 	{name: "expires_sign_alone", body: "expires -;", want: `"expires" directive invalid value in FILE:3`},
+	{name: "proxy_cookie_domain_one", body: "proxy_cookie_domain a;", want: `invalid parameter "a" in FILE:3`},
+	{name: "proxy_cookie_domain_off_off", body: "proxy_cookie_domain off;\nproxy_cookie_domain off;", want: `"proxy_cookie_domain" directive is duplicate in FILE:4`},
+	{name: "proxy_cookie_domain_rule_off", body: "proxy_cookie_domain a b;\nproxy_cookie_domain off;", want: `"proxy_cookie_domain" directive is duplicate in FILE:4`},
+	{name: "proxy_cookie_domain_off_rule", body: "proxy_cookie_domain off;\nproxy_cookie_domain a b;", want: `"proxy_cookie_domain" directive is duplicate in FILE:4`},
+	{name: "proxy_cookie_domain_args", body: "proxy_cookie_domain a b c;", want: `invalid number of arguments in "proxy_cookie_domain" directive in FILE:3`},
+	{name: "proxy_cookie_domain_regex", body: "proxy_cookie_domain ~( x;", want: `invalid regular expression "(": missing closing ) at "(" in FILE:3`, diff: "regular expressions are Go's (RE2); the message differs"},
+	{name: "proxy_cookie_path_OFF", body: "proxy_cookie_path OFF;", want: `invalid parameter "OFF" in FILE:3`},
+	{name: "proxy_cookie_path_off_rule", body: "server { listen 127.0.0.1:18080; location / { proxy_cookie_path off; proxy_cookie_path a b; } }", want: `"proxy_cookie_path" directive is duplicate in FILE:3`},
+	{name: "proxy_cookie_path_regex", body: "proxy_cookie_path ~*( x;", want: `invalid regular expression "(": missing closing ) at "(" in FILE:3`, diff: "regular expressions are Go's (RE2); the message differs"},
+	{name: "proxy_cookie_flags_one", body: "proxy_cookie_flags a;", want: `invalid parameter "a" in FILE:3`},
+	{name: "proxy_cookie_flags_args", body: "proxy_cookie_flags a b c d e;", want: `invalid number of arguments in "proxy_cookie_flags" directive in FILE:3`},
+	{name: "proxy_cookie_flags_off_rule", body: "proxy_cookie_flags off;\nproxy_cookie_flags a secure;", want: `"proxy_cookie_flags" directive is duplicate in FILE:4`},
+	{name: "proxy_ignore_client_abort_value", body: "proxy_ignore_client_abort yes;", want: `invalid value "yes" in "proxy_ignore_client_abort" directive, it must be "on" or "off" in FILE:3`},
+	{name: "proxy_ignore_client_abort_twice", body: "proxy_ignore_client_abort on;\nproxy_ignore_client_abort on;", want: `"proxy_ignore_client_abort" directive is duplicate in FILE:4`},
+	{name: "chunked_transfer_encoding_value", body: "chunked_transfer_encoding yes;", want: `invalid value "yes" in "chunked_transfer_encoding" directive, it must be "on" or "off" in FILE:3`},
 	{name: "reset_timedout_connection_value", body: "reset_timedout_connection yes;", want: `invalid value "yes" in "reset_timedout_connection" directive, it must be "on" or "off" in FILE:3`},
 	{name: "merge_slashes_in_location", body: "server { listen 127.0.0.1:18080; location / { merge_slashes off; } }", want: `"merge_slashes" directive is not allowed here in FILE:3`},
 	{name: "absolute_redirect_value", body: "server { listen 127.0.0.1:18080; absolute_redirect maybe; }", want: `invalid value "maybe" in "absolute_redirect" directive, it must be "on" or "off" in FILE:3`},
@@ -282,15 +297,23 @@ proxy_set_header X-B b;
 add_header X-Upstream $upstream_addr always;
 proxy_read_timeout 30s;
 access_log off;
+proxy_cookie_domain a b;
+proxy_cookie_path /a /b;
 server {
 	listen 127.0.0.1:18080;
 	proxy_connect_timeout 5s;
 	proxy_socket_keepalive on;
+	proxy_ignore_client_abort on;
+	chunked_transfer_encoding off;
 	location / {
 		proxy_set_header Host $host;
+		proxy_cookie_path /c /d;
+		proxy_cookie_path ~*^/e /f;
 		location /n/ {
 			proxy_read_timeout 1s;
 			access_log /tmp/x.log;
+			proxy_cookie_domain off;
+			proxy_cookie_flags ~. secure $x;
 		}
 	}
 	location /other {
@@ -328,6 +351,17 @@ server { listen 127.0.0.1:18081; }
 		{"default timeout", s1.Settings.ProxyConnectTimeout, 60 * time.Second},
 		{"proxy_socket_keepalive from server", nested.Settings.ProxySocketKeepalive, true},
 		{"proxy_socket_keepalive off by default", s1.Settings.ProxySocketKeepalive, false},
+		{"proxy_ignore_client_abort from server", nested.Settings.ProxyIgnoreClientAbort, true},
+		{"proxy_ignore_client_abort off by default", s1.Settings.ProxyIgnoreClientAbort, false},
+		{"chunked_transfer_encoding from server", nested.Settings.ChunkedTransferEncoding, false},
+		{"chunked_transfer_encoding on by default", s1.Settings.ChunkedTransferEncoding, true},
+		{"proxy_cookie_domain from http", root.Settings.ProxyCookieDomain, []HTTPCookieRewrite{{From: "a", To: "b"}}},
+		{"proxy_cookie_domain off", nested.Settings.ProxyCookieDomain, []HTTPCookieRewrite{{Off: true}}},
+		{"proxy_cookie_path at a level replaces the list", root.Settings.ProxyCookiePath, []HTTPCookieRewrite{{From: "/c", To: "/d"}, {From: "~*^/e", To: "/f"}}},
+		{"proxy_cookie_path inherited", nested.Settings.ProxyCookiePath, []HTTPCookieRewrite{{From: "/c", To: "/d"}, {From: "~*^/e", To: "/f"}}},
+		{"sibling keeps the http cookie paths", other.Settings.ProxyCookiePath, []HTTPCookieRewrite{{From: "/a", To: "/b"}}},
+		{"proxy_cookie_flags", nested.Settings.ProxyCookieFlags, []HTTPCookieFlags{{Cookie: "~.", Flags: []string{"secure", "$x"}}}},
+		{"no proxy_cookie_flags by default", s1.Settings.ProxyCookieFlags, []HTTPCookieFlags(nil)},
 		{"access_log off inherited", root.Settings.AccessLogOff, true},
 		{"access_log at a level replaces off", nested.Settings.AccessLogOff, false},
 		{"default keepalive_timeout", s1.Settings.KeepaliveTimeout, 75 * time.Second},

@@ -429,6 +429,7 @@ type location struct {
 	bind       net.Addr // proxy_bind, or nil
 
 	redirects       []redirectRule // proxy_redirect rules (redirect.go)
+	cookies         *cookieRules   // proxy_cookie_* rules (cookie.go); nil for none
 	errPages        []errPage      // error_page (errorpage.go)
 	recursiveErrors bool           // recursive_error_pages
 	gz              *gzipConf      // gzip, nil when off (gzip.go)
@@ -616,6 +617,9 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 	l.realIP = len(st.RealIPFrom) > 0
 	l.realHeader = strings.ToLower(st.RealIPHeader)
 	if err := p.buildRedirects(l, st, pos); err != nil {
+		return nil, err
+	}
+	if err := p.buildCookies(l, st, pos); err != nil {
 		return nil, err
 	}
 	if err := p.buildErrorPages(l, st); err != nil {

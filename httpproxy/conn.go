@@ -56,6 +56,10 @@ type conn struct {
 	proto  []byte // the protocol of an HTTP/2 stream's request (protoConn), or nil
 	reset  bool   // close with a reset (reset_timedout_connection)
 
+	// hw watches the client while a response head is awaited
+	// (proxy_ignore_client_abort off; proxy.go).
+	hw headWatch
+
 	buf     []byte // read buffer; unread client bytes are buf[r0:r1]
 	r0, r1  int
 	headEnd int
@@ -704,7 +708,7 @@ func (c *conn) sendSimple(r *request, status int, ctype string, body []byte, loc
 		rh := respHeaders{ctype: []byte(ctype)}
 		r.exp.patch(&rh)
 		gzVary, gz = c.gzipCheck(r, g, status, &rh, int64(len(body)))
-		if gz && r.h1.Minor < 1 && !r.h1.IsHead() {
+		if gz && !c.chunked(r, r.loc) && !r.h1.IsHead() {
 			r.keepAlive = false // close-delimited
 		}
 	}
@@ -723,7 +727,7 @@ func (c *conn) sendSimple(r *request, status int, ctype string, body []byte, loc
 		out = append(out, '\r', '\n')
 	}
 	if gz {
-		if r.h1.Minor >= 1 && !r.h1.IsHead() {
+		if c.chunked(r, r.loc) && !r.h1.IsHead() {
 			out = append(out, "Transfer-Encoding: chunked\r\n"...)
 		}
 	} else if status != 204 && status != 304 {
@@ -744,7 +748,7 @@ func (c *conn) sendSimple(r *request, status int, ctype string, body []byte, loc
 	switch {
 	case r.h1.IsHead() || status == 204 || status == 304:
 	case gz:
-		out = gzipBody(r, out, body, r.loc.gz.level, r.h1.Minor >= 1)
+		out = gzipBody(r, out, body, r.loc.gz.level, c.chunked(r, r.loc))
 	default:
 		out = append(out, body...)
 	}

@@ -60,7 +60,13 @@
 // served gets the built-in page unless recursive_error_pages is on; ten
 // redirects at most (errorpage.go). proxy_redirect rewrites Location and
 // Refresh with "default", prefix and regular expression rules, in order
-// (redirect.go). gzip compresses proxied responses and the proxy's own
+// (redirect.go); proxy_cookie_domain, proxy_cookie_path and
+// proxy_cookie_flags rewrite Set-Cookie as nginx does (cookie.go). With
+// proxy_ignore_client_abort off, a client that goes away while a response
+// head is awaited ends the request with 499 and closes the upstream
+// connection (headWatch in proxy.go); chunked_transfer_encoding off sends
+// bodies of unknown length unframed, closing the connection at their end.
+// gzip compresses proxied responses and the proxy's own
 // pages under nginx's gzip_* rules, flushing after every read from the
 // upstream so that streams are not held back (gzip.go).
 //

@@ -468,7 +468,7 @@ func gzipBody(r *request, dst []byte, body []byte, level int, chunked bool) []by
 func (c *conn) sendGzipped(r *request, l *location, uc *upConn, tb []byte, n, have int, head []byte) (reusable, clientOK bool, upErr error) {
 	resp := &r.resp
 	t := &r.tries[len(r.tries)-1]
-	chunked := r.h1.Minor >= 1
+	chunked := c.chunked(r, l)
 	level := l.gz.level
 	z := getGzip(level)
 	defer putGzip(level, z)
@@ -521,7 +521,9 @@ func (c *conn) sendGzipped(r *request, l *location, uc *upConn, tb []byte, n, ha
 			}
 			return reusable, chunked, nil
 		}
-		watch.start(c, uc)
+		if !l.set.ProxyIgnoreClientAbort {
+			watch.start(c, uc)
+		}
 		m, err := c.upRead(l, uc, tb)
 		if m == 0 && err != nil {
 			if watch.aborted() {

@@ -128,9 +128,23 @@ func (c *conn) proxyPass(r *request) bool {
 		} else {
 			t.connect = c.h.p.now().Sub(tStart)
 		}
+		// proxy_ignore_client_abort off: a client that goes away while
+		// the response head is awaited ends the request (499). The watch
+		// starts once the request body, if streamed, has been read.
+		var hw *headWatch
+		watchHead := !l.set.ProxyIgnoreClientAbort
+		if watchHead && (mode == bodyNone || mode == bodyMem) {
+			hw = c.watchHead(uc)
+		}
 		sent, gone, got, rerr, err := c.sendRequest(r, l, uc, mode, body, tb)
 		bodyGone = bodyGone || gone
+		if err == nil && watchHead && hw == nil {
+			hw = c.watchHead(uc)
+		}
 		if err != nil {
+			if hw.stop(c) {
+				return c.clientAborted(r, uc, sel, t, tStart)
+			}
 			uc.nc.Close()
 			if reused && !bodyGone {
 				fresh = true
@@ -156,6 +170,9 @@ func (c *conn) proxyPass(r *request) bool {
 			break
 		}
 		n, have, err := c.readResponseHead(r, l, uc, tb, got, rerr)
+		if hw.stop(c) {
+			return c.clientAborted(r, uc, sel, t, tStart)
+		}
 		if err != nil {
 			uc.nc.Close()
 			if reused && have == 0 && !bodyGone && !isTimeout(err) {
@@ -950,10 +967,10 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		if upgrade {
 			break
 		}
-		if r.h1.Minor >= 1 {
+		if c.chunked(r, l) {
 			clientChunked = true
 		} else {
-			r.keepAlive = false
+			r.keepAlive = false // close-delimited
 		}
 	}
 	if upgrade {
@@ -992,7 +1009,7 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 			clen = resp.ContentLength
 		}
 		gzVary, gz = c.gzipCheck(r, l.gz, status, &rh, clen)
-		if gz && resp.Body != h1.BodyNone && r.h1.Minor < 1 {
+		if gz && resp.Body != h1.BodyNone && !c.chunked(r, l) {
 			r.keepAlive = false // close-delimited
 		}
 	}
@@ -1005,6 +1022,13 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		if len(l.redirects) > 0 && (len(h.Name) == 8 || len(h.Name) == 7) &&
 			(equalFoldLower(h.Name, "location") || equalFoldLower(h.Name, "refresh")) {
 			out = c.appendRedirected(out, r, h, l)
+			continue
+		}
+		if l.cookies != nil && len(h.Name) == 10 && equalFoldLower(h.Name, "set-cookie") {
+			out = append(out, h.Name...)
+			out = append(out, ':', ' ')
+			out = append(out, c.rewriteCookie(r, l.cookies, h.Value)...)
+			out = append(out, '\r', '\n')
 			continue
 		}
 		if gz {
@@ -1030,7 +1054,7 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 	out = appendGzipHeaders(out, gzVary, gz)
 	switch {
 	case gz:
-		if resp.Body != h1.BodyNone && r.h1.Minor >= 1 {
+		if resp.Body != h1.BodyNone && c.chunked(r, l) {
 			out = append(out, "Transfer-Encoding: chunked\r\n"...)
 		}
 	case resp.Body == h1.BodyLength || (resp.Body == h1.BodyNone && resp.ContentLength >= 0 && r.h1.IsHead()):
@@ -1142,7 +1166,9 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 			if dec.Done() {
 				return resp.KeepAlive && k == len(b), clientChunked, nil
 			}
-			watch.start(c, uc)
+			if !l.set.ProxyIgnoreClientAbort {
+				watch.start(c, uc)
+			}
 			m, err := c.upRead(l, uc, tb)
 			if m == 0 && err != nil {
 				if watch.aborted() {
@@ -1184,7 +1210,9 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 				}
 				r.bodySent += int64(len(b))
 			}
-			watch.start(c, uc)
+			if !l.set.ProxyIgnoreClientAbort {
+				watch.start(c, uc)
+			}
 			m, err := c.upRead(l, uc, tb)
 			b = tb[:m]
 			if m == 0 && err != nil {
@@ -1204,6 +1232,15 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 			}
 		}
 	}
+}
+
+// chunked reports whether a response body of unknown length goes to the
+// client chunked: to an HTTP/1.1 client unless chunked_transfer_encoding
+// is off, when it is sent as it is and the connection closes at its end,
+// as nginx does. An HTTP/2 stream is always chunked towards its bridge
+// (h2.go), which frames the body itself.
+func (c *conn) chunked(r *request, l *location) bool {
+	return r.h1.Minor >= 1 && (l.set.ChunkedTransferEncoding || c.proto != nil)
 }
 
 // decodeChunks runs the chunked decoder over b. It returns how many bytes
@@ -1407,6 +1444,91 @@ func containsToken(v []byte, tok string) bool {
 		}
 		v = v[i+1:]
 	}
+	return false
+}
+
+// headWatchDelay is how long a response head is awaited before the
+// client connection is watched (headWatch): most heads come sooner, and
+// need no watch.
+const headWatchDelay = 20 * time.Millisecond
+
+// headWatch runs a clientWatch while the response head is awaited, from
+// headWatchDelay on: a client that closes its connection then ends the
+// request, the upstream connection closed, as nginx does with
+// proxy_ignore_client_abort off. Each connection has one, armed for each
+// request and stopped before the connection is used again; its timer is
+// made once. A nil *headWatch watches nothing.
+type headWatch struct {
+	mu      sync.Mutex
+	armed   bool // a response head is awaited
+	c       *conn
+	uc      *upConn
+	t       *time.Timer
+	w       clientWatch
+	aborted bool
+}
+
+// watchHead arms the watch of c while uc is awaited (nil when c cannot be
+// watched: an HTTP/2 stream, or a platform without it).
+func (c *conn) watchHead(uc *upConn) *headWatch {
+	if c.rc == nil && c.tls.raw == nil {
+		return nil
+	}
+	hw := &c.hw
+	hw.mu.Lock()
+	hw.armed, hw.aborted = true, false
+	hw.c, hw.uc = c, uc
+	hw.w = clientWatch{}
+	hw.mu.Unlock()
+	if hw.t == nil {
+		hw.t = time.AfterFunc(headWatchDelay, hw.fire)
+	} else {
+		hw.t.Reset(headWatchDelay)
+	}
+	return hw
+}
+
+// fire starts the watch, unless the head came first. A late run from an
+// earlier arming only starts the current watch sooner.
+func (hw *headWatch) fire() {
+	hw.mu.Lock()
+	defer hw.mu.Unlock()
+	if hw.armed && !hw.w.running {
+		hw.w.start(hw.c, hw.uc)
+	}
+}
+
+// stop ends the watch (if it runs, it is woken and waited for) and
+// reports whether the client went away, the upstream connection then
+// closed. It may be called again.
+func (hw *headWatch) stop(c *conn) bool {
+	if hw == nil {
+		return false
+	}
+	hw.mu.Lock()
+	if !hw.armed {
+		hw.mu.Unlock()
+		return hw.aborted
+	}
+	hw.armed = false
+	hw.mu.Unlock()
+	hw.t.Stop()
+	hw.w.stop(c)
+	hw.aborted = hw.w.aborted()
+	hw.uc = nil
+	return hw.aborted
+}
+
+// clientAborted ends a request whose client closed its connection while
+// the response head was awaited: the upstream connection is closed and
+// 499 logged, as nginx does.
+func (c *conn) clientAborted(r *request, uc *upConn, sel balance.Selection, t *try, tStart time.Time) bool {
+	uc.nc.Close()
+	c.logf(r.srv, errlog.LevelInfo, "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while sending request to upstream")
+	t.status, t.response = 0, c.h.p.now().Sub(tStart)
+	sel.Done(balance.Outcome{})
+	r.status = 499
+	r.keepAlive = false
 	return false
 }
 
