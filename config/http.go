@@ -193,6 +193,12 @@ type HTTPSettings struct {
 	// a client that closes its connection while the upstream response
 	// is awaited does not end the request.
 	ProxyIgnoreClientAbort bool `json:",omitempty"`
+	// LingeringClose is lingering_close: "on" (default), "off" or
+	// "always"; LingeringTime and LingeringTimeout are lingering_time
+	// (30s) and lingering_timeout (5s).
+	LingeringClose   string
+	LingeringTime    time.Duration
+	LingeringTimeout time.Duration
 	// ChunkedTransferEncoding is chunked_transfer_encoding (default on):
 	// off sends a response of unknown length to an HTTP/1.1 client
 	// unframed, closing the connection at its end.
@@ -260,6 +266,9 @@ var defaultHTTPSettings = HTTPSettings{
 	ProxyBuffersSize:        4 << 10,
 	ProxyRedirect:           []HTTPRedirect{{Default: true}},
 	ChunkedTransferEncoding: true,
+	LingeringClose:          "on",
+	LingeringTime:           30 * time.Second,
+	LingeringTimeout:        5 * time.Second,
 	Gzip:                    defaultHTTPGzip,
 	Charset:                 defaultHTTPCharset,
 
@@ -680,6 +689,9 @@ var httpInherit = []struct {
 	{"proxy_cookie_flags", func(d, s *HTTPSettings) { d.ProxyCookieFlags = s.ProxyCookieFlags }},
 	{"proxy_ignore_client_abort", func(d, s *HTTPSettings) { d.ProxyIgnoreClientAbort = s.ProxyIgnoreClientAbort }},
 	{"chunked_transfer_encoding", func(d, s *HTTPSettings) { d.ChunkedTransferEncoding = s.ChunkedTransferEncoding }},
+	{"lingering_close", func(d, s *HTTPSettings) { d.LingeringClose = s.LingeringClose }},
+	{"lingering_time", func(d, s *HTTPSettings) { d.LingeringTime = s.LingeringTime }},
+	{"lingering_timeout", func(d, s *HTTPSettings) { d.LingeringTimeout = s.LingeringTimeout }},
 	{"proxy_bind", func(d, s *HTTPSettings) { d.ProxyBind = s.ProxyBind }},
 	{"add_header", func(d, s *HTTPSettings) { d.AddHeaders = s.AddHeaders }},
 	{"access", func(d, s *HTTPSettings) { d.Access = s.Access }},
@@ -933,6 +945,9 @@ var httpDirectives = []*Spec{
 	{Name: "proxy_cookie_flags", Ctx: ctxHTTPAll, Args: Args1234, Multi: true, Set: setHTTPCookieFlags},
 	{Name: "proxy_ignore_client_abort", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ProxyIgnoreClientAbort })},
 	{Name: "chunked_transfer_encoding", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ChunkedTransferEncoding })},
+	{Name: "lingering_close", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, httpDialect.enum("off", "on", "always"), func(s *HTTPSettings) *string { return &s.LingeringClose })},
+	{Name: "lingering_time", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.LingeringTime })},
+	{Name: "lingering_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.LingeringTimeout })},
 	{Name: "proxy_bind", Ctx: ctxHTTPAll, Args: Args12, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		s := hset(c, parent)
 		addr, err := httpDialect.parseProxyBind(d)

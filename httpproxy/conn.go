@@ -55,6 +55,11 @@ type conn struct {
 	opened time.Time
 	proto  []byte // the protocol of an HTTP/2 stream's request (protoConn), or nil
 	reset  bool   // close with a reset (reset_timedout_connection)
+	// unread says that a response which ends the connection left client
+	// bytes unread (a body it did not read); ended says the connection
+	// ends because a response said so, and noLinger that the client
+	// failed or timed out: they decide lingering_close (linger.go).
+	unread, ended, noLinger bool
 
 	// hw watches the client while a response head is awaited
 	// (proxy_ignore_client_abort off; proxy.go).
@@ -174,6 +179,8 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 	}
 	if c.reset {
 		resetOnClose(c.nc)
+	} else if !stream && ctx.Err() == nil {
+		c.linger()
 	}
 	c.nc.Close()
 	if !stream {
@@ -187,6 +194,7 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 // return 444: with reset_timedout_connection on in r's location, the
 // connection is then closed with a reset, as nginx does.
 func (c *conn) timedOut(r *request) {
+	c.noLinger = true
 	if r.loc != nil && r.loc.set.ResetTimedoutConnection {
 		c.reset = true
 	}
@@ -209,7 +217,7 @@ func (c *conn) release() {
 		c.buf = nil
 	}
 	c.r0, c.r1, c.headEnd, c.requests = 0, 0, 0, 0
-	c.reset = false
+	c.reset, c.unread, c.ended, c.noLinger = false, false, false, false
 	c.carry = c.carry[:0]
 	c.h, c.nc, c.rc, c.proto = nil, nil, nil, nil
 	c.rdl, c.wdl = deadline{}, deadline{}
@@ -266,6 +274,7 @@ func (c *conn) serve(ctx context.Context) {
 		keep := c.handle()
 		stats.writing.Add(c.id, -1)
 		if !keep || ctx.Err() != nil {
+			c.ended = !keep
 			return
 		}
 		c.next()
@@ -462,6 +471,7 @@ func (c *conn) handle() bool {
 	if max := l.set.ClientMaxBodySize; max > 0 && r.h1.ContentLength > max {
 		c.logf(r.srv, errlog.LevelError, fmt.Sprintf("client intended to send too large body: %d bytes", r.h1.ContentLength))
 		r.keepAlive = false
+		c.unread = true
 		return c.finish(r, c.sendError(r, 413))
 	}
 	if !matchAccess(l.access, r.remote.Addr(), c.unix) {
@@ -612,12 +622,14 @@ func (c *conn) discardBody(r *request) {
 	switch {
 	case r.h1.Chunked:
 		r.keepAlive = false
+		c.unread = true
 	case r.h1.ContentLength > 0:
 		if int64(c.r1-c.r0) >= r.h1.ContentLength {
 			c.r0 += int(r.h1.ContentLength)
 			r.reqLen += r.h1.ContentLength
 		} else {
 			r.keepAlive = false
+			c.unread = true
 		}
 	}
 }

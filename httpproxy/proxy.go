@@ -656,6 +656,7 @@ func (c *conn) bodyReadFailed(r *request, err error) {
 	} else {
 		c.logf(r.srv, errlog.LevelInfo, "client prematurely closed connection while reading client request body")
 		r.status = 400
+		c.noLinger = true
 	}
 	r.keepAlive = false
 }
@@ -710,6 +711,7 @@ func (c *conn) readChunked(r *request, l *location, sink func([]byte) error) (ok
 		case errors.Is(err, errTooLarge):
 			c.logf(r.srv, errlog.LevelError, fmt.Sprintf("client intended to send too large chunked body: %d bytes", total))
 			r.keepAlive = false
+			c.unread = true
 			c.sendError(r, 413)
 		case errors.Is(err, errSink):
 			r.keepAlive = false
