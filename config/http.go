@@ -1538,25 +1538,10 @@ func setHTTPCookieRewrite(field func(*HTTPSettings) *[]HTTPCookieRewrite) func(*
 	return func(c *compiler, d *Directive, parent any) (any, error) {
 		s := hset(c, parent)
 		list := field(s)
-		if !s.set[d.Name] {
-			*list = nil
-		}
-		if s.set[d.Name] && len(*list) == 1 && (*list)[0].Off {
-			return nil, errorf(d.File, d.Line, `"%s" directive is duplicate`, d.Name)
+		if off, err := cookieListStart(d, s, list, func(r HTTPCookieRewrite) bool { return r.Off }, HTTPCookieRewrite{Off: true}); off || err != nil {
+			return nil, err
 		}
 		a := d.Args[0]
-		if len(d.Args) == 1 {
-			if a != "off" {
-				return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, a)
-			}
-			if s.set[d.Name] {
-				return nil, errorf(d.File, d.Line, `"%s" directive is duplicate`, d.Name)
-			}
-			s.mark(d.Name)
-			*list = []HTTPCookieRewrite{{Off: true}}
-			return nil, nil
-		}
-		s.mark(d.Name)
 		if strings.HasPrefix(a, "~") {
 			pat, caseless := a[1:], true
 			if d.Name == "proxy_cookie_path" {
@@ -1571,30 +1556,42 @@ func setHTTPCookieRewrite(field func(*HTTPSettings) *[]HTTPCookieRewrite) func(*
 	}
 }
 
+// cookieListStart does what the three proxy_cookie_* directives share: a
+// level's first use replaces the inherited list; "off" must stand alone
+// in its level (else "is duplicate", in either order); a lone argument
+// other than "off" is an invalid parameter. It reports off when d was
+// "off", the list then being offItem alone.
+func cookieListStart[T any](d *Directive, s *HTTPSettings, list *[]T, isOff func(T) bool, offItem T) (off bool, err error) {
+	if !s.set[d.Name] {
+		*list = nil
+	}
+	if s.set[d.Name] && len(*list) == 1 && isOff((*list)[0]) {
+		return false, errorf(d.File, d.Line, `"%s" directive is duplicate`, d.Name)
+	}
+	if len(d.Args) == 1 {
+		if d.Args[0] != "off" {
+			return false, errorf(d.File, d.Line, `invalid parameter "%s"`, d.Args[0])
+		}
+		if s.set[d.Name] {
+			return false, errorf(d.File, d.Line, `"%s" directive is duplicate`, d.Name)
+		}
+		s.mark(d.Name)
+		*list = []T{offItem}
+		return true, nil
+	}
+	s.mark(d.Name)
+	return false, nil
+}
+
 // setHTTPCookieFlags parses proxy_cookie_flags: "off", or a cookie name
 // (or ~regex) and up to three flags. Flags may hold variables and are
 // checked when a response is rewritten, as nginx does.
 func setHTTPCookieFlags(c *compiler, d *Directive, parent any) (any, error) {
 	s := hset(c, parent)
-	if !s.set[d.Name] {
-		s.ProxyCookieFlags = nil
-	}
-	if s.set[d.Name] && len(s.ProxyCookieFlags) == 1 && s.ProxyCookieFlags[0].Off {
-		return nil, errorf(d.File, d.Line, `"%s" directive is duplicate`, d.Name)
+	if off, err := cookieListStart(d, s, &s.ProxyCookieFlags, func(f HTTPCookieFlags) bool { return f.Off }, HTTPCookieFlags{Off: true}); off || err != nil {
+		return nil, err
 	}
 	a := d.Args[0]
-	if len(d.Args) == 1 {
-		if a != "off" {
-			return nil, errorf(d.File, d.Line, `invalid parameter "%s"`, a)
-		}
-		if s.set[d.Name] {
-			return nil, errorf(d.File, d.Line, `"%s" directive is duplicate`, d.Name)
-		}
-		s.mark(d.Name)
-		s.ProxyCookieFlags = []HTTPCookieFlags{{Off: true}}
-		return nil, nil
-	}
-	s.mark(d.Name)
 	if strings.HasPrefix(a, "~") {
 		if _, err := compileNginxRegex(a[1:], true); err != nil {
 			return nil, errorf(d.File, d.Line, `invalid regular expression "%s": %v`, a[1:], err)

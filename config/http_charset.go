@@ -94,39 +94,10 @@ func (h *HTTP) addCharset(name string) string {
 	return name
 }
 
-// setHTTPCharsetTypes parses charset_types: MIME types added to
-// "text/html", or "*" for any type; repeats in a block add to the list and
-// duplicates are warned about (ngx_http_types_slot).
+// setHTTPCharsetTypes parses charset_types (typesSlot).
 func setHTTPCharsetTypes(c *compiler, d *Directive, parent any) (any, error) {
 	s := hset(c, parent)
-	cs := &s.Charset
-	if !s.set[d.Name] {
-		cs.Types, cs.AnyType = []string{"text/html"}, false
-	}
-	s.mark(d.Name)
-	if cs.AnyType {
-		return nil, nil
-	}
-	types := append([]string(nil), cs.Types...)
-	for _, a := range d.Args {
-		if a == "*" {
-			cs.Types, cs.AnyType = nil, true
-			return nil, nil
-		}
-		t := strings.ToLower(a)
-		dup := false
-		for _, have := range types {
-			if have == t {
-				dup = true
-			}
-		}
-		if dup {
-			c.warnf(d, `duplicate MIME type "%s"`, t)
-			continue
-		}
-		types = append(types, t)
-	}
-	cs.Types = types
+	typesSlot(c, d, s, &s.Charset.Types, &s.Charset.AnyType)
 	return nil, nil
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -105,40 +106,39 @@ var httpGzipDirectives = []*Spec{
 	}},
 }
 
-// setHTTPGzipTypes parses gzip_types: MIME types added to "text/html",
-// or "*" for any type. A repeat in the same block adds to the list;
-// duplicates are warned about as nginx does.
+// setHTTPGzipTypes parses gzip_types (typesSlot).
 func setHTTPGzipTypes(c *compiler, d *Directive, parent any) (any, error) {
 	s := hset(c, parent)
-	g := &s.Gzip
+	typesSlot(c, d, s, &s.Gzip.Types, &s.Gzip.AnyType)
+	return nil, nil
+}
+
+// typesSlot parses a MIME type list directive as ngx_http_types_slot
+// does: types added to "text/html", or "*" for any type. The block's first
+// use replaces the inherited list; a repeat in the same block adds to it,
+// and duplicates are warned about, lower-cased as nginx prints them.
+func typesSlot(c *compiler, d *Directive, s *HTTPSettings, types *[]string, anyType *bool) {
 	if !s.set[d.Name] {
-		g.Types, g.AnyType = []string{"text/html"}, false
+		*types, *anyType = []string{"text/html"}, false
 	}
 	s.mark(d.Name)
-	if g.AnyType {
-		return nil, nil
+	if *anyType {
+		return
 	}
-	types := append([]string(nil), g.Types...)
+	list := append([]string(nil), *types...)
 	for _, a := range d.Args {
 		if a == "*" {
-			g.Types, g.AnyType = nil, true
-			return nil, nil
+			*types, *anyType = nil, true
+			return
 		}
 		t := strings.ToLower(a)
-		dup := false
-		for _, have := range types {
-			if have == t {
-				dup = true
-			}
-		}
-		if dup {
-			c.warnf(d, `duplicate MIME type "%s"`, a)
+		if slices.Contains(list, t) {
+			c.warnf(d, `duplicate MIME type "%s"`, t)
 			continue
 		}
-		types = append(types, t)
+		list = append(list, t)
 	}
-	g.Types = types
-	return nil, nil
+	*types = list
 }
 
 // setHTTPGzipProxied parses gzip_proxied (a bit mask: repeats add).

@@ -113,7 +113,7 @@ server { listen 127.0.0.1:18081; }`)
 			warns = append(warns, strings.ReplaceAll(w, cfg.File, "FILE"))
 		}
 	}
-	wantWarns := []string{`duplicate MIME type "text/html" in FILE:5`, `duplicate MIME type "Application/JSON" in FILE:6`}
+	wantWarns := []string{`duplicate MIME type "text/html" in FILE:5`, `duplicate MIME type "application/json" in FILE:6`}
 	if !reflect.DeepEqual(warns, wantWarns) {
 		t.Errorf("warnings %q, want %q", warns, wantWarns)
 	}

@@ -100,23 +100,18 @@ func (p *proxy) buildCookies(l *location, st *config.HTTPSettings, pos string) e
 			}
 			rule.re = re
 		} else {
-			t, err := p.tab.Compile(f.Cookie, pos)
-			if err != nil {
-				return vars.NginxError(err)
-			}
-			if k, ok := t.Const(); ok {
-				rule.nameConst = []byte(k)
-			} else {
-				rule.name = t
+			var err error
+			if rule.nameConst, rule.name, err = p.compileValue(f.Cookie, pos); err != nil {
+				return err
 			}
 		}
 		for _, v := range f.Flags {
-			t, err := p.tab.Compile(v, pos)
+			k, t, err := p.compileValue(v, pos)
 			if err != nil {
-				return vars.NginxError(err)
+				return err
 			}
-			if k, ok := t.Const(); ok {
-				rule.mask |= cookieFlagMask([]byte(k))
+			if t == nil {
+				rule.mask |= cookieFlagMask(k)
 			} else {
 				rule.vars = append(rule.vars, t)
 			}
@@ -156,14 +151,9 @@ func (p *proxy) buildCookieRewrites(list []config.HTTPCookieRewrite, domain bool
 				from = strings.TrimPrefix(from, ".")
 				to = strings.TrimPrefix(to, ".")
 			}
-			t, err := p.tab.Compile(from, pos)
-			if err != nil {
-				return nil, vars.NginxError(err)
-			}
-			if k, ok := t.Const(); ok {
-				rule.fromConst = []byte(k)
-			} else {
-				rule.from = t
+			var err error
+			if rule.fromConst, rule.from, err = p.compileValue(from, pos); err != nil {
+				return nil, err
 			}
 		}
 		if rule.re != nil {

@@ -57,14 +57,9 @@ func (p *proxy) buildRedirects(l *location, st *config.HTTPSettings, pos string)
 				}
 				rule.re = re
 			} else {
-				t, err := p.tab.Compile(rd.Redirect, pos)
-				if err != nil {
-					return vars.NginxError(err)
-				}
-				if k, ok := t.Const(); ok {
-					rule.fromConst = []byte(k)
-				} else {
-					rule.from = t
+				var err error
+				if rule.fromConst, rule.from, err = p.compileValue(rd.Redirect, pos); err != nil {
+					return err
 				}
 			}
 			parts, err := p.splitReplacement(rd.Replacement, pos, rule.re != nil)
@@ -86,15 +81,11 @@ func (p *proxy) splitReplacement(s, pos string, captures bool) ([]replPart, erro
 		if text == "" {
 			return nil
 		}
-		t, err := p.tab.Compile(text, pos)
+		k, t, err := p.compileValue(text, pos)
 		if err != nil {
-			return vars.NginxError(err)
+			return err
 		}
-		if k, ok := t.Const(); ok {
-			parts = append(parts, replPart{lit: []byte(k)})
-		} else {
-			parts = append(parts, replPart{t: t})
-		}
+		parts = append(parts, replPart{lit: k, t: t})
 		return nil
 	}
 	start := 0
@@ -192,4 +183,17 @@ func indexFold(b []byte, s string) int {
 		}
 	}
 	return -1
+}
+
+// compileValue compiles a value that may hold variables: its bytes when
+// it holds none (k), else its template (t).
+func (p *proxy) compileValue(src, pos string) (k []byte, t *vars.Template[*request], err error) {
+	t, err = p.tab.Compile(src, pos)
+	if err != nil {
+		return nil, nil, vars.NginxError(err)
+	}
+	if c, ok := t.Const(); ok {
+		return []byte(c), nil, nil
+	}
+	return nil, t, nil
 }
