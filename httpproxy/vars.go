@@ -59,6 +59,7 @@ type request struct {
 	gzIn, gzOut int64        // bytes compressed and what they became, for $gzip_ratio (gzip.go)
 	upTLS       *upstreamTLS // TLS to the upstream of this request, or nil (upstream_tls.go)
 	tb          []byte       // the buffer upstream responses are read with, or nil (proxy.go)
+	rw          rwState      // what rewrite directives changed (rewrite.go)
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -88,6 +89,7 @@ func (r *request) reset() {
 	r.ep.reset()
 	r.gzIn, r.gzOut = 0, 0
 	r.upTLS = nil
+	r.rw = rwState{}
 }
 
 // bstr views b as a string without copying; the string must not outlive b's
@@ -301,7 +303,7 @@ func defineVars(t *vars.Table[*request]) error {
 		{"args", str(func(r *request) []byte { return r.h1.Args })},
 		{"query_string", str(func(r *request) []byte { return r.h1.Args })},
 		{"is_args", func(dst []byte, r *request) ([]byte, bool) {
-			if len(r.h1.Args) > 0 || bytes.IndexByte(r.h1.RequestURI, '?') >= 0 {
+			if len(r.h1.Args) > 0 { // nginx: "" for "/x?" and after rewrite ... ?
 				return append(dst, '?'), true
 			}
 			return dst, true
