@@ -229,6 +229,10 @@ type HTTPSettings struct {
 	LimitReqStatus    int             // limit_req_status, default 503
 	LimitReqLogLevel  string          // limit_req_log_level, default error
 
+	// RewriteLog is rewrite_log (default off): the rewrite directives log
+	// what they match and rewrite at the notice level.
+	RewriteLog bool `json:",omitempty"`
+
 	// GRPC are the grpc_* settings and HTTP2 the location's http2_*
 	// settings (http_grpc.go); nil where none is set.
 	GRPC  *HTTPGRPCSettings      `json:",omitempty"`
@@ -445,9 +449,12 @@ type HTTPServer struct {
 	// Names are the server_name entries in order; without server_name the
 	// name is "" (requests without a Host header).
 	Names []HTTPServerName
-	// Return is a server-level return: it answers every request before
-	// locations are looked at.
+	// Return is the first server-level return (not inside if).
 	Return *HTTPReturn `json:",omitempty"`
+	// Script are the rewrite module directives of the server level
+	// (return, rewrite, set, break, if) in order: they run once the
+	// server is chosen, before the location is looked for.
+	Script []HTTPScriptOp `json:",omitempty"`
 	// StubStatus is set when the server itself answers with stub_status.
 	StubStatus bool `json:",omitempty"`
 	// Locations are the top-level locations in configuration order, named
@@ -485,9 +492,12 @@ type HTTPLocation struct {
 	// GRPCPass is the grpc_pass of the location (Scheme "grpc" or
 	// "grpcs"), nil for none.
 	GRPCPass *HTTPProxyPass `json:",omitempty"`
-	// Return is the first return directive.
-	Return     *HTTPReturn `json:",omitempty"`
-	StubStatus bool        `json:",omitempty"`
+	// Return is the first return directive (not inside if).
+	Return *HTTPReturn `json:",omitempty"`
+	// Script are the rewrite module directives of the location in order;
+	// they run once the location is chosen.
+	Script     []HTTPScriptOp `json:",omitempty"`
+	StubStatus bool           `json:",omitempty"`
 	// Alias is the alias directive (accepted, files are not served yet).
 	Alias string `json:",omitempty"`
 	// AutoRedirect is set, as nginx sets it, for a location whose name
@@ -497,6 +507,8 @@ type HTTPLocation struct {
 	// Locations are the nested locations in configuration order.
 	Locations []*HTTPLocation `json:",omitempty"`
 	Settings  HTTPSettings
+
+	ifBlock *HTTPIf // set on the configuration of an if block (HTTPIf.Location)
 }
 
 // Pos returns "file:line" of the location block.
@@ -705,6 +717,7 @@ var httpInherit = []struct {
 	{"limit_req", func(d, s *HTTPSettings) { d.LimitReqs = s.LimitReqs }},
 	{"limit_req_status", func(d, s *HTTPSettings) { d.LimitReqStatus = s.LimitReqStatus }},
 	{"limit_req_log_level", func(d, s *HTTPSettings) { d.LimitReqLogLevel = s.LimitReqLogLevel }},
+	{"rewrite_log", func(d, s *HTTPSettings) { d.RewriteLog = s.RewriteLog }},
 }
 
 // merge fills what s does not set from parent, whose values are complete.
@@ -755,10 +768,9 @@ var httpDirectives = []*Spec{
 	{Name: "listen", Ctx: CtxHTTPServer, Args: Args1More, Multi: true, Set: setHTTPListen},
 	{Name: "server_name", Ctx: CtxHTTPServer, Args: Args1More, Multi: true, Set: setHTTPServerName},
 	{Name: "location", Ctx: CtxHTTPServer | CtxHTTPLocation, Args: Args12, Block: CtxHTTPLocation, Multi: true, Set: setHTTPLocation},
-	{Name: "return", Ctx: CtxHTTPServer | CtxHTTPLocation, Args: Args12, Multi: true, Set: setHTTPReturn},
-	{Name: "error_page", Ctx: ctxHTTPAll, Args: Args2More, Multi: true, Set: setHTTPErrorPage},
+	{Name: "error_page", Ctx: ctxHTTPAll | CtxHTTPIf, Args: Args2More, Multi: true, Set: setHTTPErrorPage},
 	{Name: "recursive_error_pages", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.RecursiveErrorPages })},
-	{Name: "root", Ctx: ctxHTTPAll, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
+	{Name: "root", Ctx: ctxHTTPAll | CtxHTTPIf, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		if l, ok := parent.(*HTTPLocation); ok && l.Alias != "" {
 			return nil, errorf(d.File, d.Line, `"root" directive is duplicate, "alias" directive was specified earlier`)
 		}
@@ -886,7 +898,7 @@ var httpDirectives = []*Spec{
 	{Name: "merge_slashes", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: setting(hsrv, flagValue, func(s *HTTPServerSettings) *bool { return &s.MergeSlashes })},
 
 	// proxy
-	{Name: "proxy_pass", Ctx: CtxHTTPLocation, Args: Args1, Set: setHTTPProxyPass},
+	{Name: "proxy_pass", Ctx: CtxHTTPLocation | CtxHTTPIf, Args: Args1, Set: setHTTPProxyPass},
 	{Name: "proxy_set_header", Ctx: ctxHTTPAll, Args: Args2, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		s := hset(c, parent)
 		if !s.set[d.Name] {
@@ -960,7 +972,7 @@ var httpDirectives = []*Spec{
 	}},
 
 	// headers, logs, variables
-	{Name: "add_header", Ctx: ctxHTTPAll, Args: Args23, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
+	{Name: "add_header", Ctx: ctxHTTPAll | CtxHTTPIf, Args: Args23, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		h := HTTPHeader{Name: d.Args[0], Value: d.Args[1]}
 		if len(d.Args) == 3 {
 			if d.Args[2] != "always" {
@@ -977,7 +989,7 @@ var httpDirectives = []*Spec{
 		return nil, nil
 	}},
 	{Name: "log_format", Ctx: CtxHTTP, Args: Args2More, Multi: true, Set: setHTTPLogFormat},
-	{Name: "access_log", Ctx: ctxHTTPAll, Args: Args1More, Multi: true, Set: setHTTPAccessLog},
+	{Name: "access_log", Ctx: ctxHTTPAll | CtxHTTPIf, Args: Args1More, Multi: true, Set: setHTTPAccessLog},
 	{Name: "map", Ctx: CtxHTTP, Args: Args2, Block: CtxRaw, Multi: true, Set: setHTTPVarBlock},
 	{Name: "geo", Ctx: CtxHTTP, Args: Args12, Block: CtxRaw, Multi: true, Set: setHTTPVarBlock},
 	{Name: "split_clients", Ctx: CtxHTTP, Args: Args2, Block: CtxRaw, Multi: true, Set: setHTTPVarBlock},
@@ -1347,7 +1359,8 @@ func setHTTPReturn(c *compiler, d *Directive, parent any) (any, error) {
 			r.Text = d.Args[1]
 		}
 	}
-	// the rewrite phase stops at the first return: later ones never run
+	addScript(parent, HTTPScriptOp{Op: OpReturn, Return: r, Pos: r.Pos})
+	// Return is the first return directly at the level (not inside if)
 	switch p := parent.(type) {
 	case *HTTPServer:
 		if p.Return == nil {
@@ -1660,7 +1673,7 @@ func setHTTPProxyPass(c *compiler, d *Directive, parent any) (any, error) {
 			return nil, errorf(d.File, d.Line, `upstream "%s" may not have port %d`, host, pp.port)
 		}
 	}
-	if (l.IsRegex() || l.Modifier == LocNamed) && pp.HasURI {
+	if (l.IsRegex() || l.Modifier == LocNamed || l.ifBlock != nil) && pp.HasURI {
 		return nil, errorf(d.File, d.Line, `"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block`)
 	}
 	l.ProxyPass = pp
@@ -2147,7 +2160,7 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 			c.cfg.Warnings = append(c.cfg.Warnings, errorf(srv.File, srv.Line, "static files are not served by sluice yet: requests to this server are answered with 404").Error())
 		}
 		walkLocations(srv.Locations, func(l *HTTPLocation) {
-			if l.ProxyPass == nil && l.GRPCPass == nil && l.Return == nil && !l.StubStatus && len(l.Locations) == 0 {
+			if l.ProxyPass == nil && l.GRPCPass == nil && l.Return == nil && !l.StubStatus && len(l.Locations) == 0 && !leavesLocation(l.Script) {
 				c.cfg.Warnings = append(c.cfg.Warnings, errorf(l.File, l.Line, `static files are not served by sluice yet: location "%s" answers 404`, l.Name).Error())
 			}
 		})
@@ -2157,6 +2170,7 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 
 func mergeLocation(l *HTTPLocation, parent *HTTPSettings) {
 	l.Settings.merge(parent)
+	mergeIfLocations(l)
 	for _, n := range l.Locations {
 		mergeLocation(n, &l.Settings)
 	}
@@ -2169,11 +2183,19 @@ func walkLocations(list []*HTTPLocation, f func(*HTTPLocation)) {
 	}
 }
 
-// walkHTTPSettings calls f for the settings of every server and location.
+// walkHTTPSettings calls f for the settings of every server and location,
+// and of the if blocks inside locations.
 func walkHTTPSettings(h *HTTP, f func(*HTTPSettings)) {
 	for _, srv := range h.Servers {
 		f(&srv.Settings)
-		walkLocations(srv.Locations, func(l *HTTPLocation) { f(&l.Settings) })
+		walkLocations(srv.Locations, func(l *HTTPLocation) {
+			f(&l.Settings)
+			for _, op := range l.Script {
+				if op.Op == OpIf && op.If.Location != nil {
+					f(&op.If.Location.Settings)
+				}
+			}
+		})
 	}
 }
 

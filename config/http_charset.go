@@ -50,10 +50,10 @@ func init() {
 }
 
 var httpCharsetDirectives = []*Spec{
-	{Name: "charset", Ctx: ctxHTTPAll, Args: Args1, Set: setHTTPCharset},
-	{Name: "source_charset", Ctx: ctxHTTPAll, Args: Args1, Set: setHTTPCharset},
+	{Name: "charset", Ctx: ctxHTTPAll | CtxHTTPIf, Args: Args1, Set: setHTTPCharset},
+	{Name: "source_charset", Ctx: ctxHTTPAll | CtxHTTPIf, Args: Args1, Set: setHTTPCharset},
 	{Name: "charset_types", Ctx: ctxHTTPAll, Args: Args1More, Multi: true, Set: setHTTPCharsetTypes},
-	{Name: "override_charset", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.Charset.Override })},
+	{Name: "override_charset", Ctx: ctxHTTPAll | CtxHTTPIf, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.Charset.Override })},
 }
 
 // setHTTPCharset parses charset and source_charset: "off" (charset only),

@@ -37,7 +37,7 @@ func init() {
 }
 
 var httpExpiresDirectives = []*Spec{
-	{Name: "expires", Ctx: ctxHTTPAll, Args: Args12, Set: setHTTPExpires},
+	{Name: "expires", Ctx: ctxHTTPAll | CtxHTTPIf, Args: Args12, Set: setHTTPExpires},
 }
 
 // setHTTPExpires parses "expires [modified] time | epoch | max | off".

@@ -326,7 +326,7 @@ var httpGRPCDirectives = []*Spec{
 	}},
 
 	// gRPC
-	{Name: "grpc_pass", Ctx: CtxHTTPLocation, Args: Args1, Set: setGRPCPass},
+	{Name: "grpc_pass", Ctx: CtxHTTPLocation | CtxHTTPIf, Args: Args1, Set: setGRPCPass},
 	{Name: "grpc_set_header", Ctx: ctxHTTPAll, Args: Args2, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		s := hset(c, parent)
 		g := s.grpc()

@@ -69,7 +69,7 @@ func init() {
 }
 
 var httpGzipDirectives = []*Spec{
-	{Name: "gzip", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.Gzip.On })},
+	{Name: "gzip", Ctx: ctxHTTPAll | CtxHTTPIf, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.Gzip.On })},
 	{Name: "gzip_types", Ctx: ctxHTTPAll, Args: Args1More, Multi: true, Set: setHTTPGzipTypes},
 	{Name: "gzip_min_length", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, sizeValue, func(s *HTTPSettings) *int64 { return &s.Gzip.MinLength })},
 	{Name: "gzip_comp_level", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, func(_ *compiler, d *Directive) (int, error) {

@@ -46,6 +46,7 @@ var ignored = []struct {
 	{"proxy_max_temp_file_size", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1, false, checkSize, "responses are never written to temporary files (as with 0)"},
 	{"proxy_temp_file_write_size", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1, false, checkSize, "responses are never written to temporary files"},
 	{"proxy_temp_path", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args1234, false, checkNone, "responses are never written to temporary files"},
+	{"uninitialized_variable_warn", CtxHTTP | CtxHTTPServer | CtxHTTPLocation | CtxHTTPIf | CtxHTTPSrvIf, ArgsFlag, false, checkFlag, "sluice does not log uses of uninitialized variables"},
 	{"types", CtxHTTP | CtxHTTPServer | CtxHTTPLocation, Args0, true, checkNone, "sluice serves no files"},
 }
 

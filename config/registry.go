@@ -23,14 +23,15 @@ const (
 	CtxHTTPUpstream
 	CtxHTTPIf
 	CtxHTTPLimitExcept
-	CtxRaw // the body of map, geo, split_clients, types and similar blocks
+	CtxRaw       // the body of map, geo, split_clients, types and similar blocks
+	CtxHTTPSrvIf // the body of an if block at server level
 )
 
 var contextNames = map[Context]string{
 	CtxMain: "main", CtxEvents: "events", CtxStream: "stream", CtxStreamServer: "stream server",
 	CtxStreamUpstream: "stream upstream", CtxHTTP: "http", CtxHTTPServer: "http server",
 	CtxHTTPLocation: "location", CtxHTTPUpstream: "http upstream", CtxHTTPIf: "if",
-	CtxHTTPLimitExcept: "limit_except", CtxRaw: "block",
+	CtxHTTPLimitExcept: "limit_except", CtxRaw: "block", CtxHTTPSrvIf: "server if",
 }
 
 func (c Context) String() string {

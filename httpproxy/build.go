@@ -130,8 +130,8 @@ type server struct {
 	name   string // the first server_name
 	log    *slog.Logger
 	limits h1.Limits
-	def    *location // the settings used when no location matches
-	ret    *retConf  // server-level return
+	def    *location  // the settings used when no location matches
+	script []scriptOp // the server-level rewrite directives (rewrite.go)
 }
 
 // Build compiles the http block of a configuration into handlers, one per
@@ -354,10 +354,8 @@ func (p *proxy) buildServer(sc *config.HTTPServer, b *Built) (*server, error) {
 	if s.def, err = p.buildLocation(s, "", nil, &sc.Settings); err != nil {
 		return nil, err
 	}
-	if sc.Return != nil {
-		if s.ret, err = p.buildReturn(sc.Return); err != nil {
-			return nil, err
-		}
+	if s.script, err = p.buildScript(sc.Script, nil); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -402,10 +400,10 @@ type location struct {
 	name  string
 	exact bool
 
-	ret  *retConf
-	stub bool
-	pass *passConf
-	grpc *grpcConf // grpc_pass (grpc.go)
+	script []scriptOp // the rewrite directives (rewrite.go)
+	stub   bool
+	pass   *passConf
+	grpc   *grpcConf // grpc_pass (grpc.go)
 
 	http10     bool
 	keepalive  bool // upstream connections may be pooled
@@ -508,13 +506,6 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 		pos = lc.Pos()
 		l.exact = lc.Modifier == config.LocExact
 		l.stub = lc.StubStatus
-		if lc.Return != nil {
-			r, err := p.buildReturn(lc.Return)
-			if err != nil {
-				return nil, err
-			}
-			l.ret = r
-		}
 		if lc.ProxyPass != nil {
 			pc, err := p.buildPass(lc.ProxyPass)
 			if err != nil {
@@ -657,6 +648,13 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 			}
 			l.logs = append(l.logs, lg)
 		}
+	}
+	if lc != nil {
+		script, err := p.buildScript(lc.Script, l)
+		if err != nil {
+			return nil, err
+		}
+		l.script = script
 	}
 	return l, nil
 }

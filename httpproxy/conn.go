@@ -452,27 +452,38 @@ func (c *conn) handle() bool {
 	if c.h.tls != nil && !c.checkTLS(r) {
 		return c.finish(r, false)
 	}
-	if r.srv.ret != nil {
-		c.discardBody(r)
-		return c.finish(r, c.doReturn(r, r.srv.ret))
+	if answered, ok := c.serverRewrite(r); answered {
+		return c.finish(r, ok)
 	}
-	r.m = sm.Server.Match(bstr(r.h1.URI))
-	if r.m.Location != nil {
-		r.loc = p.locs[r.m.Location.Conf]
-	}
-	l := r.loc
-	if l.set.RealIPFrom != nil {
-		c.realIP(r)
-	}
-	if r.m.Redirect {
-		c.discardBody(r)
-		return c.finish(r, c.redirectSlash(r))
-	}
-	if max := l.set.ClientMaxBodySize; max > 0 && r.h1.ContentLength > max {
-		c.logf(r.srv, errlog.LevelError, fmt.Sprintf("client intended to send too large body: %d bytes", r.h1.ContentLength))
-		r.keepAlive = false
-		c.unread = true
-		return c.finish(r, c.sendError(r, 413))
+	var l *location
+	for {
+		r.m = sm.Server.Match(bstr(r.h1.URI))
+		r.loc = r.srv.def
+		if r.m.Location != nil {
+			r.loc = p.locs[r.m.Location.Conf]
+		}
+		l = r.loc
+		if l.set.RealIPFrom != nil {
+			c.realIP(r)
+		}
+		if r.m.Redirect {
+			c.discardBody(r)
+			return c.finish(r, c.redirectSlash(r))
+		}
+		if max := l.set.ClientMaxBodySize; max > 0 && r.h1.ContentLength > max {
+			c.logf(r.srv, errlog.LevelError, fmt.Sprintf("client intended to send too large body: %d bytes", r.h1.ContentLength))
+			r.keepAlive = false
+			c.unread = true
+			return c.finish(r, c.sendError(r, 413))
+		}
+		answered, ok, again := c.locationRewrite(r)
+		if answered {
+			return c.finish(r, ok)
+		}
+		if !again {
+			l = r.loc // an if block may have changed it
+			break
+		}
 	}
 	if !matchAccess(l.access, r.remote.Addr(), c.unix) {
 		c.logf(r.srv, errlog.LevelError, "access forbidden by rule")
@@ -521,9 +532,6 @@ func (c *conn) handle() bool {
 		r.limitReq = "PASSED"
 	}
 	switch {
-	case l.ret != nil:
-		c.discardBody(r)
-		return c.finish(r, c.doReturn(r, l.ret))
 	case l.stub:
 		c.discardBody(r)
 		body := appendStubStatus(r.scratch[:0])

@@ -502,7 +502,9 @@ func TestRealIPAndAccess(t *testing.T) {
 			real_ip_header X-Forwarded-For;
 			real_ip_recursive on;
 			location / { return 200 "$remote_addr $realip_remote_addr"; }
-			location /deny { deny 203.0.113.0/24; allow all; return 200 ok; } } }`, Options{})
+			# return would answer before the access check, as in nginx
+			location /deny { deny 203.0.113.0/24; allow all; error_page 404 =200 /ok; }
+			location = /ok { return 200 ok; } } }`, Options{})
 	addr := h.addr["127.0.0.1:18080"]
 	cases := []struct{ path, xff, want string }{
 		{"/", "198.51.100.1, 127.0.0.5", "198.51.100.1 127.0.0.1"},

@@ -151,7 +151,13 @@ func (c *conn) internalRedirect(r *request, path, args []byte) bool {
 	r.ep.internal = true
 	r.h1.URI, r.h1.Args = path, args
 	r.vs.Reset()
-	r.m = r.sm.Server.Match(bstr(path))
+	r.rw.noLocation = false // nginx's valid_location is set again
+	r.loc = r.srv.def
+	// nginx starts again at the server rewrite phase
+	if answered, ok := c.serverRewrite(r); answered {
+		return ok
+	}
+	r.m = r.sm.Server.Match(bstr(r.h1.URI))
 	r.loc = r.srv.def
 	if r.m.Location != nil {
 		r.loc = c.h.p.locs[r.m.Location.Conf]
@@ -190,13 +196,18 @@ func (c *conn) serveRedirected(r *request) bool {
 	r.tries = r.tries[:0]
 	r.bal.Reset()
 	r.haveResp = false
+	if answered, ok, again := c.locationRewrite(r); answered {
+		return ok
+	} else if again {
+		r.ep.changes-- // counted by locationRewrite
+		return c.internalRedirect(r, r.h1.URI, r.h1.Args)
+	}
+	l = r.loc // an if block may have changed it
 	if !matchAccess(l.access, r.remote.Addr(), c.unix) {
 		c.logf(r.srv, errlog.LevelError, "access forbidden by rule")
 		return c.sendError(r, 403)
 	}
 	switch {
-	case l.ret != nil:
-		return c.doReturn(r, l.ret)
 	case l.stub:
 		body := appendStubStatus(r.scratch[:0])
 		r.scratch = body

@@ -277,6 +277,10 @@ func (c *conn) grpcPass(r *request) bool {
 		hdr.Set(h.name, string(v))
 	}
 	r.proxyHost = authority
+	target := rq.RequestURI
+	if r.rw.internal { // rewritten: the new URI, as nginx
+		target = string(internalURI(r))
+	}
 	lastStatus := 502
 	for {
 		if len(r.tries) > 0 && !grpcMayRetry(c, r, g, 0, false, body) {
@@ -301,7 +305,7 @@ func (c *conn) grpcPass(r *request) bool {
 		rt := newReadTimer(g.set.ReadTimeout, cancel)
 		out := &http.Request{
 			Method:     rq.Method,
-			URL:        &url.URL{Scheme: g.scheme, Host: g.urlHost(peer), Opaque: rq.RequestURI},
+			URL:        &url.URL{Scheme: g.scheme, Host: g.urlHost(peer), Opaque: target},
 			Proto:      "HTTP/2.0",
 			ProtoMajor: 2,
 			Header:     hdr,

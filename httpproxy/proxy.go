@@ -55,7 +55,7 @@ func (c *conn) proxyPass(r *request) bool {
 	} else if pc.hasURI {
 		uri = c.replaceURI(r, l, pc)
 	}
-	if uri == nil && r.ep.internal {
+	if uri == nil && (r.ep.internal || r.rw.internal) {
 		uri = internalURI(r) // error_page: the new URI, not the client's
 	}
 	mode, body, ok := bodyNone, []byte(nil), true
@@ -558,6 +558,11 @@ func (p *proxy) dynamicUpstream(addr string) (*upstream, error) {
 // of the normalised URI matching the location prefix is replaced by it.
 func (c *conn) replaceURI(r *request, l *location, pc *passConf) []byte {
 	uri := r.h1.URI
+	if r.rw.noLocation {
+		// after rewrite ... break nginx ignores the URI part and sends
+		// the new URI whole
+		return internalURI(r)
+	}
 	out := make([]byte, 0, len(pc.uri)+len(uri)+len(r.h1.Args)+8)
 	out = append(out, pc.uri...)
 	if l.cfg != nil && !l.exact && len(uri) >= len(l.name) && string(uri[:len(l.name)]) == l.name {

@@ -62,6 +62,7 @@ type request struct {
 	exp         expiresOut   // the response's expires headers (headers.go)
 	ctBuf       []byte       // charset: the value of a charset variable
 	ctOut       []byte       // charset: the Content-Type sent
+	rw          rwState      // what rewrite directives changed (rewrite.go)
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -91,6 +92,7 @@ func (r *request) reset() {
 	r.ep.reset()
 	r.gzIn, r.gzOut = 0, 0
 	r.upTLS = nil
+	r.rw = rwState{}
 }
 
 // bstr views b as a string without copying; the string must not outlive b's
@@ -304,7 +306,7 @@ func defineVars(t *vars.Table[*request]) error {
 		{"args", str(func(r *request) []byte { return r.h1.Args })},
 		{"query_string", str(func(r *request) []byte { return r.h1.Args })},
 		{"is_args", func(dst []byte, r *request) ([]byte, bool) {
-			if len(r.h1.Args) > 0 || bytes.IndexByte(r.h1.RequestURI, '?') >= 0 {
+			if len(r.h1.Args) > 0 { // nginx: "" for "/x?" and after rewrite ... ?
 				return append(dst, '?'), true
 			}
 			return dst, true

@@ -87,3 +87,12 @@ func (s *State) setCaptures(subject []byte, idx []int) {
 	s.capSubject = append(s.capSubject[:0], subject...)
 	s.caps = append(s.caps[:0], idx...)
 }
+
+// SetCaptures records the captures of a regular expression match, as
+// regexp.FindSubmatchIndex returns them for subject: "$1".."$9" of the
+// templates evaluated afterwards read them. subject is copied.
+func (s *State) SetCaptures(subject []byte, idx []int) { s.setCaptures(subject, idx) }
+
+// Capture returns capture n of the last match recorded ($0 is the whole
+// match), or nil. The slice is valid until the next SetCaptures or Reset.
+func (s *State) Capture(n int) []byte { return s.capture(n) }

@@ -431,3 +431,7 @@ func varName(arg, pos string) (string, error) {
 	}
 	return arg[1:], nil
 }
+
+// CaptureVar declares the variable of a named capture of a regular
+// expression (rewrite, if): "not found" until a match assigns it with Set.
+func (t *Table[T]) CaptureVar(name, pos string) (Var, error) { return t.captureVar(name, pos) }

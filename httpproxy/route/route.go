@@ -446,6 +446,16 @@ func (m Match) Captures(path string) []string {
 	return m.re.FindStringSubmatch(path)
 }
 
+// CaptureIndex returns the submatch indexes of the regular expression
+// location that matched path (as regexp.FindStringSubmatchIndex), nil
+// when none did.
+func (m Match) CaptureIndex(path string) []int {
+	if m.re == nil {
+		return nil
+	}
+	return m.re.FindStringSubmatchIndex(path)
+}
+
 // Names returns the group names of that regular expression, or nil.
 func (m Match) Names() []string {
 	if m.re == nil {
