@@ -998,84 +998,7 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		line = append(line[:0], s...)
 	}
 	r.status = status
-	// charset and expires (headers.go)
-	hdr := !upgrade && (l.charset != nil || l.exp != nil)
-	var uh upHeaders
-	if hdr {
-		uh = scanUpHeaders(resp.Headers, l, upgrade)
-	}
-	c.setExpires(r, l.exp, status, uh.lastMod)
-	// gzip (gzip.go)
-	var gzVary, gz bool
-	if l.gz != nil && !upgrade {
-		var rh respHeaders
-		scanRespHeaders(resp.Headers, &rh)
-		r.exp.patch(&rh)
-		clen := int64(-1)
-		if resp.Body == h1.BodyLength || resp.ContentLength >= 0 {
-			clen = resp.ContentLength
-		}
-		gzVary, gz = c.gzipCheck(r, l.gz, status, &rh, clen)
-		if gz && resp.Body != h1.BodyNone && !c.chunked(r, l) {
-			r.keepAlive = false // close-delimited
-		}
-	}
-	out := c.appendHeadStart(c.req.out[:0], r, status, line)
-	for i := range resp.Headers {
-		h := &resp.Headers[i]
-		if skipResponseHeader(h.Name, l, upgrade) {
-			continue
-		}
-		if len(l.redirects) > 0 && (len(h.Name) == 8 || len(h.Name) == 7) &&
-			(equalFoldLower(h.Name, "location") || equalFoldLower(h.Name, "refresh")) {
-			out = c.appendRedirected(out, r, h, l)
-			continue
-		}
-		if l.cookies != nil && len(h.Name) == 10 && equalFoldLower(h.Name, "set-cookie") {
-			out = append(out, h.Name...)
-			out = append(out, ':', ' ')
-			out = append(out, c.rewriteCookie(r, l.cookies, h.Value)...)
-			out = append(out, '\r', '\n')
-			continue
-		}
-		if gz {
-			var skip bool
-			if out, skip = gzipSkipHeader(h, out); skip {
-				continue
-			}
-		}
-		if hdr {
-			var done bool
-			if out, done = c.rewriteUpHeader(out, r, l, i, &uh, status); done {
-				continue
-			}
-		}
-		out = append(out, h.Name...)
-		out = append(out, ':', ' ')
-		out = append(out, h.Value...)
-		out = append(out, '\r', '\n')
-	}
-	if upgrade {
-		out = append(out, "Connection: upgrade\r\n"...)
-	}
-	out = appendGzipHeaders(out, gzVary, gz)
-	switch {
-	case gz:
-		if resp.Body != h1.BodyNone && c.chunked(r, l) {
-			out = append(out, "Transfer-Encoding: chunked\r\n"...)
-		}
-	case resp.Body == h1.BodyLength || (resp.Body == h1.BodyNone && resp.ContentLength >= 0 && r.h1.IsHead()):
-		out = append(out, "Content-Length: "...)
-		out = strconv.AppendInt(out, resp.ContentLength, 10)
-		out = append(out, '\r', '\n')
-	case clientChunked:
-		out = append(out, "Transfer-Encoding: chunked\r\n"...)
-	}
-	if upgrade {
-		out = append(out, "\r\n"...)
-	} else {
-		out = c.appendHeadEnd(out, r, status)
-	}
+	out, gz := c.responseHead(r, l, status, line, upgrade, clientChunked)
 	head := len(out)
 	r.outHead = append(r.outHead[:0], out...)
 	r.headSent = int64(head)
@@ -1239,6 +1162,97 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 			}
 		}
 	}
+}
+
+// responseHead builds the head of a proxied response for the client:
+// the status line, the upstream headers as the location's filters
+// (proxy_hide_header, proxy_redirect, proxy_cookie_*, gzip, charset,
+// expires) leave them, the framing and the final headers. It reports
+// whether the body is to be compressed. It is a function of its own so
+// that its working state is off the stack while the body is copied: a
+// goroutine that grows past its first stack keeps the larger one while
+// its connection waits idle.
+func (c *conn) responseHead(r *request, l *location, status int, line []byte, upgrade, clientChunked bool) (out []byte, gz bool) {
+	resp := &r.resp
+	// charset and expires (headers.go)
+	hdr := !upgrade && (l.charset != nil || l.exp != nil)
+	var uh upHeaders
+	if hdr {
+		uh = scanUpHeaders(resp.Headers, l, upgrade)
+	}
+	c.setExpires(r, l.exp, status, uh.lastMod)
+	// gzip (gzip.go)
+	var gzVary bool
+	if l.gz != nil && !upgrade {
+		var rh respHeaders
+		scanRespHeaders(resp.Headers, &rh)
+		r.exp.patch(&rh)
+		clen := int64(-1)
+		if resp.Body == h1.BodyLength || resp.ContentLength >= 0 {
+			clen = resp.ContentLength
+		}
+		gzVary, gz = c.gzipCheck(r, l.gz, status, &rh, clen)
+		if gz && resp.Body != h1.BodyNone && !c.chunked(r, l) {
+			r.keepAlive = false // close-delimited
+		}
+	}
+	out = c.appendHeadStart(c.req.out[:0], r, status, line)
+	for i := range resp.Headers {
+		h := &resp.Headers[i]
+		if skipResponseHeader(h.Name, l, upgrade) {
+			continue
+		}
+		if len(l.redirects) > 0 && (len(h.Name) == 8 || len(h.Name) == 7) &&
+			(equalFoldLower(h.Name, "location") || equalFoldLower(h.Name, "refresh")) {
+			out = c.appendRedirected(out, r, h, l)
+			continue
+		}
+		if l.cookies != nil && len(h.Name) == 10 && equalFoldLower(h.Name, "set-cookie") {
+			out = append(out, h.Name...)
+			out = append(out, ':', ' ')
+			out = append(out, c.rewriteCookie(r, l.cookies, h.Value)...)
+			out = append(out, '\r', '\n')
+			continue
+		}
+		if gz {
+			var skip bool
+			if out, skip = gzipSkipHeader(h, out); skip {
+				continue
+			}
+		}
+		if hdr {
+			var done bool
+			if out, done = c.rewriteUpHeader(out, r, l, i, &uh, status); done {
+				continue
+			}
+		}
+		out = append(out, h.Name...)
+		out = append(out, ':', ' ')
+		out = append(out, h.Value...)
+		out = append(out, '\r', '\n')
+	}
+	if upgrade {
+		out = append(out, "Connection: upgrade\r\n"...)
+	}
+	out = appendGzipHeaders(out, gzVary, gz)
+	switch {
+	case gz:
+		if resp.Body != h1.BodyNone && c.chunked(r, l) {
+			out = append(out, "Transfer-Encoding: chunked\r\n"...)
+		}
+	case resp.Body == h1.BodyLength || (resp.Body == h1.BodyNone && resp.ContentLength >= 0 && r.h1.IsHead()):
+		out = append(out, "Content-Length: "...)
+		out = strconv.AppendInt(out, resp.ContentLength, 10)
+		out = append(out, '\r', '\n')
+	case clientChunked:
+		out = append(out, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if upgrade {
+		out = append(out, "\r\n"...)
+	} else {
+		out = c.appendHeadEnd(out, r, status)
+	}
+	return out, gz
 }
 
 // chunked reports whether a response body of unknown length goes to the
