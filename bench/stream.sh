@@ -122,7 +122,7 @@ avail() { [ "$1" != sluice ] || [ $SLUICE_OK = 1 ]; }
 want() { [[ " $TESTS " == *" $1 "* ]]; }
 
 declare -A R
-for k in bulk bulkbig bulkcpu bulkbigcpu rps p99 rpscpu redis rediscpu mem; do for t in direct nginx haproxy sluice; do R[$k,$t]=nan; done; done
+for k in bulk bulkmid bulkbig bulkcpu bulkmidcpu bulkbigcpu rps p99 rpscpu redis rediscpu mem; do for t in direct nginx haproxy sluice; do R[$k,$t]=nan; done; done
 # (a), (b) and (c) interleave the proxies run by run (nginx, haproxy, sluice,
 # nginx, ...) rather than running one proxy RUNS times and then the next:
 # whatever else loads the machine then weighs on all of them alike, and
@@ -142,14 +142,15 @@ interleaved() {
   done
 }
 if want bulk; then
-# Two readers: one asking 8 KB per read (what io.Copy to io.Discard
-# does), whose own CPU time limits the rate, and one asking 128 KB (as
+# Three readers: one asking 8 KB per read (what io.Copy to io.Discard
+# does), whose own CPU time limits the rate, one asking 32 KB (io.Copy's
+# own buffer, between two plain connections), and one asking 128 KB (as
 # iperf3 does), which leaves the proxy the larger share of the cost.
-for rb in 8k 128k; do
+for rb in ${BULKREADS:-8k 32k 128k}; do
   echo "== (a) bulk transfer through one connection ($BULK, reads of $rb, median of $RUNS, runs interleaved)"
   run_bulk() { $LOADCPU "$W/benchpeer" bulk -addr 127.0.0.1:$(port $1 1) -bytes $BULK -buf $rb | awk '{print $1}'; }
   interleaved run_bulk
-  key=bulk; [ $rb = 8k ] || key=bulkbig
+  case $rb in 8k) key=bulk ;; 32k) key=bulkmid ;; *) key=bulkbig ;; esac
   gb=$(awk -v b="$BULK" 'BEGIN { m = 1; u = substr(b, length(b)); if (u == "G") m = 2^30; else if (u == "M") m = 2^20; else if (u == "k" || u == "K") m = 2^10; printf "%.6f", (m == 1 ? b : substr(b, 1, length(b) - 1)) * m / 1e9 }')
   for t in "${targets[@]}"; do
     avail $t || { R[$key,$t]=nan; continue; }
@@ -216,8 +217,10 @@ echo
 echo "== ratios (sluice / other)"
 printf "  %-40s %8s %8s %8s\n" metric "/nginx" "/haproxy" "/direct"
 printf "  %-40s %8s %8s %8s\n" "bulk GB/s, 8 KB reads (higher better)" $(ratio ${R[bulk,sluice]} ${R[bulk,nginx]}) $(ratio ${R[bulk,sluice]} ${R[bulk,haproxy]}) $(ratio ${R[bulk,sluice]} ${R[bulk,direct]})
+printf "  %-40s %8s %8s %8s\n" "bulk GB/s, 32 KB reads (higher better)" $(ratio ${R[bulkmid,sluice]} ${R[bulkmid,nginx]}) $(ratio ${R[bulkmid,sluice]} ${R[bulkmid,haproxy]}) $(ratio ${R[bulkmid,sluice]} ${R[bulkmid,direct]})
 printf "  %-40s %8s %8s %8s\n" "bulk GB/s, 128 KB reads (higher better)" $(ratio ${R[bulkbig,sluice]} ${R[bulkbig,nginx]}) $(ratio ${R[bulkbig,sluice]} ${R[bulkbig,haproxy]}) $(ratio ${R[bulkbig,sluice]} ${R[bulkbig,direct]})
 printf "  %-40s %8s %8s %8s\n" "bulk CPU per GB, 8 KB reads (lower)" $(ratio ${R[bulkcpu,sluice]} ${R[bulkcpu,nginx]}) $(ratio ${R[bulkcpu,sluice]} ${R[bulkcpu,haproxy]}) "-"
+printf "  %-40s %8s %8s %8s\n" "bulk CPU per GB, 32 KB reads (lower)" $(ratio ${R[bulkmidcpu,sluice]} ${R[bulkmidcpu,nginx]}) $(ratio ${R[bulkmidcpu,sluice]} ${R[bulkmidcpu,haproxy]}) "-"
 printf "  %-40s %8s %8s %8s\n" "bulk CPU per GB, 128 KB reads (lower)" $(ratio ${R[bulkbigcpu,sluice]} ${R[bulkbigcpu,nginx]}) $(ratio ${R[bulkbigcpu,sluice]} ${R[bulkbigcpu,haproxy]}) "-"
 printf "  %-40s %8s %8s %8s\n" "wrk req/s (higher is better)" $(ratio ${R[rps,sluice]} ${R[rps,nginx]}) $(ratio ${R[rps,sluice]} ${R[rps,haproxy]}) $(ratio ${R[rps,sluice]} ${R[rps,direct]})
 printf "  %-40s %8s %8s %8s\n" "wrk p99 ms (lower is better)" $(ratio ${R[p99,sluice]} ${R[p99,nginx]}) $(ratio ${R[p99,sluice]} ${R[p99,haproxy]}) $(ratio ${R[p99,sluice]} ${R[p99,direct]})
