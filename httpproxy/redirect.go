@@ -131,16 +131,7 @@ func (c *conn) rewriteRedirect(r *request, l *location, v []byte, prefix int) ([
 		}
 		out := make([]byte, 0, len(v)+32)
 		out = append(out, v[:prefix]...)
-		for _, part := range rule.to {
-			switch {
-			case part.lit != nil:
-				out = append(out, part.lit...)
-			case part.t != nil:
-				out = part.t.Append(out, r)
-			case 2*part.cap+1 < len(m) && m[2*part.cap] >= 0:
-				out = append(out, rest[m[2*part.cap]:m[2*part.cap+1]]...)
-			}
-		}
+		out = expandReplacement(out, r, rule.to, rest, m)
 		return append(out, tail...), true
 	}
 	return v, false
