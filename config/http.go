@@ -118,6 +118,10 @@ type HTTPSettings struct {
 	ClientBodyBufferSize   int64         // client_body_buffer_size, default 16k
 	SendTimeout            time.Duration // send_timeout, default 60s
 	ServerTokens           string        // server_tokens: on (default), off or build
+	// LimitRate and LimitRateAfter are limit_rate and limit_rate_after
+	// (default 0: no limit, nothing sent at full speed first).
+	LimitRate      HTTPSize `json:",omitzero"`
+	LimitRateAfter HTTPSize `json:",omitzero"`
 	// AbsoluteRedirect, PortInRedirect and ServerNameInRedirect are
 	// absolute_redirect (default on), port_in_redirect (on) and
 	// server_name_in_redirect (off): how a redirect sluice makes to a
@@ -662,6 +666,8 @@ var httpInherit = []struct {
 	{"client_body_buffer_size", func(d, s *HTTPSettings) { d.ClientBodyBufferSize = s.ClientBodyBufferSize }},
 	{"send_timeout", func(d, s *HTTPSettings) { d.SendTimeout = s.SendTimeout }},
 	{"server_tokens", func(d, s *HTTPSettings) { d.ServerTokens = s.ServerTokens }},
+	{"limit_rate", func(d, s *HTTPSettings) { d.LimitRate = s.LimitRate }},
+	{"limit_rate_after", func(d, s *HTTPSettings) { d.LimitRateAfter = s.LimitRateAfter }},
 	{"absolute_redirect", func(d, s *HTTPSettings) { d.AbsoluteRedirect = s.AbsoluteRedirect }},
 	{"reset_timedout_connection", func(d, s *HTTPSettings) { d.ResetTimedoutConnection = s.ResetTimedoutConnection }},
 	{"port_in_redirect", func(d, s *HTTPSettings) { d.PortInRedirect = s.PortInRedirect }},
@@ -860,6 +866,8 @@ var httpDirectives = []*Spec{
 	{Name: "client_body_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.ClientBodyTimeout })},
 	{Name: "client_body_buffer_size", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, sizeValue, func(s *HTTPSettings) *int64 { return &s.ClientBodyBufferSize })},
 	{Name: "send_timeout", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, timeValue, func(s *HTTPSettings) *time.Duration { return &s.SendTimeout })},
+	{Name: "limit_rate", Ctx: ctxHTTPAll | CtxHTTPIf, Args: Args1, Set: setting(hset, sizeOrVars, func(s *HTTPSettings) *HTTPSize { return &s.LimitRate })},
+	{Name: "limit_rate_after", Ctx: ctxHTTPAll | CtxHTTPIf, Args: Args1, Set: setting(hset, sizeOrVars, func(s *HTTPSettings) *HTTPSize { return &s.LimitRateAfter })},
 	{Name: "reset_timedout_connection", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.ResetTimedoutConnection })},
 	{Name: "absolute_redirect", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.AbsoluteRedirect })},
 	{Name: "port_in_redirect", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.PortInRedirect })},
@@ -1679,6 +1687,23 @@ func setHTTPProxyPass(c *compiler, d *Directive, parent any) (any, error) {
 	l.ProxyPass = pp
 	h.passes = append(h.passes, pp)
 	return nil, nil
+}
+
+// HTTPSize is a size that may be given with variables, as nginx's
+// ngx_http_set_complex_value_size_slot: Size when the value is constant,
+// else Value, evaluated and parsed as a size per request.
+type HTTPSize struct {
+	Size  int64  `json:",omitempty"`
+	Value string `json:",omitempty"` // the value as written, when it holds variables
+}
+
+// sizeOrVars parses a size argument that may hold variables.
+func sizeOrVars(_ *compiler, d *Directive) (HTTPSize, error) {
+	if hasVariables(d.Args[0]) {
+		return HTTPSize{Value: d.Args[0]}, nil
+	}
+	n, err := sizeArg(d, d.Args[0])
+	return HTTPSize{Size: n}, err
 }
 
 // hasVariables reports whether s holds an nginx variable reference.

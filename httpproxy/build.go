@@ -192,6 +192,9 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	if err := defineGzipVars(p.tab); err != nil {
 		return b, err
 	}
+	if err := defineRateVars(p.tab); err != nil {
+		return b, err
+	}
 	if err := defineTLSVars(p.tab); err != nil {
 		return b, err
 	}
@@ -433,6 +436,7 @@ type location struct {
 	gz              *gzipConf      // gzip, nil when off (gzip.go)
 	charset         *charsetConf   // charset, nil when off (headers.go)
 	exp             *expiresConf   // expires, nil when off (headers.go)
+	rate            *rateConf      // limit_rate, limit_rate_after; nil for none (rate.go)
 }
 
 // nextUpstream is a compiled proxy_next_upstream.
@@ -625,6 +629,9 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 		return nil, err
 	}
 	if l.exp, err = p.buildExpires(&st.Expires, pos); err != nil {
+		return nil, err
+	}
+	if l.rate, err = p.buildRate(st, pos); err != nil {
 		return nil, err
 	}
 	if !st.AccessLogOff {

@@ -23,8 +23,9 @@
 // from the server is written to the client at once, whether
 // proxy_buffering is on or off, so server-sent events and token streams
 // arrive as they are produced; "X-Accel-Buffering: no" is accepted and
-// changes nothing since nothing is held back. A response is never held
-// whole in memory. A server that fails in the middle of a body makes the
+// changes nothing since nothing is held back. limit_rate, $limit_rate
+// and an upstream's X-Accel-Limit-Rate pace a response body as nginx's
+// write filter does (rate.go). A response is never held whole in memory. A server that fails in the middle of a body makes the
 // client connection close before the body is complete, so the client
 // sees a truncated response, never a short one presented as whole. A
 // client that leaves while a streamed response waits for its upstream

@@ -568,8 +568,7 @@ func (c *conn) emitGzip(r *request, z *gzipStream, chunked, final bool) bool {
 	if len(out) == 0 {
 		return true
 	}
-	_, err := c.write(r, out)
-	return err == nil
+	return c.writeBody(r, out) == nil
 }
 
 // defineGzipVars defines $gzip_ratio: the original size of a compressed

@@ -1013,6 +1013,7 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		c.tunnel(r, l, uc)
 		return false, false, nil
 	}
+	c.startRate(r, l)
 	if gz && resp.Body != h1.BodyNone {
 		return c.sendGzipped(r, l, uc, tb, n, have, out)
 	}
@@ -1032,13 +1033,17 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		t.length += int64(len(b))
 		out = append(out, b...)
 		c.req.out = out
-		if _, err := c.write(r, out); err != nil {
+		if err := c.writeFirst(r, out, head); err != nil {
 			return false, false, nil
 		}
 		r.bodySent += int64(len(b))
 		for rem > 0 {
-			if rem >= spliceMin {
-				nn, err, client := c.copyN(r, l, uc, rem)
+			if k := rem; k >= spliceMin && (r.rate.rate == 0 || r.rate.free() >= spliceMin) {
+				if r.rate.rate != 0 {
+					k = min(k, r.rate.free()) // limit_rate_after
+				}
+				nn, err, client := c.copyN(r, l, uc, k)
+				r.rate.sent += nn
 				rem -= nn
 				t.length += nn
 				r.bodySent += nn
@@ -1058,7 +1063,7 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 			if m > 0 {
 				rem -= int64(m)
 				t.length += int64(m)
-				if _, werr := c.write(r, buf[:m]); werr != nil {
+				if werr := c.writeBody(r, buf[:m]); werr != nil {
 					return false, false, nil
 				}
 				r.bodySent += int64(m)
@@ -1083,12 +1088,12 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 			if first {
 				out = append(out, b[:w]...)
 				c.req.out = out
-				if _, err := c.write(r, out); err != nil {
+				if err := c.writeFirst(r, out, head); err != nil {
 					return false, false, nil
 				}
 				first = false
 			} else if w > 0 {
-				if _, err := c.write(r, b[:w]); err != nil {
+				if err := c.writeBody(r, b[:w]); err != nil {
 					return false, false, nil
 				}
 			}
@@ -1126,14 +1131,15 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 						out = append(out, b...)
 					}
 					c.req.out = out
-					_, err = c.write(r, out)
+					err = c.writeFirst(r, out, head)
 					first = false
 				case clientChunked:
+					c.limit(r, len(b))
 					c.writeDeadline(r)
 					bufs := net.Buffers{h1.AppendChunkHeader(hdr[:0], len(b)), b, []byte("\r\n")}
 					_, err = bufs.WriteTo(c.nc)
 				default:
-					_, err = c.write(r, b)
+					err = c.writeBody(r, b)
 				}
 				if err != nil {
 					return false, false, nil
@@ -1199,6 +1205,9 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 	out = c.appendHeadStart(c.req.out[:0], r, status, line)
 	for i := range resp.Headers {
 		h := &resp.Headers[i]
+		if len(h.Name) == 18 && equalFoldLower(h.Name, "x-accel-limit-rate") {
+			xAccelLimitRate(r, h.Value)
+		}
 		if skipResponseHeader(h.Name, l, upgrade) {
 			continue
 		}

@@ -33,8 +33,9 @@ type scriptOp struct {
 	flag     string
 	redirect bool
 
-	v   vars.Var                 // set
-	val *vars.Template[*request] // set
+	v    vars.Var                 // set
+	val  *vars.Template[*request] // set
+	rate bool                     // set $limit_rate (rate.go)
 
 	cond *ifCond    // if
 	body []scriptOp // if
@@ -78,6 +79,7 @@ func (p *proxy) buildScript(ops []config.HTTPScriptOp, parent *location) ([]scri
 		case config.OpReturn:
 			so.ret, err = p.buildReturn(o.Return)
 		case config.OpSet:
+			so.rate = o.Var == "limit_rate"
 			if so.v, err = p.tab.Settable(o.Var, o.Pos); err == nil {
 				so.val, err = p.tab.Compile(o.Value, o.Pos)
 			}
@@ -204,6 +206,10 @@ func (c *conn) runScript(r *request, ops []scriptOp) (scriptEnd, bool) {
 			c.discardBody(r)
 			return scriptAnswer, c.doReturn(r, op.ret)
 		case config.OpSet:
+			if op.rate {
+				c.setLimitRate(r, op.val)
+				break
+			}
 			c.h.p.tab.SetTemplate(r, op.v, op.val)
 		case config.OpBreak:
 			if r.rw.changed {

@@ -63,6 +63,7 @@ type request struct {
 	ctBuf       []byte       // charset: the value of a charset variable
 	ctOut       []byte       // charset: the Content-Type sent
 	rw          rwState      // what rewrite directives changed (rewrite.go)
+	rate        rateState    // the response rate limit (rate.go)
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -93,6 +94,7 @@ func (r *request) reset() {
 	r.gzIn, r.gzOut = 0, 0
 	r.upTLS = nil
 	r.rw = rwState{}
+	r.rate = rateState{}
 }
 
 // bstr views b as a string without copying; the string must not outlive b's
