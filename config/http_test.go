@@ -28,6 +28,30 @@ func loadHTTP(t *testing.T, body string) (*Config, string) {
 // ("FILE" stands for the configuration file; line 3 is the first line of
 // the body). diff names a deliberate difference from nginx.
 var httpErrorCases = []errorCase{
+	{name: "auth_basic_args", body: "auth_basic;", want: `invalid number of arguments in "auth_basic" directive in FILE:3`},
+	{name: "auth_basic_args2", body: "auth_basic a b;", want: `invalid number of arguments in "auth_basic" directive in FILE:3`},
+	{name: "auth_basic_duplicate", body: "auth_basic a; auth_basic b;", want: `"auth_basic" directive is duplicate in FILE:3`},
+	{name: "auth_basic_in_if", body: "server { listen 127.0.0.1:18080; location / { if ($host) { auth_basic x; } } }", want: `"auth_basic" directive is not allowed here in FILE:3`},
+	{name: "auth_basic_user_file_args", body: "auth_basic_user_file;", want: `invalid number of arguments in "auth_basic_user_file" directive in FILE:3`},
+	{name: "auth_basic_user_file_duplicate", body: "auth_basic_user_file a; auth_basic_user_file b;", want: `"auth_basic_user_file" directive is duplicate in FILE:3`},
+	{name: "satisfy_value", body: "satisfy foo;", want: `invalid value "foo" in FILE:3`},
+	{name: "satisfy_args", body: "satisfy;", want: `invalid number of arguments in "satisfy" directive in FILE:3`},
+	{name: "satisfy_duplicate", body: "satisfy all; satisfy any;", want: `"satisfy" directive is duplicate in FILE:3`},
+	{name: "satisfy_in_if", body: "server { listen 127.0.0.1:18080; location / { if ($host) { satisfy any; } } }", want: `"satisfy" directive is not allowed here in FILE:3`},
+	{name: "satisfy_in_limit_except", body: "server { listen 127.0.0.1:18080; location / { limit_except GET { satisfy any; } } }", want: `"satisfy" directive is not allowed here in FILE:3`},
+	{name: "limit_except_method", body: "server { listen 127.0.0.1:18080; location / { limit_except GET FOO { } } }", want: `invalid method "FOO" in FILE:3`},
+	{name: "limit_except_connect", body: "server { listen 127.0.0.1:18080; location / { limit_except CONNECT { } } }", want: `invalid method "CONNECT" in FILE:3`},
+	{name: "limit_except_duplicate", body: "server { listen 127.0.0.1:18080; location / { limit_except GET { } limit_except POST { } } }", want: `"limit_except" directive is duplicate in FILE:3`},
+	{name: "limit_except_args", body: "server { listen 127.0.0.1:18080; location / { limit_except { } } }", want: `invalid number of arguments in "limit_except" directive in FILE:3`},
+	{name: "limit_except_no_block", body: "server { listen 127.0.0.1:18080; location / { limit_except GET; } }", want: `directive "limit_except" has no opening "{" in FILE:3`},
+	{name: "limit_except_in_server", body: "server { listen 127.0.0.1:18080; limit_except GET { } }", want: `"limit_except" directive is not allowed here in FILE:3`},
+	{name: "limit_except_in_if", body: "server { listen 127.0.0.1:18080; location / { if ($host) { limit_except GET { } } } }", want: `"limit_except" directive is not allowed here in FILE:3`},
+	{name: "limit_except_nested", body: "server { listen 127.0.0.1:18080; location / { limit_except GET { limit_except POST { } } } }", want: `"limit_except" directive is not allowed here in FILE:3`},
+	{name: "limit_except_return", body: "server { listen 127.0.0.1:18080; location / { limit_except GET { return 403; } } }", want: `"return" directive is not allowed here in FILE:3`},
+	{name: "limit_except_root", body: "server { listen 127.0.0.1:18080; location / { limit_except GET { root /x; } } }", want: `"root" directive is not allowed here in FILE:3`},
+	{name: "limit_except_add_header", body: "server { listen 127.0.0.1:18080; location / { limit_except GET { add_header a b; } } }", want: `"add_header" directive is not allowed here in FILE:3`},
+	{name: "limit_except_access_log", body: "server { listen 127.0.0.1:18080; location / { limit_except GET { access_log off; } } }", want: `"access_log" directive inside "limit_except" is not supported by sluice in FILE:3`, diff: "nginx takes access_log inside limit_except; sluice refuses it by name"},
+	{name: "limit_except_proxy_pass", body: "server { listen 127.0.0.1:18080; location / { limit_except GET { proxy_pass http://127.0.0.1:1; } } }", want: `"proxy_pass" directive inside "limit_except" is not supported by sluice in FILE:3`, diff: "nginx takes proxy_pass inside limit_except; sluice refuses it by name"},
 	{name: "charset_args", body: "charset a b;", want: `invalid number of arguments in "charset" directive in FILE:3`},
 	{name: "charset_duplicate", body: "charset utf-8; charset utf-8;", want: `"charset" directive is duplicate in FILE:3`},
 	{name: "charset_types_args", body: "charset_types;", want: `invalid number of arguments in "charset_types" directive in FILE:3`},
@@ -294,6 +318,9 @@ var httpAccepted = []acceptedCase{
 	{"charset_expires", "charset utf-8; charset_types text/css *; override_charset on; source_charset UTF-8; expires @24h; server { listen 18087; charset $arg_cs; expires modified -1y; location / { expires 1h30m; } location /e { expires epoch; } location /m { expires max; } location /o { expires off; charset off; } location /v { expires $arg_e; } }"},
 	{"charset_expires_if", "server { listen 18088; location / { if ($arg_x) { expires 1h; charset utf-8; override_charset on; source_charset utf-8; } } }"},
 	{"lingering", "lingering_close always; lingering_time 10s; server { listen 18089; lingering_timeout 1s; location / { lingering_close off; } }"},
+	{"auth_access", `satisfy any; auth_basic "Restricted \"x\""; auth_basic_user_file htpasswd; server { listen 18090; auth_basic off; auth_basic_user_file /etc/$host.htpasswd; satisfy all;
+		location / { auth_basic $arg_realm; allow 10.0.0.0/8; deny all; limit_except get post { allow 127.0.0.1; deny all; auth_basic le; auth_basic_user_file "";} }
+		location @n { limit_except PUT DELETE MKCOL COPY MOVE OPTIONS PROPFIND PROPPATCH LOCK UNLOCK PATCH HEAD { } } location ~ /r { limit_except GET { auth_basic off; } } }`},
 	{"client_side", "keepalive_timeout 65 60; keepalive_requests 100; keepalive_time 30m; client_max_body_size 2g; client_header_buffer_size 2k; large_client_header_buffers 8 16k; client_header_timeout 10s; client_body_timeout 10s; client_body_buffer_size 32k; send_timeout 5s; server_tokens build; underscores_in_headers on; ignore_invalid_headers off; tcp_nodelay off;"},
 }
 
