@@ -217,6 +217,9 @@ type HTTPSettings struct {
 
 	// Access are the allow and deny rules in order; the first match wins.
 	Access []StreamAccessRule `json:",omitempty"`
+	// Auth holds auth_basic, auth_basic_user_file and satisfy
+	// (http_auth.go).
+	Auth HTTPAuth `json:",omitzero"`
 	// AccessLogs are the access_log targets (default logs/access.log in
 	// the combined format); AccessLogOff is "access_log off".
 	AccessLogs   []HTTPAccessLog `json:",omitempty"`
@@ -510,7 +513,10 @@ type HTTPLocation struct {
 	AutoRedirect bool `json:",omitempty"`
 	// Locations are the nested locations in configuration order.
 	Locations []*HTTPLocation `json:",omitempty"`
-	Settings  HTTPSettings
+	// LimitExcept is the limit_except block of the location, nil for none
+	// (http_auth.go).
+	LimitExcept *HTTPLimitExcept `json:",omitempty"`
+	Settings    HTTPSettings
 
 	ifBlock *HTTPIf // set on the configuration of an if block (HTTPIf.Location)
 }
@@ -1006,8 +1012,8 @@ var httpDirectives = []*Spec{
 	{Name: "real_ip_recursive", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: setting(hset, flagValue, func(s *HTTPSettings) *bool { return &s.RealIPRecursive })},
 
 	// access and limits
-	{Name: "allow", Ctx: ctxHTTPAll, Args: Args1, Multi: true, Set: setHTTPAccess},
-	{Name: "deny", Ctx: ctxHTTPAll, Args: Args1, Multi: true, Set: setHTTPAccess},
+	{Name: "allow", Ctx: ctxHTTPAll | CtxHTTPLimitExcept, Args: Args1, Multi: true, Set: setHTTPAccess},
+	{Name: "deny", Ctx: ctxHTTPAll | CtxHTTPLimitExcept, Args: Args1, Multi: true, Set: setHTTPAccess},
 	{Name: "limit_conn_zone", Ctx: CtxHTTP, Args: Args2, Multi: true, Set: setHTTPLimitConnZone},
 	{Name: "limit_conn", Ctx: ctxHTTPAll, Args: Args2, Multi: true, Set: setHTTPLimitConn},
 	{Name: "limit_conn_status", Ctx: ctxHTTPAll, Args: Args1, Set: setting(hset, statusValue, func(s *HTTPSettings) *int { return &s.LimitConnStatus })},
@@ -2196,6 +2202,7 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 func mergeLocation(l *HTTPLocation, parent *HTTPSettings) {
 	l.Settings.merge(parent)
 	mergeIfLocations(l)
+	mergeLimitExcept(l)
 	for _, n := range l.Locations {
 		mergeLocation(n, &l.Settings)
 	}

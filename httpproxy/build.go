@@ -408,26 +408,27 @@ type location struct {
 	pass   *passConf
 	grpc   *grpcConf // grpc_pass (grpc.go)
 
-	http10     bool
-	keepalive  bool // upstream connections may be pooled
-	hostTmpl   *vars.Template[*request]
-	connTmpl   *vars.Template[*request]
-	connConst  []byte // Connection value when constant
-	connVar    bool
-	hostConst  []byte
-	hostVar    bool
-	sets       []setHeader
-	hide       []string // response headers not passed (lower case)
-	addHeaders []addHeader
-	logs       []*accesslog.Log[*request]
-	next       nextUpstream
-	access     []config.StreamAccessRule
-	connLimits []connLimit
-	reqLimits  []reqLimit
-	realIP     bool
-	realHeader string
-	tokens     []byte
-	bind       net.Addr // proxy_bind, or nil
+	http10      bool
+	keepalive   bool // upstream connections may be pooled
+	hostTmpl    *vars.Template[*request]
+	connTmpl    *vars.Template[*request]
+	connConst   []byte // Connection value when constant
+	connVar     bool
+	hostConst   []byte
+	hostVar     bool
+	sets        []setHeader
+	hide        []string // response headers not passed (lower case)
+	addHeaders  []addHeader
+	logs        []*accesslog.Log[*request]
+	next        nextUpstream
+	acc         accessConf       // allow/deny, auth_basic, satisfy (auth.go)
+	limitExcept *limitExceptConf // limit_except, nil for none (auth.go)
+	connLimits  []connLimit
+	reqLimits   []reqLimit
+	realIP      bool
+	realHeader  string
+	tokens      []byte
+	bind        net.Addr // proxy_bind, or nil
 
 	redirects       []redirectRule // proxy_redirect rules (redirect.go)
 	cookies         *cookieRules   // proxy_cookie_* rules (cookie.go); nil for none
@@ -583,7 +584,14 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 		l.next.mask |= nuNames[c]
 	}
 	l.next.tries, l.next.timeout = st.ProxyNextUpstreamTries, st.ProxyNextUpstreamTimeout
-	l.access = st.Access
+	acc, err := p.buildAccess(st, pos)
+	if err != nil {
+		return nil, err
+	}
+	l.acc = acc
+	if l.limitExcept, err = p.buildLimitExcept(lc); err != nil {
+		return nil, err
+	}
 	for _, lc := range st.LimitConns {
 		z := p.connZones[lc.Zone]
 		if z == nil {

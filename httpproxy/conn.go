@@ -485,10 +485,9 @@ func (c *conn) handle() bool {
 			break
 		}
 	}
-	if !matchAccess(l.access, r.remote.Addr(), c.unix) {
-		c.logf(r.srv, errlog.LevelError, "access forbidden by rule")
+	if status := c.accessPhase(r, l); status != 0 {
 		c.discardBody(r)
-		return c.finish(r, c.sendError(r, 403))
+		return c.finish(r, c.sendError(r, status))
 	}
 	for _, lc := range l.connLimits {
 		key := lc.z.key.Append(r.scratch[:0], r)
@@ -562,22 +561,22 @@ func (c *conn) writeLogs(r *request) {
 // serverOf returns the compiled server of a route server.
 func (p *proxy) serverOf(s *route.Server) *server { return p.servers[s.Conf] }
 
-// matchAccess applies allow/deny rules; it reports whether the client is
-// allowed.
-func matchAccess(rules []config.StreamAccessRule, addr netip.Addr, unix bool) bool {
+// matchAccessRule applies allow/deny rules: it reports whether a rule
+// matched the client and whether that rule allows it.
+func matchAccessRule(rules []config.StreamAccessRule, addr netip.Addr, unix bool) (allow, matched bool) {
 	for _, r := range rules {
 		switch {
 		case r.All:
-			return r.Allow
+			return r.Allow, true
 		case r.Unix:
 			if unix {
-				return r.Allow
+				return r.Allow, true
 			}
 		case !unix && addr.IsValid() && r.Net.Contains(addr.Unmap()):
-			return r.Allow
+			return r.Allow, true
 		}
 	}
-	return true
+	return false, false
 }
 
 // realIP replaces the client address with the one the real_ip_header gives
@@ -681,7 +680,6 @@ func (c *conn) appendHeadStart(dst []byte, r *request, status int, line []byte) 
 // expires (r.exp, set by setExpires) not yet sent, the add_header headers
 // and the blank line.
 func (c *conn) appendHeadEnd(dst []byte, r *request, status int) []byte {
-	dst = appendErrorPageHeaders(dst, r)
 	if r.keepAlive {
 		dst = append(dst, "Connection: keep-alive\r\n"...)
 		if t := r.loc.set.KeepaliveHeaderTimeout; t > 0 {
@@ -692,6 +690,7 @@ func (c *conn) appendHeadEnd(dst []byte, r *request, status int) []byte {
 	} else {
 		dst = append(dst, "Connection: close\r\n"...)
 	}
+	dst = appendErrorPageHeaders(dst, r)
 	dst = appendExpires(dst, &r.exp)
 	if len(r.loc.addHeaders) > 0 {
 		add := safeStatus(status)

@@ -35,8 +35,8 @@ type epState struct {
 	// an upstream again.
 	internal bool
 	changes  int
-	// wwwAuth is the WWW-Authenticate of an intercepted 401, sent with
-	// the error page.
+	// wwwAuth is the WWW-Authenticate of an intercepted 401, or of the
+	// 401 of auth_basic, sent with the error page.
 	wwwAuth []byte
 }
 
@@ -203,9 +203,8 @@ func (c *conn) serveRedirected(r *request) bool {
 		return c.internalRedirect(r, r.h1.URI, r.h1.Args)
 	}
 	l = r.loc // an if block may have changed it
-	if !matchAccess(l.access, r.remote.Addr(), c.unix) {
-		c.logf(r.srv, errlog.LevelError, "access forbidden by rule")
-		return c.sendError(r, 403)
+	if status := c.accessPhase(r, l); status != 0 {
+		return c.sendError(r, status)
 	}
 	switch {
 	case l.stub:

@@ -45,8 +45,11 @@ func appendErrorPage(dst []byte, s int, tokens []byte) []byte {
 		dst = append(dst, "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large</center>\r\n"...)
 	} else {
 		line := statusLine(s)
-		if s == 302 {
+		switch s {
+		case 302:
 			line = "302 Found" // nginx's page, though its status line says "Moved Temporarily"
+		case 401:
+			line = "401 Authorization Required" // and "Unauthorized" in the status line
 		}
 		dst = append(dst, "<html>\r\n<head><title>"...)
 		dst = append(dst, line...)

@@ -403,10 +403,16 @@ func (c *conn) serverRewrite(r *request) (bool, bool) {
 
 // locationRewrite runs the location's rewrite directives. It reports whether
 // a response was sent (and whether the connection may be kept), or whether
-// the location is to be found again for a rewritten URI.
+// the location is to be found again for a rewritten URI. A request that
+// the location's limit_except limits runs none of them, as in nginx (the
+// block's configuration has no rewrite directives of its own and does not
+// inherit the location's).
 func (c *conn) locationRewrite(r *request) (answered, ok, again bool) {
 	l := r.loc
 	if len(l.script) == 0 {
+		return false, false, false
+	}
+	if le := l.limitExcept; le != nil && !methodIn(le.methods, r.h1.Method) {
 		return false, false, false
 	}
 	if r.m.Location != nil && r.m.Location.Conf == l.cfg {

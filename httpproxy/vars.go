@@ -362,7 +362,7 @@ func defineVars(t *vars.Table[*request]) error {
 			v := r.h1.Get("content-type")
 			return append(dst, v...), v != nil
 		}},
-		{"remote_user", func(dst []byte, r *request) ([]byte, bool) { return dst, false }},
+		{"remote_user", appendRemoteUser},
 		{"connection", func(dst []byte, r *request) ([]byte, bool) {
 			return strconv.AppendUint(dst, r.c.id, 10), true
 		}},

@@ -38,6 +38,7 @@ var modules = []struct {
 	{"http_realip_module", true},
 	{"http_stub_status_module", true},
 	{"http_gzip_module", true},
+	{"http_auth_basic_module", true},
 	{"http_grpc_module", true},
 }
 
