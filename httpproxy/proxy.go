@@ -1487,13 +1487,17 @@ const headWatchDelay = 20 * time.Millisecond
 // request, the upstream connection closed, as nginx does with
 // proxy_ignore_client_abort off. Each connection has one, armed for each
 // request and stopped before the connection is used again; its timer is
-// made once. A nil *headWatch watches nothing.
+// made once. A head that comes before the timer fires (the common case)
+// costs a timer reset and stop, and no lock: the timer's function runs
+// only when Stop fails, and stop then waits for it to finish (fired), so
+// no run of it outlives the request it was armed for. A nil *headWatch
+// watches nothing.
 type headWatch struct {
-	mu      sync.Mutex
 	armed   bool // a response head is awaited
 	c       *conn
 	uc      *upConn
 	t       *time.Timer
+	fired   chan struct{} // fire has done its work
 	w       clientWatch
 	aborted bool
 }
@@ -1505,12 +1509,11 @@ func (c *conn) watchHead(uc *upConn) *headWatch {
 		return nil
 	}
 	hw := &c.hw
-	hw.mu.Lock()
 	hw.armed, hw.aborted = true, false
 	hw.c, hw.uc = c, uc
 	hw.w = clientWatch{}
-	hw.mu.Unlock()
 	if hw.t == nil {
+		hw.fired = make(chan struct{}, 1)
 		hw.t = time.AfterFunc(headWatchDelay, hw.fire)
 	} else {
 		hw.t.Reset(headWatchDelay)
@@ -1518,14 +1521,10 @@ func (c *conn) watchHead(uc *upConn) *headWatch {
 	return hw
 }
 
-// fire starts the watch, unless the head came first. A late run from an
-// earlier arming only starts the current watch sooner.
+// fire starts the watch: the head has not come within headWatchDelay.
 func (hw *headWatch) fire() {
-	hw.mu.Lock()
-	defer hw.mu.Unlock()
-	if hw.armed && !hw.w.running {
-		hw.w.start(hw.c, hw.uc)
-	}
+	hw.w.start(hw.c, hw.uc)
+	hw.fired <- struct{}{}
 }
 
 // stop ends the watch (if it runs, it is woken and waited for) and
@@ -1535,14 +1534,15 @@ func (hw *headWatch) stop(c *conn) bool {
 	if hw == nil {
 		return false
 	}
-	hw.mu.Lock()
 	if !hw.armed {
-		hw.mu.Unlock()
 		return hw.aborted
 	}
 	hw.armed = false
-	hw.mu.Unlock()
-	hw.t.Stop()
+	if hw.t.Stop() {
+		hw.uc = nil
+		return false
+	}
+	<-hw.fired
 	hw.w.stop(c)
 	hw.aborted = hw.w.aborted()
 	hw.uc = nil
