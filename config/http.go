@@ -658,10 +658,14 @@ func (s *HTTPServerSettings) mark(name string) {
 
 // httpInherit lists how each inheritable location setting is copied; the
 // key is the name recorded by mark.
-var httpInherit = []struct {
+// httpInheritRule copies the setting of one directive (key) from an
+// enclosing level to a level that does not set it.
+type httpInheritRule struct {
 	key  string
 	copy func(dst, src *HTTPSettings)
-}{
+}
+
+var httpInherit = []httpInheritRule{
 	{"keepalive_timeout", func(d, s *HTTPSettings) {
 		d.KeepaliveTimeout, d.KeepaliveHeaderTimeout = s.KeepaliveTimeout, s.KeepaliveHeaderTimeout
 	}},

@@ -51,10 +51,7 @@ var limitExceptMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "MKCOL
 	"OPTIONS", "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "PATCH"}
 
 func init() {
-	httpInherit = append(httpInherit, []struct {
-		key  string
-		copy func(dst, src *HTTPSettings)
-	}{
+	httpInherit = append(httpInherit, []httpInheritRule{
 		{"auth_basic", func(d, s *HTTPSettings) { d.Auth.Realm = s.Auth.Realm }},
 		{"auth_basic_user_file", func(d, s *HTTPSettings) {
 			d.Auth.UserFile, d.Auth.UserFilePrefix = s.Auth.UserFile, s.Auth.UserFilePrefix

@@ -35,10 +35,7 @@ var defaultCharsetTypes = []string{"text/html", "text/xml", "text/plain", "text/
 var defaultHTTPCharset = HTTPCharset{Types: defaultCharsetTypes}
 
 func init() {
-	httpInherit = append(httpInherit, []struct {
-		key  string
-		copy func(dst, src *HTTPSettings)
-	}{
+	httpInherit = append(httpInherit, []httpInheritRule{
 		{"charset", func(d, s *HTTPSettings) { d.Charset.Charset = s.Charset.Charset }},
 		{"charset_types", func(d, s *HTTPSettings) {
 			d.Charset.Types, d.Charset.AnyType = s.Charset.Types, s.Charset.AnyType

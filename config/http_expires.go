@@ -29,10 +29,7 @@ type HTTPExpires struct {
 }
 
 func init() {
-	httpInherit = append(httpInherit, struct {
-		key  string
-		copy func(dst, src *HTTPSettings)
-	}{"expires", func(d, s *HTTPSettings) { d.Expires = s.Expires }})
+	httpInherit = append(httpInherit, httpInheritRule{"expires", func(d, s *HTTPSettings) { d.Expires = s.Expires }})
 	register(httpExpiresDirectives)
 }
 

@@ -193,10 +193,7 @@ func mergeExt[T any](set map[string]bool, d **T, s *T, table []struct {
 func init() {
 	register(httpGRPCDirectives)
 	httpInherit = append(httpInherit,
-		struct {
-			key  string
-			copy func(dst, src *HTTPSettings)
-		}{"", func(d, s *HTTPSettings) {
+		httpInheritRule{"", func(d, s *HTTPSettings) {
 			mergeExt(d.set, &d.GRPC, s.GRPC, grpcInherit)
 			mergeExt(d.set, &d.HTTP2, s.HTTP2, http2LocInherit)
 		}})

@@ -49,10 +49,7 @@ var defaultHTTPGzip = HTTPGzip{
 var gzipProxiedValues = []string{"off", "expired", "no-cache", "no-store", "private", "no_last_modified", "no_etag", "auth", "any"}
 
 func init() {
-	httpInherit = append(httpInherit, []struct {
-		key  string
-		copy func(dst, src *HTTPSettings)
-	}{
+	httpInherit = append(httpInherit, []httpInheritRule{
 		{"gzip", func(d, s *HTTPSettings) { d.Gzip.On = s.Gzip.On }},
 		{"gzip_types", func(d, s *HTTPSettings) { d.Gzip.Types, d.Gzip.AnyType = s.Gzip.Types, s.Gzip.AnyType }},
 		{"gzip_min_length", func(d, s *HTTPSettings) { d.Gzip.MinLength = s.Gzip.MinLength }},

@@ -66,10 +66,7 @@ var httpSSLDirectives = []*Spec{
 	{Name: "proxy_ssl_session_reuse", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: proxySSLSetting(flagValue, func(p *HTTPProxySSL) *bool { return &p.SessionReuse })},
 }
 
-var httpProxySSLInherit = []struct {
-	key  string
-	copy func(dst, src *HTTPSettings)
-}{
+var httpProxySSLInherit = []httpInheritRule{
 	{"proxy_ssl_server_name", func(d, s *HTTPSettings) { d.ProxySSL.ServerName = s.ProxySSL.ServerName }},
 	{"proxy_ssl_name", func(d, s *HTTPSettings) { d.ProxySSL.Name = s.ProxySSL.Name }},
 	{"proxy_ssl_verify", func(d, s *HTTPSettings) { d.ProxySSL.Verify = s.ProxySSL.Verify }},
