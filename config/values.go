@@ -45,6 +45,10 @@ func parseScaled(s string, giga bool) (int64, error) {
 	return n * scale, nil
 }
 
+// ParseDigits parses a non-empty string of ASCII digits, as ngx_atoi:
+// false for anything else or a value past int64.
+func ParseDigits(s string) (int64, bool) { return parseDigits(s) }
+
 // parseDigits parses a non-empty string of ASCII digits.
 func parseDigits(s string) (int64, bool) {
 	if s == "" {

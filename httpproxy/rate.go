@@ -92,25 +92,10 @@ func (c *conn) setLimitRate(r *request, t *vars.Template[*request]) {
 // number of bytes per second (0: no limit); other values are ignored, as
 // by nginx.
 func xAccelLimitRate(r *request, v []byte) {
-	n, ok := parseDigits(v)
+	n, ok := config.ParseDigits(string(v))
 	if ok {
 		r.rate.rate, r.rate.set = n, true
 	}
-}
-
-// parseDigits parses a non-negative decimal number as ngx_atoi.
-func parseDigits(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
 
 // startRate fixes the rate limit of a response whose body is about to be
