@@ -32,6 +32,7 @@ type upConn struct {
 	// after them are the state of exchange (proxy.go).
 	sock  net.Conn
 	rc    syscall.RawConn
+	lazy  *upSock // sock while its handshake may be under way (dialSock)
 	xfn   func(fd uintptr) bool
 	xreq  []byte
 	xbuf  []byte
@@ -119,5 +120,14 @@ func (p *pool) close() {
 		for _, uc := range list {
 			uc.nc.Close()
 		}
+	}
+}
+
+// noDelay sets TCP_NODELAY on a lazy socket of dialSock, which leaves it
+// unset for a request written whole, before writes that may follow one
+// another.
+func (uc *upConn) noDelay() {
+	if s, ok := uc.sock.(*upSock); ok {
+		s.setNoDelay()
 	}
 }

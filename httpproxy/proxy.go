@@ -109,16 +109,8 @@ func (c *conn) proxyPass(r *request) bool {
 			}
 		}
 		if err != nil {
-			timeout := errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err)
-			cond, status := nuError, 502
-			if timeout {
-				cond, status = nuTimeout, 504
-			}
-			c.logf(r.srv, errlog.LevelError, connectErrorText(err, timeout))
-			t.status, t.response = status, c.h.p.now().Sub(tStart)
-			sel.Done(balance.Outcome{Failed: true})
-			lastStatus = status
-			if c.mayRetry(r, l, cond, false, bodyGone) {
+			var retry bool
+			if lastStatus, retry = c.connectFailed(r, l, sel, t, tStart, err, bodyGone); retry {
 				continue
 			}
 			break
@@ -149,6 +141,13 @@ func (c *conn) proxyPass(r *request) bool {
 			if reused && !bodyGone {
 				fresh = true
 				goto attempt
+			}
+			if isDialError(err) { // a lazy connection's handshake failed
+				var retry bool
+				if lastStatus, retry = c.connectFailed(r, l, sel, t, tStart, err, bodyGone); retry {
+					continue
+				}
+				break
 			}
 			if errors.Is(err, errClientBody) {
 				// the client failed, not the server
@@ -300,6 +299,22 @@ func (c *conn) mayRetry(r *request, l *location, cond uint32, reached, bodyGone 
 	return true
 }
 
+// connectFailed logs and accounts a failed connection to the upstream
+// server of sel; it returns the status to answer with and whether the
+// next server may be tried.
+func (c *conn) connectFailed(r *request, l *location, sel balance.Selection, t *try, tStart time.Time, err error, bodyGone bool) (int, bool) {
+	timeout := errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err)
+	cond, status := nuError, 502
+	if timeout {
+		cond, status = nuTimeout, 504
+	}
+	c.logf(r.srv, errlog.LevelError, connectErrorText(err, timeout))
+	t.connect = -1
+	t.status, t.response = status, c.h.p.now().Sub(tStart)
+	sel.Done(balance.Outcome{Failed: true})
+	return status, c.mayRetry(r, l, cond, false, bodyGone)
+}
+
 // upstreamConn returns a pooled connection to peer, or a new one; now is
 // the time of the attempt.
 func (c *conn) upstreamConn(r *request, up *upstream, peer *balance.Peer, l *location, fresh bool, now time.Time) (*upConn, bool, error) {
@@ -314,12 +329,18 @@ func (c *conn) upstreamConn(r *request, up *upstream, peer *balance.Peer, l *loc
 	}
 	var nc net.Conn
 	var err error
+	var lazy *upSock
 	if d := c.h.p.opts.Dial; d != nil {
 		nc, err = d(peer.Network(), peer.DialAddr(), l.set.ProxyConnectTimeout, l.bind)
 	} else if ap, ok := sockAddr(peer, l); ok {
+		// A plain connection is lazy: sendRequest's first write learns
+		// how the handshake ended.
 		var s *upSock
-		if s, err = dialSock(ap, l.set.ProxyConnectTimeout, l.set.ProxySocketKeepalive); err == nil {
+		if s, err = dialSock(ap, l.set.ProxyConnectTimeout, l.set.ProxySocketKeepalive, r.upTLS == nil); err == nil {
 			nc = s
+			if s.connecting {
+				lazy = s
+			}
 		}
 	} else {
 		// KeepAlive -1: the net package leaves SO_KEEPALIVE alone, off
@@ -339,7 +360,7 @@ func (c *conn) upstreamConn(r *request, up *upstream, peer *balance.Peer, l *loc
 	if err != nil {
 		return nil, false, err
 	}
-	uc := &upConn{nc: nc, key: key, created: now}
+	uc := &upConn{nc: nc, key: key, created: now, lazy: lazy}
 	switch nc.(type) {
 	case *net.TCPConn, *upSock:
 		if rc := rawConn(nc); rc != nil {
@@ -444,6 +465,17 @@ func (uc *upConn) exchangeStep(fd uintptr) bool {
 	if uc.xwrit < 0 {
 		m, err := writeAll(int(fd), uc.xreq)
 		uc.xwrit = m
+		if s := uc.lazy; s != nil {
+			underWay, derr := s.firstWrite(m, err)
+			if underWay {
+				return true // sendRequest waits for the handshake
+			}
+			uc.lazy = nil
+			if derr != nil {
+				uc.xerr = derr
+				return true
+			}
+		}
 		switch {
 		case err == syscall.EAGAIN:
 			return true // the caller writes the rest
@@ -857,6 +889,16 @@ func (c *conn) sendRequest(r *request, l *location, uc *upConn, mode int, body [
 		uh = uh[w:] // a full socket buffer: the rest as usual
 		sent = w > 0
 	}
+	if s := uc.lazy; s != nil {
+		uc.lazy = nil
+		t := &r.tries[len(r.tries)-1]
+		start := c.h.p.now()
+		if err := s.finishConnect(l.set.ProxyConnectTimeout); err != nil {
+			return false, false, 0, nil, err
+		}
+		t.connect += c.h.p.now().Sub(start)
+	}
+	uc.noDelay() // writes may follow one another
 	uc.wdl.set(uc.nc, false, l.set.ProxySendTimeout)
 	n, err := uc.nc.Write(uh)
 	if n > 0 {
@@ -1397,6 +1439,7 @@ func skipResponseHeader(name []byte, l *location, upgrade bool) bool {
 // tunnel copies both directions of an upgraded connection until each side
 // has closed, passing half-closes on.
 func (c *conn) tunnel(r *request, l *location, uc *upConn) {
+	uc.noDelay()
 	// client bytes that arrived after the request head
 	if c.r0 < c.r1 {
 		uc.nc.Write(c.buf[c.r0:c.r1])

@@ -16,6 +16,11 @@ const haveSock = false
 // upSock is the Linux upstream socket (upsock_linux.go).
 type upSock struct{ net.Conn }
 
-func dialSock(netip.AddrPort, time.Duration, bool) (*upSock, error) {
+func dialSock(netip.AddrPort, time.Duration, bool, bool) (*upSock, error) {
 	return nil, errors.New("httpproxy: no socket dialer on this platform")
 }
+
+func (*upSock) setNoDelay()                         {}
+func (*upSock) finishConnect(time.Duration) error   { return nil }
+func (*upSock) firstWrite(int, error) (bool, error) { return false, nil }
+func isDialError(error) bool                        { return false }

@@ -6,10 +6,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,7 +32,7 @@ func TestDialSockRefused(t *testing.T) {
 	}
 	ap := netip.MustParseAddrPort(ln.Addr().String())
 	ln.Close()
-	_, err = dialSock(ap, time.Second, false)
+	_, err = dialSock(ap, time.Second, false, false)
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial a closed port: %v, want connection refused", err)
 	}
@@ -61,7 +64,7 @@ func fullListener(t *testing.T) (fd int, ap netip.AddrPort) {
 func TestDialSockTimeout(t *testing.T) {
 	_, ap := fullListener(t)
 	start := time.Now()
-	_, err := dialSock(ap, 150*time.Millisecond, false)
+	_, err := dialSock(ap, 150*time.Millisecond, false, false)
 	el := time.Since(start)
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("dial a full queue: %v, want a timeout", err)
@@ -92,7 +95,7 @@ func TestDialSockSlowHandshake(t *testing.T) {
 			accepted <- nfd
 		}
 	}()
-	s, err := dialSock(ap, 5*time.Second, false)
+	s, err := dialSock(ap, 5*time.Second, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +214,7 @@ func TestDialSockIPv6(t *testing.T) {
 		defer c.Close()
 		io.Copy(c, c)
 	}()
-	s, err := dialSock(netip.MustParseAddrPort(ln.Addr().String()), time.Second, false)
+	s, err := dialSock(netip.MustParseAddrPort(ln.Addr().String()), time.Second, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,4 +292,207 @@ func TestProxySocketKeepalive(t *testing.T) {
 			t.Errorf("upstream %s: SO_KEEPALIVE %d (%v), want %d", name, got, gerr, want)
 		}
 	}
+}
+
+// noDelayOn reads TCP_NODELAY from s.
+func noDelayOn(t *testing.T, s *upSock) bool {
+	t.Helper()
+	var v int
+	var err error
+	s.rc.Control(func(fd uintptr) { v, err = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v != 0
+}
+
+// rawFirstWrite makes the first write to a lazy socket as exchange does
+// and returns what firstWrite makes of it.
+func rawFirstWrite(s *upSock, b []byte) (underWay bool, err error) {
+	var m int
+	var werr error
+	s.rc.Control(func(fd uintptr) { m, werr = writeAll(int(fd), b) })
+	return s.firstWrite(m, werr)
+}
+
+// TestDialSockLazy: a lazy dial leaves the handshake to the first write,
+// which carries the bytes once it has ended, fails with connect's error
+// if it failed, and says it is under way otherwise; finishConnect then
+// waits for it within the connect timeout. TCP_NODELAY is left for
+// setNoDelay.
+func TestDialSockLazy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(waitLimit))
+		b := make([]byte, 8)
+		n, _ := io.ReadFull(c, b)
+		got <- string(b[:n])
+	}()
+	ap := netip.MustParseAddrPort(ln.Addr().String())
+	s, err := dialSock(ap, time.Second, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if underWay, err := rawFirstWrite(s, []byte("GET / HT")); underWay || err != nil || s.connecting {
+		t.Fatalf("first write over loopback: under way %v, %v", underWay, err)
+	}
+	if noDelayOn(t, s) {
+		t.Error("TCP_NODELAY set on a lazy socket")
+	}
+	s.setNoDelay()
+	if !noDelayOn(t, s) {
+		t.Error("setNoDelay did not set TCP_NODELAY")
+	}
+	s.Close()
+	if g := <-got; g != "GET / HT" {
+		t.Errorf("server read %q", g)
+	}
+	ln.Close()
+
+	s, err = dialSock(ap, time.Second, false, true)
+	if err != nil {
+		t.Fatalf("a lazy dial to a closed port fails at the first write, not at once: %v", err)
+	}
+	_, err = rawFirstWrite(s, []byte("GET"))
+	s.Close()
+	if !isDialError(err) || !errors.Is(err, syscall.ECONNREFUSED) || errText(err) != "(111: Connection refused)" {
+		t.Fatalf("first write to a closed port: %v, want connect's connection refused", err)
+	}
+
+	_, ap = fullListener(t)
+	s, err = dialSock(ap, time.Second, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if underWay, err := rawFirstWrite(s, []byte("x")); !underWay || err != nil {
+		t.Fatalf("first write to a full queue: under way %v, %v", underWay, err)
+	}
+	start := time.Now()
+	err = s.finishConnect(150 * time.Millisecond)
+	if !isDialError(err) || !isTimeout(err) {
+		t.Fatalf("finishConnect on a full queue: %v, want a dial timeout", err)
+	}
+	if el := time.Since(start); el > 900*time.Millisecond {
+		t.Errorf("timed out after %v, want about 150ms", el)
+	}
+}
+
+// TestLazyConnectProxy drives lazy connections through the proxy: a
+// refused server is a connect failure (logged as nginx logs it, with no
+// connect time) and the next server answers; a handshake that does not
+// end within proxy_connect_timeout is a 504; one that ends late still
+// carries the request, and its connect time counts the wait.
+func TestLazyConnectProxy(t *testing.T) {
+	good := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "good") }))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	lfd, full := fullListener(t)
+	if _, err := os.Stat("/proc/net/tcp"); err != nil {
+		t.Skip("no /proc/net/tcp")
+	}
+	_, blackhole := fullListener(t)
+	t.Cleanup(func() { syscall.Shutdown(lfd, syscall.SHUT_RDWR) })
+	go func() {
+		// Make room once the proxy's first SYN has been dropped: it is
+		// resent after a second.
+		waitSynSent(t, full.Port())
+		for {
+			nfd, _, err := syscall.Accept4(lfd, syscall.SOCK_CLOEXEC)
+			if err != nil {
+				return
+			}
+			go func() {
+				defer syscall.Close(nfd)
+				tv := syscall.NsecToTimeval(int64(waitLimit))
+				syscall.SetsockoptTimeval(nfd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+				b := make([]byte, 1024)
+				if n, _ := syscall.Read(nfd, b); n > 0 {
+					syscall.Write(nfd, []byte("HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nlate"))
+				}
+			}()
+		}
+	}()
+	h := startProxy(t, `events {} http {
+		log_format up "$uri|$status|$upstream_addr|$upstream_status|$upstream_connect_time";
+		access_log {{DIR}}/logs/up.log up;
+		upstream refused { server `+closed+`; server `+good.addr+`; }
+		server { listen 127.0.0.1:18080;
+			location /refused { proxy_pass http://refused; }
+			location /late { proxy_pass http://`+full.String()+`; proxy_connect_timeout 5s; }
+			location /timeout { proxy_pass http://`+blackhole.String()+`; proxy_connect_timeout 300ms; }
+		}
+	}`, Options{})
+	for _, c := range []struct{ path, status, body string }{
+		{"/refused", "200", "good"},
+		{"/late", "200", "late"},
+		{"/timeout", "504", ""},
+	} {
+		resp, err := http.Get(h.url("127.0.0.1:18080", c.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strconv.Itoa(resp.StatusCode) != c.status || c.body != "" && string(b) != c.body {
+			t.Errorf("%s: %d %q, want %s %q", c.path, resp.StatusCode, b, c.status, c.body)
+		}
+	}
+	var lines []string
+	testutil.WaitFor(t, "three log lines", func() bool {
+		b, _ := os.ReadFile(filepath.Join(h.dir, "logs/up.log"))
+		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
+		return len(lines) == 3
+	})
+	f := strings.Split(lines[0], "|")
+	if f[1] != "200" || f[2] != closed+", "+good.addr || f[3] != "502, 200" || !strings.HasPrefix(f[4], "-, 0.0") {
+		t.Errorf("refused then good: %q", lines[0])
+	}
+	f = strings.Split(lines[1], "|")
+	if ct, err := strconv.ParseFloat(f[4], 64); f[1] != "200" || err != nil || ct < 0.5 {
+		t.Errorf("late handshake: %q, want a connect time of about a second", lines[1])
+	}
+	f = strings.Split(lines[2], "|")
+	if f[1] != "504" || f[3] != "504" || f[4] != "-" {
+		t.Errorf("timeout: %q", lines[2])
+	}
+	for _, want := range []string{
+		"connect() failed (111: Connection refused) while connecting to upstream",
+		"upstream timed out (110: Connection timed out) while connecting to upstream",
+	} {
+		if !strings.Contains(h.errs.String(), want) {
+			t.Errorf("error log lacks %q:\n%s", want, h.errs.String())
+		}
+	}
+}
+
+// waitSynSent waits until a loopback socket is in SYN-SENT towards port,
+// as /proc/net/tcp shows it.
+func waitSynSent(t *testing.T, port uint16) {
+	want := fmt.Sprintf(":%04X", port)
+	deadline := time.Now().Add(waitLimit)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile("/proc/net/tcp")
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 3 && strings.HasSuffix(f[2], want) && f[3] == "02" {
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Errorf("no connection in SYN-SENT to port %d", port)
 }
