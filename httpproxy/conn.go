@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicelb/sluice/proxyproto"
 	"io"
 	"log/slog"
 	"net"
@@ -54,7 +55,10 @@ type conn struct {
 	local  netip.AddrPort
 	opened time.Time
 	proto  []byte // the protocol of an HTTP/2 stream's request (protoConn), or nil
-	reset  bool   // close with a reset (reset_timedout_connection)
+	// pp is the PROXY protocol header of a connection to a listen ...
+	// proxy_protocol address, when it carried addresses (proxyproto.go).
+	pp    *proxyproto.Header
+	reset bool // close with a reset (reset_timedout_connection)
 	// unread says that a response which ends the connection left client
 	// bytes unread (a body it did not read); ended says the connection
 	// ends because a response said so, and noLinger that the client
@@ -151,7 +155,7 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 	c := connPool.Get().(*conn)
 	c.h, c.nc = h, nc
 	if stream {
-		c.id, c.proto = pc.ConnID(), pc.Proto()
+		c.id, c.proto, c.pp = pc.ConnID(), pc.Proto(), pc.proxyHeader()
 	} else {
 		c.id = connSeq.Add(1)
 	}
@@ -172,7 +176,11 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 	if tc, ok := nc.(*net.TCPConn); ok && !h.def.def.set.TCPNodelay {
 		tc.SetNoDelay(false)
 	}
-	tlsOK := h.tls == nil || stream || c.startTLS(ctx) // tls.go
+	ppOK := stream || !h.listen.ProxyProtocol || c.readProxyHeader() // proxyproto.go
+	if !ppOK {
+		c.noLinger = true
+	}
+	tlsOK := ppOK && (h.tls == nil || stream || c.startTLS(ctx)) // tls.go
 	c.rc = rawConn(c.nc)
 	if tlsOK && (stream || h.listen.SSL || !h.h2c() || !c.sniffH2(ctx)) {
 		c.serve(ctx)
@@ -219,7 +227,7 @@ func (c *conn) release() {
 	c.r0, c.r1, c.headEnd, c.requests = 0, 0, 0, 0
 	c.reset, c.unread, c.ended, c.noLinger = false, false, false, false
 	c.carry = c.carry[:0]
-	c.h, c.nc, c.rc, c.proto = nil, nil, nil, nil
+	c.h, c.nc, c.rc, c.proto, c.pp = nil, nil, nil, nil, nil
 	c.rdl, c.wdl = deadline{}, deadline{}
 	c.tls = connTLS{}
 	c.putRequest()
@@ -452,6 +460,9 @@ func (c *conn) handle() bool {
 	if c.h.tls != nil && !c.checkTLS(r) {
 		return c.finish(r, false)
 	}
+	if l := r.srv.def; l.set.RealIPFrom != nil {
+		c.realIP(r, l) // nginx's post-read phase: the server's settings
+	}
 	if answered, ok := c.serverRewrite(r); answered {
 		return c.finish(r, ok)
 	}
@@ -463,8 +474,8 @@ func (c *conn) handle() bool {
 			r.loc = p.locs[r.m.Location.Conf]
 		}
 		l = r.loc
-		if l.set.RealIPFrom != nil {
-			c.realIP(r)
+		if !r.realSet && l.set.RealIPFrom != nil {
+			c.realIP(r, l) // the preaccess phase: the location's
 		}
 		if r.m.Redirect {
 			c.discardBody(r)
@@ -579,10 +590,14 @@ func matchAccessRule(rules []config.StreamAccessRule, addr netip.Addr, unix bool
 	return false, false
 }
 
-// realIP replaces the client address with the one the real_ip_header gives
-// when the connection comes from a trusted address (set_real_ip_from).
-func (c *conn) realIP(r *request) {
-	s := r.loc.set
+// realIP replaces the client address with the one the real_ip_header of
+// l gives when the connection comes from an address l trusts
+// (set_real_ip_from). As in nginx it runs with the server's settings
+// before the server's rewrite directives, and with the location's once
+// one is chosen unless the address was already replaced; $remote_port is
+// the header's port for proxy_protocol and empty for other headers.
+func (c *conn) realIP(r *request, l *location) {
+	s := l.set
 	trusted := func(a netip.Addr) bool {
 		for _, f := range s.RealIPFrom {
 			if f.Unix && c.unix || !f.Unix && a.IsValid() && f.Net.Contains(a.Unmap()) {
@@ -594,16 +609,22 @@ func (c *conn) realIP(r *request) {
 	if !trusted(c.remote.Addr()) {
 		return
 	}
+	if l.realHeader == "proxy_protocol" {
+		if c.pp != nil {
+			r.remote, r.realSet = c.pp.Source, true
+		}
+		return
+	}
 	var val []byte
 	var ok bool
-	val, ok = findHeader(r.scratch[:0], r.h1.Headers, r.loc.realHeader)
+	val, ok = findHeader(r.scratch[:0], r.h1.Headers, l.realHeader)
 	r.scratch = val
 	if !ok {
 		return
 	}
-	if r.loc.realHeader != "x-forwarded-for" && r.loc.realHeader != "x-real-ip" {
+	if l.realHeader != "x-forwarded-for" && l.realHeader != "x-real-ip" {
 		if a, err := netip.ParseAddr(strings.TrimSpace(string(val))); err == nil {
-			r.remote = netip.AddrPortFrom(a, 0)
+			r.remote, r.realSet = netip.AddrPortFrom(a, 0), true
 		}
 		return
 	}
@@ -615,7 +636,7 @@ func (c *conn) realIP(r *request) {
 		if err != nil {
 			return
 		}
-		r.remote = netip.AddrPortFrom(a, 0)
+		r.remote, r.realSet = netip.AddrPortFrom(a, 0), true
 		if !s.RealIPRecursive || !trusted(a) {
 			return
 		}
@@ -961,9 +982,12 @@ func (c *conn) logf(s *server, level slog.Level, msg string) {
 	var b strings.Builder
 	b.WriteString(msg)
 	b.WriteString(", client: ")
-	if c.unix {
+	switch {
+	case r != nil && r.realSet: // realip replaced the address, as nginx logs it
+		b.WriteString(r.remote.Addr().Unmap().String())
+	case c.unix:
 		b.WriteString("unix:")
-	} else {
+	default:
 		b.WriteString(c.remote.Addr().Unmap().String())
 	}
 	b.WriteString(", server: ")

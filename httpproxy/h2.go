@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/sluicelb/sluice/proxyproto"
 	"io"
 	"log"
 	"net"
@@ -97,9 +98,9 @@ func clampWindow(n int64) int32 {
 // Each stream is served by the HTTP/1.1 engine as one request on a
 // streamConn, so that routing, access, limits, variables, logs and
 // proxying are those of HTTP/1.1.
-func (h *Handler) serveH2(ctx context.Context, nc net.Conn) {
+func (h *Handler) serveH2(ctx context.Context, nc net.Conn, pp *proxyproto.Header) {
 	st := h.h2server()
-	hc := &h2Conn{h: h, nc: nc, id: connSeq.Add(1), ctx: ctx, opened: h.p.now()}
+	hc := &h2Conn{h: h, nc: nc, pp: pp, id: connSeq.Add(1), ctx: ctx, opened: h.p.now()}
 	if ts, ok := nc.(tlsStater); ok {
 		hc.tls = ts
 	}
@@ -142,7 +143,7 @@ func (c *conn) sniffH2(ctx context.Context) bool {
 	pre := append([]byte(nil), c.buf[:c.r1]...)
 	putBuf(c.buf)
 	c.buf, c.r0, c.r1 = nil, 0, 0
-	h.serveH2(ctx, &prefixConn{Conn: c.nc, pre: pre})
+	h.serveH2(ctx, &prefixConn{Conn: c.nc, pre: pre}, c.pp)
 	return true
 }
 
@@ -176,6 +177,7 @@ type tlsStater interface {
 type protoConn interface {
 	Proto() []byte
 	ConnID() uint64
+	proxyHeader() *proxyproto.Header
 }
 
 var (
@@ -187,6 +189,7 @@ var (
 type h2Conn struct {
 	h        *Handler
 	nc       net.Conn
+	pp       *proxyproto.Header // the connection's PROXY protocol header, or nil
 	id       uint64
 	ctx      context.Context
 	tls      tlsStater
@@ -589,6 +592,9 @@ func (sc *streamConn) Close() error {
 
 func (sc *streamConn) LocalAddr() net.Addr  { return sc.hc.nc.LocalAddr() }
 func (sc *streamConn) RemoteAddr() net.Addr { return sc.hc.nc.RemoteAddr() }
+
+// proxyHeader returns the PROXY protocol header of the client connection.
+func (sc *streamConn) proxyHeader() *proxyproto.Header { return sc.hc.pp }
 
 // SetDeadline sets the read deadline; write deadlines are the stream's
 // (send_timeout applies to each write to the client).

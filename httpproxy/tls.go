@@ -294,7 +294,7 @@ func (c *conn) startTLS(ctx context.Context) bool {
 		c.tls.raw = rawConn(raw)
 	}
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
-		c.h.serveH2(ctx, tc)
+		c.h.serveH2(ctx, tc, c.pp)
 		return false
 	}
 	return true
@@ -314,17 +314,7 @@ func tlsHandshakeError(err error) string {
 
 // logTLS logs a handshake failure at info level, as nginx: the address
 // stands for the server, none being chosen yet.
-func (c *conn) logTLS(msg string) {
-	log := c.h.p.opts.Log
-	if !log.Enabled(context.Background(), errlog.LevelInfo) {
-		return
-	}
-	client := "unix:"
-	if !c.unix {
-		client = c.remote.Addr().Unmap().String()
-	}
-	log.Log(context.Background(), errlog.LevelInfo, msg+", client: "+client+", server: "+c.h.listen.Address, "cid", c.id)
-}
+func (c *conn) logTLS(msg string) { c.connLogf(errlog.LevelInfo, msg) }
 
 // tlsState returns the TLS state of the client connection, or nil when it
 // is not TLS.

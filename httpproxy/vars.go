@@ -39,6 +39,7 @@ type request struct {
 	start     time.Time
 	clock     time.Time      // when the upstream response head arrived, or zero (see now)
 	remote    netip.AddrPort // after realip
+	realSet   bool           // realip replaced remote (it then runs no more)
 	status    int
 	headSent  int64 // bytes of the response head sent
 	bodySent  int64 // bytes of the response body sent
@@ -82,7 +83,7 @@ func (r *request) reset() {
 	r.sm, r.m = route.ServerMatch{}, route.Match{}
 	r.status, r.headSent, r.bodySent, r.reqLen = 0, 0, 0, 0
 	r.clock = time.Time{}
-	r.keepAlive = false
+	r.keepAlive, r.realSet = false, false
 	r.host, r.proxyHost = nil, ""
 	r.tries = r.tries[:0]
 	r.bal.Reset()
@@ -252,13 +253,13 @@ func defineVars(t *vars.Table[*request]) error {
 		get  vars.Getter[*request]
 	}{
 		{"remote_addr", func(dst []byte, r *request) ([]byte, bool) {
-			if r.c.unix {
+			if r.c.unix && !r.realSet {
 				return append(dst, "unix:"...), true
 			}
 			return addrText(dst, r.remote.Addr()), true
 		}},
 		{"remote_port", func(dst []byte, r *request) ([]byte, bool) {
-			if r.c.unix || r.remote.Port() == 0 {
+			if r.c.unix && !r.realSet || r.remote.Port() == 0 {
 				return dst, true
 			}
 			return strconv.AppendUint(dst, uint64(r.remote.Port()), 10), true
@@ -269,8 +270,18 @@ func defineVars(t *vars.Table[*request]) error {
 			}
 			return addrText(dst, r.c.remote.Addr()), true
 		}},
-		{"binary_remote_addr", func(dst []byte, r *request) ([]byte, bool) {
+		{"realip_remote_port", func(dst []byte, r *request) ([]byte, bool) {
 			if r.c.unix {
+				return dst, true
+			}
+			return strconv.AppendUint(dst, uint64(r.c.remote.Port()), 10), true
+		}},
+		{"proxy_protocol_addr", func(dst []byte, r *request) ([]byte, bool) { return r.c.ppAddr(dst, false) }},
+		{"proxy_protocol_port", func(dst []byte, r *request) ([]byte, bool) { return r.c.ppPort(dst, false) }},
+		{"proxy_protocol_server_addr", func(dst []byte, r *request) ([]byte, bool) { return r.c.ppAddr(dst, true) }},
+		{"proxy_protocol_server_port", func(dst []byte, r *request) ([]byte, bool) { return r.c.ppPort(dst, true) }},
+		{"binary_remote_addr", func(dst []byte, r *request) ([]byte, bool) {
+			if r.c.unix && !r.realSet {
 				return dst, true
 			}
 			a := r.remote.Addr().Unmap()
