@@ -220,6 +220,9 @@ type HTTPSettings struct {
 	// Auth holds auth_basic, auth_basic_user_file and satisfy
 	// (http_auth.go).
 	Auth HTTPAuth `json:",omitzero"`
+	// Sub holds auth_request, auth_request_set, mirror and
+	// mirror_request_body (http_subrequest.go).
+	Sub HTTPSubrequests `json:",omitzero"`
 	// AccessLogs are the access_log targets (default logs/access.log in
 	// the combined format); AccessLogOff is "access_log off".
 	AccessLogs   []HTTPAccessLog `json:",omitempty"`
@@ -516,7 +519,11 @@ type HTTPLocation struct {
 	// LimitExcept is the limit_except block of the location, nil for none
 	// (http_auth.go).
 	LimitExcept *HTTPLimitExcept `json:",omitempty"`
-	Settings    HTTPSettings
+	// Internal is the internal directive: the location serves only
+	// internal requests (subrequests, error_page and rewrite
+	// redirects); a client's request for it gets 404.
+	Internal bool `json:",omitempty"`
+	Settings HTTPSettings
 
 	ifBlock *HTTPIf // set on the configuration of an if block (HTTPIf.Location)
 }

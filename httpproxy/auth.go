@@ -19,7 +19,8 @@ import (
 // auth_basic and satisfy.
 type accessConf struct {
 	rules      []config.StreamAccessRule
-	auth       *authConf // nil without auth_basic and auth_basic_user_file
+	auth       *authConf        // nil without auth_basic and auth_basic_user_file
+	authReq    *authRequestConf // auth_request, nil for none (subrequest.go)
 	satisfyAny bool
 }
 
@@ -65,6 +66,9 @@ func (p *proxy) buildAccess(st *config.HTTPSettings, pos string) (accessConf, er
 	if realm != nil && file != nil {
 		acc.auth = &authConf{realm: realm, file: file, filePrefix: a.UserFilePrefix}
 	}
+	if acc.authReq, err = p.buildAuthRequest(st); err != nil {
+		return acc, err
+	}
 	return acc, nil
 }
 
@@ -89,16 +93,20 @@ func (c *conn) accessPhase(r *request, l *location) int {
 	if le := l.limitExcept; le != nil && !methodIn(le.methods, r.h1.Method) {
 		acc = &le.acc
 	}
-	if len(acc.rules) == 0 && acc.auth == nil {
+	if len(acc.rules) == 0 && acc.auth == nil && acc.authReq == nil {
 		return 0
 	}
 	code := 0 // nginx's r->access_code
-	for step := range 2 {
+	// nginx's order: allow/deny, auth_basic, auth_request
+	for step := range 3 {
 		var rc int
-		if step == 0 {
+		switch step {
+		case 0:
 			rc = c.accessRules(r, acc)
-		} else {
+		case 1:
 			rc = c.authBasic(r, acc.auth)
+		default:
+			rc = c.authRequest(r, acc.authReq) // subrequest.go
 		}
 		switch {
 		case rc == accessDeclined:

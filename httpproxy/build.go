@@ -83,6 +83,10 @@ type proxy struct {
 	charsets  []string    // the charset table (config.HTTP.Charsets)
 
 	vBinaryRemoteAddr vars.Var
+
+	// bg counts the mirror subrequests running in the background; the
+	// build's first closer waits for them (subrequest.go).
+	bg sync.WaitGroup
 }
 
 // buildEpoch numbers successful builds.
@@ -165,6 +169,7 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	p.files = accesslog.NewFiles(func(path string, err error) {
 		opts.Log.Error(fmt.Sprintf("write() to %q failed (%v)", path, err))
 	})
+	b.Closers = append(b.Closers, p.bg.Wait) // mirrors use the logs and pools
 	b.Closers = append(b.Closers, func() { p.files.Close() })
 	b.Reopeners = append(b.Reopeners, func() { p.files.Reopen() })
 	defer func() {
@@ -421,7 +426,9 @@ type location struct {
 	addHeaders  []addHeader
 	logs        []*accesslog.Log[*request]
 	next        nextUpstream
-	acc         accessConf       // allow/deny, auth_basic, satisfy (auth.go)
+	acc         accessConf       // allow/deny, auth_basic, satisfy, auth_request (auth.go)
+	internal    bool             // internal: 404 for the client's own requests
+	mirror      *mirrorConf      // mirror, nil for none (subrequest.go)
 	limitExcept *limitExceptConf // limit_except, nil for none (auth.go)
 	connLimits  []connLimit
 	reqLimits   []reqLimit
@@ -589,6 +596,8 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 		return nil, err
 	}
 	l.acc = acc
+	l.mirror = buildMirror(st)
+	l.internal = lc != nil && lc.Internal
 	if l.limitExcept, err = p.buildLimitExcept(lc); err != nil {
 		return nil, err
 	}

@@ -59,6 +59,12 @@ type conn struct {
 	// proxy_protocol address, when it carried addresses (proxyproto.go).
 	pp    *proxyproto.Header
 	reset bool // close with a reset (reset_timedout_connection)
+	// sub says the connection serves a subrequest, whose upstream
+	// connection up closes when ctx, the connection's context, is done
+	// (subrequest.go); up is nil for a client's connection.
+	sub bool
+	up  *subUpstream
+	ctx context.Context
 	// unread says that a response which ends the connection left client
 	// bytes unread (a body it did not read); ended says the connection
 	// ends because a response said so, and noLinger that the client
@@ -153,7 +159,7 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 		stats.active.Add(1)
 	}
 	c := connPool.Get().(*conn)
-	c.h, c.nc = h, nc
+	c.h, c.nc, c.ctx = h, nc, ctx
 	if stream {
 		c.id, c.proto, c.pp = pc.ConnID(), pc.Proto(), pc.proxyHeader()
 	} else {
@@ -227,7 +233,7 @@ func (c *conn) release() {
 	c.r0, c.r1, c.headEnd, c.requests = 0, 0, 0, 0
 	c.reset, c.unread, c.ended, c.noLinger = false, false, false, false
 	c.carry = c.carry[:0]
-	c.h, c.nc, c.rc, c.proto, c.pp = nil, nil, nil, nil, nil
+	c.h, c.nc, c.rc, c.proto, c.pp, c.ctx = nil, nil, nil, nil, nil, nil
 	c.rdl, c.wdl = deadline{}, deadline{}
 	c.tls = connTLS{}
 	c.putRequest()
@@ -255,6 +261,7 @@ func (c *conn) putRequest() {
 	r.reset()
 	r.c = nil
 	r.srv, r.loc = nil, nil
+	r.origMethod = nil
 	if cap(r.body) > 64<<10 {
 		r.body = nil
 	}
@@ -477,6 +484,11 @@ func (c *conn) handle() bool {
 		if !r.realSet && l.set.RealIPFrom != nil {
 			c.realIP(r, l) // the preaccess phase: the location's
 		}
+		if l.internal && !r.rw.internal {
+			// nginx's "internal": not for the client's own requests
+			c.discardBody(r)
+			return c.finish(r, c.sendError(r, 404))
+		}
 		if r.m.Redirect {
 			c.discardBody(r)
 			return c.finish(r, c.redirectSlash(r))
@@ -540,6 +552,9 @@ func (c *conn) handle() bool {
 		p.sleep(delay)
 	case len(l.reqLimits) > 0:
 		r.limitReq = "PASSED"
+	}
+	if l.mirror != nil && !c.startMirrors(r, l) { // subrequest.go
+		return c.finish(r, false)
 	}
 	switch {
 	case l.stub:
@@ -648,6 +663,7 @@ func (c *conn) realIP(r *request, l *location) {
 // response.
 func (c *conn) discardBody(r *request) {
 	switch {
+	case r.bodyRead: // read whole for the mirrors
 	case r.h1.Chunked:
 		r.keepAlive = false
 		c.unread = true
@@ -995,10 +1011,21 @@ func (c *conn) logf(s *server, level slog.Level, msg string) {
 		b.WriteString(s.name)
 	}
 	if r != nil && len(r.h1.Method) > 0 {
-		fmt.Fprintf(&b, ", request: \"%s %s %s\"", r.h1.Method, r.h1.Target, r.h1.Proto)
+		m := r.h1.Method
+		if r.origMethod != nil {
+			m = r.origMethod
+		}
+		fmt.Fprintf(&b, ", request: \"%s %s %s\"", m, r.h1.Target, r.h1.Proto)
+	}
+	if r != nil && c.sub {
+		fmt.Fprintf(&b, ", subrequest: \"%s\"", r.h1.URI)
 	}
 	if r != nil && len(r.tries) > 0 {
-		fmt.Fprintf(&b, ", upstream: \"http://%s%s\"", r.tries[len(r.tries)-1].addr, r.h1.RequestURI)
+		uri := r.h1.RequestURI
+		if c.sub {
+			uri = internalURI(r)
+		}
+		fmt.Fprintf(&b, ", upstream: \"http://%s%s\"", r.tries[len(r.tries)-1].addr, uri)
 	}
 	if r != nil && len(r.h1.Host) > 0 {
 		fmt.Fprintf(&b, ", host: \"%s\"", r.h1.Host)

@@ -71,6 +71,15 @@
 // pages under nginx's gzip_* rules, flushing after every read from the
 // upstream so that streams are not held back (gzip.go).
 //
+// auth_request and mirror make subrequests (subrequest.go): internal
+// requests for a URI, served by the same engine on a connection whose
+// client is a sink, so that routing, rewrite directives, handlers and
+// error pages are those of any request. auth_request's runs in the access
+// phase and its status decides; mirror's run in the background after the
+// access phase and the limits, with the request body read whole first
+// (mirror_request_body on). An "internal" location answers 404 to a
+// client's own request.
+//
 // Not done yet: static files (root, index, try_files are accepted and such
 // locations answer 404), error_page for requests whose
 // head could not be read or whose Host is invalid, proxy_bind with variables, and proxy_pass with

@@ -203,8 +203,11 @@ func (c *conn) serveRedirected(r *request) bool {
 		return c.internalRedirect(r, r.h1.URI, r.h1.Args)
 	}
 	l = r.loc // an if block may have changed it
-	if status := c.accessPhase(r, l); status != 0 {
-		return c.sendError(r, status)
+	// nginx runs no access phase for subrequests
+	if !c.sub {
+		if status := c.accessPhase(r, l); status != 0 {
+			return c.sendError(r, status)
+		}
 	}
 	switch {
 	case l.stub:

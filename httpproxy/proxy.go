@@ -103,6 +103,10 @@ func (c *conn) proxyPass(r *request) bool {
 		fresh := false
 	attempt:
 		uc, reused, err := c.upstreamConn(r, up, peer, l, fresh, tStart)
+		if err == nil && c.up != nil && !c.up.track(uc.nc) {
+			uc.nc.Close() // the subrequest was stopped (subrequest.go)
+			err = net.ErrClosed
+		}
 		if err == nil && !reused && r.upTLS != nil {
 			if err = c.upstreamHandshake(r, l, uc); err != nil { // upstream_tls.go
 				uc.nc.Close()
@@ -631,6 +635,8 @@ func (c *conn) prepareBody(r *request, l *location) (int, []byte, bool) {
 		return bodyNone, nil, true
 	}
 	switch {
+	case r.bodyRead: // read whole for the mirrors
+		return bodyMem, r.preBody, true
 	case r.h1.Chunked:
 		if l.set.ProxyRequestBuffering || l.http10 {
 			body, ok := c.readChunkedWhole(r, l)

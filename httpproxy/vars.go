@@ -65,6 +65,13 @@ type request struct {
 	ctOut       []byte       // charset: the Content-Type sent
 	rw          rwState      // what rewrite directives changed (rewrite.go)
 	rate        rateState    // the response rate limit (rate.go)
+	// origMethod is the client's method in a subrequest whose own is GET
+	// ($request_method is the main request's), else nil (subrequest.go).
+	origMethod []byte
+	// bodyRead says the request body was read whole, into preBody, before
+	// the handler ran (mirror_request_body; subrequest.go).
+	bodyRead bool
+	preBody  []byte
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -96,6 +103,7 @@ func (r *request) reset() {
 	r.upTLS = nil
 	r.rw = rwState{}
 	r.rate = rateState{}
+	r.bodyRead, r.preBody = false, nil
 }
 
 // bstr views b as a string without copying; the string must not outlive b's
@@ -312,7 +320,12 @@ func defineVars(t *vars.Table[*request]) error {
 			}
 			return dst, true
 		}},
-		{"request_method", str(func(r *request) []byte { return r.h1.Method })},
+		{"request_method", str(func(r *request) []byte {
+			if r.origMethod != nil {
+				return r.origMethod
+			}
+			return r.h1.Method
+		})},
 		{"request_uri", str(func(r *request) []byte { return r.h1.RequestURI })},
 		{"uri", str(func(r *request) []byte { return r.h1.URI })},
 		{"document_uri", str(func(r *request) []byte { return r.h1.URI })},

@@ -250,6 +250,13 @@ func (t *Table[T]) captureVar(name, pos string) (Var, error) {
 	return v, nil
 }
 
+// SettableNotFound declares a variable assigned by the proxy, such as
+// auth_request_set's: like Settable, but "not found" until assigned when no
+// set directive declared it first, as nginx's own variables of that kind.
+func (t *Table[T]) SettableNotFound(name, pos string) (Var, error) {
+	return t.captureVar(name, pos)
+}
+
 func getNotFound[T any](dst []byte, _ T) ([]byte, bool) { return dst, false }
 
 // defineComputed makes name a map/geo/split_clients variable. A later

@@ -144,3 +144,23 @@ func TestFrozenTableRefusesDefinitions(t *testing.T) {
 		t.Fatal("Compile of a new name after Freeze accepted")
 	}
 }
+
+// TestSettableNotFound checks a variable assigned by the proxy (nginx's
+// auth_request_set): not found until assigned, found once it is.
+func TestSettableNotFound(t *testing.T) {
+	tab := newTable(t)
+	u, err := tab.SettableNotFound("user", "")
+	must(t, err)
+	if _, err := tab.SettableNotFound("host", "p:1"); err == nil {
+		t.Fatal("auth_request_set $host accepted")
+	}
+	must(t, tab.Freeze())
+	r := newReq()
+	if _, ok := tab.Get(nil, r, u); ok {
+		t.Fatal("found before it is assigned")
+	}
+	tab.Set(r, u, []byte("alice"))
+	if v, ok := tab.Get(nil, r, u); !ok || string(v) != "alice" {
+		t.Fatalf("after Set: %q %v", v, ok)
+	}
+}

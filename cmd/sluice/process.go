@@ -36,9 +36,11 @@ var modules = []struct {
 	{"http_ssl_module", true},
 	{"http_v2_module", true},
 	{"http_realip_module", true},
+	{"http_auth_request_module", true},
 	{"http_stub_status_module", true},
 	{"http_gzip_module", true},
 	{"http_auth_basic_module", true},
+	{"http_mirror_module", true},
 	{"http_grpc_module", true},
 }
 
