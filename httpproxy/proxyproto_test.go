@@ -3,6 +3,7 @@ package httpproxy
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"crypto/tls"
 	"io"
 	"net"
@@ -192,5 +193,41 @@ func TestProxyProtocolHTTP(t *testing.T) {
 	}
 	if !strings.Contains(h.errs.String(), "client timed out (110: Connection timed out) while reading PROXY protocol, client: 127.0.0.1, server: 127.0.0.1:18080") {
 		t.Errorf("error log:\n%s", h.errs.String())
+	}
+}
+
+// TestProxyProtocolHAProxy: HAProxy's send-proxy and send-proxy-v2 in
+// front of an http listen ... proxy_protocol give the client's address
+// and port to sluice.
+func TestProxyProtocolHAProxy(t *testing.T) {
+	h := startProxy(t, `events {} http {
+		server { listen 127.0.0.1:18080 proxy_protocol;
+			set_real_ip_from 127.0.0.1; real_ip_header proxy_protocol;
+			location / { return 200 "$remote_addr:$remote_port $proxy_protocol_server_port"; } }
+	}`, Options{})
+	p1, p2 := testutil.FreePort(t), testutil.FreePort(t)
+	testutil.StartHAProxy(t, fmt.Sprintf(`%s
+listen v1
+    bind 127.0.0.1:%d
+    server s %s send-proxy
+listen v2
+    bind 127.0.0.1:%d
+    server s %s send-proxy-v2
+`, testutil.HAProxyDefaults, p1, h.addr["127.0.0.1:18080"], p2, h.addr["127.0.0.1:18080"]),
+		fmt.Sprint("127.0.0.1:", p1), fmt.Sprint("127.0.0.1:", p2))
+	for _, p := range []int{p1, p2} {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: waitLimit}
+		c, err := d.Dial("tcp", fmt.Sprint("127.0.0.1:", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(waitLimit))
+		io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
+		b, _ := io.ReadAll(c)
+		c.Close()
+		want := fmt.Sprintf("\r\n\r\n127.0.0.2:%d %d", c.LocalAddr().(*net.TCPAddr).Port, p)
+		if !bytes.HasSuffix(b, []byte(want)) {
+			t.Errorf("through haproxy on port %d: %q, want it to end with %q", p, b, want)
+		}
 	}
 }
