@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicelb/sluice/internal/listen"
 	"github.com/sluicelb/sluice/proxyproto"
 	"io"
 	"log/slog"
@@ -177,10 +178,13 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 		c.unix = true
 		c.remote, c.local = netip.AddrPort{}, netip.AddrPort{}
 	}
-	// SO_KEEPALIVE stays off, as nginx leaves it: the runtime's listeners
-	// do not turn it on.
-	if tc, ok := nc.(*net.TCPConn); ok && !h.def.def.set.TCPNodelay {
-		tc.SetNoDelay(false)
+	if tc, ok := nc.(*net.TCPConn); ok {
+		if !h.def.def.set.TCPNodelay {
+			tc.SetNoDelay(false)
+		}
+		if l := &h.listen; l.SoKeepalive != "" {
+			listen.KeepAlive(tc, l.SoKeepalive, l.KeepIdle, l.KeepIntvl, l.KeepCnt)
+		}
 	}
 	ppOK := stream || !h.listen.ProxyProtocol || c.readProxyHeader() // proxyproto.go
 	if !ppOK {

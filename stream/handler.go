@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicelb/sluice/internal/listen"
 	"io"
 	"log/slog"
 	"net"
@@ -131,22 +132,7 @@ func (h *Handler) clientText(s *session) string {
 
 func (h *Handler) keepalive(tc *net.TCPConn) {
 	l := h.listen
-	switch l.SoKeepalive {
-	case "on":
-		cfg := net.KeepAliveConfig{Enable: true, Idle: l.KeepIdle, Interval: l.KeepIntvl, Count: l.KeepCnt}
-		if cfg.Idle == 0 {
-			cfg.Idle = -1
-		}
-		if cfg.Interval == 0 {
-			cfg.Interval = -1
-		}
-		if cfg.Count == 0 {
-			cfg.Count = -1
-		}
-		tc.SetKeepAliveConfig(cfg)
-	}
-	// Otherwise SO_KEEPALIVE stays off, as nginx leaves it: the runtime's
-	// listeners do not turn it on.
+	listen.KeepAlive(tc, l.SoKeepalive, l.KeepIdle, l.KeepIntvl, l.KeepCnt)
 }
 
 // run goes through the phases of a session; it returns the copy that is
