@@ -44,7 +44,9 @@ type StreamSettings struct {
 	ProxyNextUpstreamTries   int           // proxy_next_upstream_tries, 0: no limit
 	ProxyNextUpstreamTimeout time.Duration // proxy_next_upstream_timeout, 0: no limit
 	ProxyBufferSize          int64         // proxy_buffer_size, default 16k
-	ProxyProtocol            bool          // proxy_protocol: send a PROXY v1 header upstream
+	// ProxyProtocol is the version of the PROXY protocol header sent
+	// upstream: 0 (proxy_protocol off), 1 (on) or 2 (the extension v2).
+	ProxyProtocol int
 	// ProxyBind is the local address for upstream connections (a complex
 	// value), empty for none; ProxyBindTransparent is its "transparent".
 	ProxyBind            string `json:",omitempty"`
@@ -456,7 +458,7 @@ var streamDirectives = []*Spec{
 	{Name: "proxy_next_upstream_tries", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, numValue, func(s *StreamSettings) *int { return &s.ProxyNextUpstreamTries })},
 	{Name: "proxy_next_upstream_timeout", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, timeValue, func(s *StreamSettings) *time.Duration { return &s.ProxyNextUpstreamTimeout })},
 	{Name: "proxy_buffer_size", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, sizeValue, func(s *StreamSettings) *int64 { return &s.ProxyBufferSize })},
-	{Name: "proxy_protocol", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.ProxyProtocol })},
+	{Name: "proxy_protocol", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, proxyProtocolValue, func(s *StreamSettings) *int { return &s.ProxyProtocol })},
 	{Name: "proxy_bind", Ctx: ctxStreamBoth, Args: Args12, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		addr, err := streamDialect.parseProxyBind(d)
 		if err != nil {
@@ -965,4 +967,20 @@ func checkStreamSSL(srv *StreamServer) error {
 		}
 	}
 	return nil
+}
+
+// proxyProtocolValue parses proxy_protocol: nginx's on (version 1) and
+// off, or v2, sluice's extension for a version 2 header.
+func proxyProtocolValue(_ *compiler, d *Directive) (int, error) {
+	if strings.EqualFold(d.Args[0], "v2") {
+		return 2, nil
+	}
+	on, err := parseFlag(d)
+	if err != nil {
+		return 0, errorf(d.File, d.Line, `invalid value "%s" in "%s" directive, it must be "on", "off" or "v2"`, d.Args[0], d.Name)
+	}
+	if on {
+		return 1, nil
+	}
+	return 0, nil
 }

@@ -437,8 +437,8 @@ func (s *session) proxy(ctx context.Context, pending []byte) (p *pipe) {
 			}
 			return
 		}
-		if cfg.ProxyProtocol {
-			hdr := s.proxyHeader()
+		if cfg.ProxyProtocol > 0 {
+			hdr := s.proxyHeader(cfg.ProxyProtocol)
 			n, err := hdr.WriteTo(up)
 			tr.sent += n
 			if err != nil {
@@ -473,19 +473,27 @@ func (s *session) proxy(ctx context.Context, pending []byte) (p *pipe) {
 	}
 }
 
-// proxyHeader returns the PROXY protocol header that proxy_protocol sends
-// to the upstream: the client's addresses, or those a PROXY protocol
-// header of the client gave.
-func (s *session) proxyHeader() proxyproto.Header {
-	hdr := proxyproto.FromAddrs(1, s.client.RemoteAddr(), s.client.LocalAddr())
-	if s.pp != nil {
-		hdr.Transport, hdr.Source, hdr.Destination = s.pp.Transport, s.pp.Source, s.pp.Destination
-		hdr.SourcePath, hdr.DestinationPath = s.pp.SourcePath, s.pp.DestinationPath
-		if s.pp.IsLocal() || !hdr.Transport.IsIP() {
-			hdr = proxyproto.Header{Version: 1, Command: proxyproto.Proxy, Transport: proxyproto.Unknown}
-		} else if !hdr.Transport.IsStream() {
-			hdr.Transport = hdr.Transport&0xf0 | 0x01
-		}
+// proxyHeader is the PROXY protocol header of the given version (1 or 2)
+// that goes first to the upstream: the client's addresses, or those of
+// the header the client's connection came with (listen ...
+// proxy_protocol). Version 1 says UNKNOWN for what it cannot carry (a
+// LOCAL header, unix sockets); version 2 carries unix sockets and LOCAL,
+// and datagram sessions as such.
+func (s *session) proxyHeader(version int) proxyproto.Header {
+	hdr := proxyproto.FromAddrs(version, s.client.RemoteAddr(), s.client.LocalAddr())
+	if s.pp == nil {
+		return hdr
+	}
+	hdr.Transport, hdr.Source, hdr.Destination = s.pp.Transport, s.pp.Source, s.pp.Destination
+	hdr.SourcePath, hdr.DestinationPath = s.pp.SourcePath, s.pp.DestinationPath
+	switch {
+	case version == 2 && s.pp.IsLocal():
+		return proxyproto.Header{Version: 2, Command: proxyproto.Local}
+	case version == 2:
+	case s.pp.IsLocal() || !hdr.Transport.IsIP():
+		return proxyproto.Header{Version: 1, Command: proxyproto.Proxy, Transport: proxyproto.Unknown}
+	case !hdr.Transport.IsStream():
+		hdr.Transport = hdr.Transport&0xf0 | 0x01
 	}
 	return hdr
 }

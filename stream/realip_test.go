@@ -129,9 +129,9 @@ listen v2
 	}
 }
 
-// TestHAProxyAcceptsProxy puts sluice's proxy_protocol on in front of
-// haproxy's accept-proxy; haproxy passes the address on to a backend that
-// reads it.
+// TestHAProxyAcceptsProxy puts sluice's proxy_protocol (on: version 1,
+// and the extension v2) in front of haproxy's accept-proxy; haproxy
+// passes the address on to a backend that reads it.
 func TestHAProxyAcceptsProxy(t *testing.T) {
 	testutil.Need(t, "haproxy")
 	seen := make(chan string, 10)
@@ -156,23 +156,79 @@ stream {
     server {
         listen 127.0.0.1:1;
         proxy_protocol on;
-        proxy_pass 127.0.0.1:%d;
+        proxy_pass 127.0.0.1:%[1]d;
+    }
+    server {
+        listen 127.0.0.1:2;
+        proxy_protocol v2;
+        proxy_pass 127.0.0.1:%[1]d;
     }
 }`, p), nil)
-	c := dialFrom(t, h.addr["127.0.0.1:1"])
-	io.WriteString(c, "x\n")
-	got, _ := bufio.NewReader(c).ReadString('\n')
-	local := c.LocalAddr().String()
-	c.Close()
-	if got != "echo x\n" {
-		t.Fatalf("answer %q", got)
-	}
-	select {
-	case src := <-seen:
-		if src != local {
-			t.Errorf("haproxy passed on %s, want %s", src, local)
+	for _, listen := range []string{"127.0.0.1:1", "127.0.0.1:2"} {
+		c := dialFrom(t, h.addr[listen])
+		io.WriteString(c, "x\n")
+		got, _ := bufio.NewReader(c).ReadString('\n')
+		local := c.LocalAddr().String()
+		c.Close()
+		if got != "echo x\n" {
+			t.Fatalf("%s: answer %q", listen, got)
 		}
-	case <-time.After(waitLimit):
-		t.Fatal("backend saw no header")
+		select {
+		case src := <-seen:
+			if src != local {
+				t.Errorf("%s: haproxy passed on %s, want %s", listen, src, local)
+			}
+		case <-time.After(waitLimit):
+			t.Fatalf("%s: backend saw no header", listen)
+		}
+	}
+}
+
+// TestProxyProtocolV2Relay: proxy_protocol v2 relays the header a client
+// connection came with (listen ... proxy_protocol), TLVs aside, and a
+// LOCAL header as LOCAL.
+func TestProxyProtocolV2Relay(t *testing.T) {
+	seen := make(chan proxyproto.Header, 4)
+	be := startBackend(t, func(c net.Conn) {
+		hdr, err := proxyproto.Read(bufio.NewReader(c))
+		if err == nil {
+			seen <- hdr
+		}
+		io.WriteString(c, "ok")
+	})
+	h := startProxy(t, fmt.Sprintf(`events {}
+stream {
+    server {
+        listen 127.0.0.1:1 proxy_protocol;
+        proxy_protocol v2;
+        proxy_pass %s;
+    }
+}`, be.addr()), nil)
+	for _, in := range []string{
+		"PROXY TCP6 2001:db8::1 2001:db8::2 1111 443\r\n",
+		"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00",
+	} {
+		c, err := net.DialTimeout("tcp", h.addr["127.0.0.1:1"], waitLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(waitLimit))
+		io.WriteString(c, in)
+		io.ReadAll(c)
+		c.Close()
+		select {
+		case hdr := <-seen:
+			if hdr.Version != 2 {
+				t.Errorf("%q: version %d", in, hdr.Version)
+			}
+			if strings.HasPrefix(in, "PROXY") && (hdr.Source.String() != "[2001:db8::1]:1111" || hdr.Destination.String() != "[2001:db8::2]:443" || hdr.Transport != proxyproto.TCP6) {
+				t.Errorf("relayed %+v", hdr)
+			}
+			if !strings.HasPrefix(in, "PROXY") && !hdr.IsLocal() {
+				t.Errorf("a LOCAL header relayed as %+v", hdr)
+			}
+		case <-time.After(waitLimit):
+			t.Fatalf("%q: backend saw no header", in)
+		}
 	}
 }

@@ -102,8 +102,8 @@ func (s *session) udpPipe(ctx context.Context, u *udpSession, up net.Conn, tr *t
 	u.tries++
 	try := u.tries
 	var header []byte
-	if cfg.ProxyProtocol {
-		hdr := s.proxyHeader()
+	if cfg.ProxyProtocol > 0 {
+		hdr := s.proxyHeader(cfg.ProxyProtocol)
 		var err error
 		if header, err = hdr.Append(nil); err != nil {
 			s.logf(errlog.LevelError, "could not send PROXY protocol header: %v", err)
