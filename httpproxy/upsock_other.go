@@ -14,7 +14,10 @@ import (
 const haveSock = false
 
 // upSock is the Linux upstream socket (upsock_linux.go).
-type upSock struct{ net.Conn }
+type upSock struct {
+	net.Conn
+	connecting bool
+}
 
 func dialSock(netip.AddrPort, time.Duration, bool, bool) (*upSock, error) {
 	return nil, errors.New("httpproxy: no socket dialer on this platform")

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -317,6 +318,11 @@ func openListener(b Binding) (net.Listener, error) {
 			}
 			if serr == nil && b.Options.IPv6Only && strings.HasPrefix(address, "[") {
 				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
+			}
+			if serr == nil && b.Options.Deferred && goruntime.GOOS == "linux" {
+				// nginx's timeout: a connection waits for data for about
+				// a second (then it is handed over anyway)
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, 9 /* TCP_DEFER_ACCEPT */, 1)
 			}
 		})
 		if err != nil {

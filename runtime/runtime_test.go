@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -254,5 +255,29 @@ func TestAcceptedKeepAliveOff(t *testing.T) {
 	}
 	if v != 0 {
 		t.Errorf("SO_KEEPALIVE is %d on an accepted connection, want 0", v)
+	}
+}
+
+// TestListenDeferred: listen ... deferred sets TCP_DEFER_ACCEPT on the
+// listening socket, which is unset otherwise.
+func TestListenDeferred(t *testing.T) {
+	if goruntime.GOOS != "linux" {
+		t.Skip("TCP_DEFER_ACCEPT is Linux's")
+	}
+	for _, deferred := range []bool{false, true} {
+		ln, err := openListener(Binding{Network: "tcp", Address: "127.0.0.1:0", Options: ListenOptions{Deferred: deferred}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := ln.(*net.TCPListener).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := -1
+		rc.Control(func(fd uintptr) { v, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, 9 /* TCP_DEFER_ACCEPT */) })
+		ln.Close()
+		if (v > 0) != deferred {
+			t.Errorf("deferred %v: TCP_DEFER_ACCEPT is %d", deferred, v)
+		}
 	}
 }

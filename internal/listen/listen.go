@@ -11,6 +11,10 @@ type Options struct {
 	RcvBuf    int
 	SndBuf    int
 	IPv6Only  bool
+	// Deferred asks the kernel to hand over a connection only once the
+	// client has sent data (TCP_DEFER_ACCEPT on Linux, listen ...
+	// deferred).
+	Deferred bool
 }
 
 // Socket is a listening socket a block needs, with the handler H of its
