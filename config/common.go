@@ -76,12 +76,13 @@ type listenParams struct {
 	ssl, udp, proxyProtocol, reusePort, bind bool
 	defaultServer, http2, deferred           bool
 	backlog, rcvBuf, sndBuf                  int
+	fastOpen                                 int // fastopen=, 0 for none
 	backlogSet                               bool
 	ipv6Only, ipv6OnlySet                    bool
 	keepalive                                soKeepalive
 	// optionsSet says a parameter was given that nginx allows once per
 	// address (http): bind, reuseport, deferred, backlog, rcvbuf, sndbuf,
-	// ipv6only or so_keepalive.
+	// ipv6only, so_keepalive or fastopen.
 	optionsSet bool
 }
 
@@ -141,6 +142,12 @@ func (dl *dialect) parseListenParams(d *Directive) (listenParams, error) {
 				return p, errorf(d.File, d.Line, "invalid ipv6only flags %s", dl.quote(a[9:]))
 			}
 			p.ipv6OnlySet, p.optionsSet = true, true
+		case strings.HasPrefix(a, "fastopen="):
+			n, ok := parseDigits(a[9:])
+			if !ok || n > 1<<31-1 {
+				return p, errorf(d.File, d.Line, "invalid fastopen %s", dl.quote(a))
+			}
+			p.fastOpen, p.optionsSet = int(n), true
 		case strings.HasPrefix(a, "so_keepalive="):
 			k := p.keepalive
 			if dl.keepaliveResets {

@@ -395,6 +395,7 @@ type HTTPListen struct {
 	KeepIdle      time.Duration `json:",omitempty"`
 	KeepIntvl     time.Duration `json:",omitempty"`
 	KeepCnt       int           `json:",omitempty"`
+	FastOpen      int           `json:",omitempty"` // fastopen=: the TCP Fast Open queue length
 	// Implicit marks the listen nginx assumes for a server without one:
 	// *:80 (which needs root, or CAP_NET_BIND_SERVICE).
 	Implicit bool `json:",omitempty"`
@@ -1133,13 +1134,13 @@ func setHTTPListen(c *compiler, d *Directive, parent any) (any, error) {
 	}
 	// reuseport, deferred, ipv6only= and so_keepalive= need a socket of
 	// their own, as bind does
-	bind := p.bind || p.reusePort || p.deferred || p.ipv6OnlySet || p.keepalive.mode != ""
+	bind := p.bind || p.reusePort || p.deferred || p.ipv6OnlySet || p.keepalive.mode != "" || p.fastOpen > 0
 	for _, a := range addrs {
 		l := HTTPListen{Network: a.network, Address: a.address, DefaultServer: p.defaultServer, SSL: p.ssl,
 			HTTP2: p.http2, ProxyProtocol: p.proxyProtocol, ReusePort: p.reusePort, Bind: bind,
 			Deferred: p.deferred, Backlog: p.backlog, RcvBuf: p.rcvBuf, SndBuf: p.sndBuf,
 			IPv6Only: p.ipv6OnlyFor(a.address), SoKeepalive: p.keepalive.mode, KeepIdle: p.keepalive.idle,
-			KeepIntvl: p.keepalive.intvl, KeepCnt: p.keepalive.cnt, Pos: pos(d)}
+			KeepIntvl: p.keepalive.intvl, KeepCnt: p.keepalive.cnt, FastOpen: p.fastOpen, Pos: pos(d)}
 		if err := addHTTPListen(c, d, srv, l, p.optionsSet); err != nil {
 			return nil, err
 		}

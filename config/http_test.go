@@ -168,6 +168,8 @@ var httpErrorCases = []errorCase{
 	{name: "listen_bad_v6", body: "server { listen [::1:18081; }", want: `invalid host in "[::1:18081" of the "listen" directive in FILE:3`},
 	{name: "listen_spdy", body: "server { listen 18082 spdy; }", want: `invalid parameter "spdy" in FILE:3`},
 	{name: "listen_backlog", body: "server { listen 18082 backlog=x; }", want: `invalid backlog "backlog=x" in FILE:3`, diff: ""},
+	{name: "listen_fastopen", body: "server { listen 18082 fastopen=x; }", want: `invalid fastopen "fastopen=x" in FILE:3`, diff: ""},
+	{name: "listen_fastopen_negative", body: "server { listen 18082 fastopen=-1; }", want: `invalid fastopen "fastopen=-1" in FILE:3`, diff: ""},
 	{name: "server_name_star", body: "server { listen 18083; server_name *x; }", want: `server name "*x" is invalid in FILE:3`},
 	{name: "server_name_dot", body: "server { listen 18083; server_name .; }", want: `server name "." is invalid in FILE:3`},
 	{name: "server_name_regex", body: "server { listen 18083; server_name ~(a; }", want: `invalid regular expression "(a": missing closing ) at "(a" in FILE:3`, diff: "regular expressions are Go's (RE2); the message differs"},

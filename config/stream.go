@@ -220,6 +220,7 @@ type StreamListen struct {
 	KeepIdle    time.Duration `json:",omitempty"`
 	KeepIntvl   time.Duration `json:",omitempty"`
 	KeepCnt     int           `json:",omitempty"`
+	FastOpen    int           `json:",omitempty"` // fastopen=: the TCP Fast Open queue length
 	Pos         string
 }
 
@@ -618,6 +619,8 @@ func setStreamListen(c *compiler, d *Directive, parent any) (any, error) {
 			return nil, errorf(d.File, d.Line, "\"listen\" directive \"so_keepalive\" parameter is incompatible with \"udp\"")
 		case p.proxyProtocol:
 			return nil, errorf(d.File, d.Line, "\"listen\" directive \"proxy_protocol\" parameter is incompatible with \"udp\"")
+		case p.fastOpen > 0:
+			return nil, errorf(d.File, d.Line, "\"listen\" directive \"fastopen\" parameter is incompatible with \"udp\"")
 		}
 	}
 	if st.listens == nil {
@@ -627,7 +630,7 @@ func setStreamListen(c *compiler, d *Directive, parent any) (any, error) {
 		l := StreamListen{Network: a.network, Address: a.address, SSL: p.ssl, UDP: p.udp, ProxyProtocol: p.proxyProtocol,
 			ReusePort: p.reusePort, Bind: p.bind, Backlog: p.backlog, RcvBuf: p.rcvBuf, SndBuf: p.sndBuf,
 			IPv6Only: p.ipv6OnlyFor(a.address), SoKeepalive: p.keepalive.mode, KeepIdle: p.keepalive.idle,
-			KeepIntvl: p.keepalive.intvl, KeepCnt: p.keepalive.cnt, Pos: pos(d)}
+			KeepIntvl: p.keepalive.intvl, KeepCnt: p.keepalive.cnt, FastOpen: p.fastOpen, Pos: pos(d)}
 		key := l.Network + " " + l.Address
 		if l.UDP {
 			key = "udp " + l.Address

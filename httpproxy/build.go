@@ -297,7 +297,7 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 			}
 			b.Listeners = append(b.Listeners, Listener{
 				Network: l.Network, Address: l.Address, Handler: h,
-				Options: listen.Options{Backlog: l.Backlog, ReusePort: l.ReusePort, RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only, Deferred: l.Deferred},
+				Options: listen.Options{Backlog: l.Backlog, ReusePort: l.ReusePort, RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only, Deferred: l.Deferred, FastOpen: l.FastOpen},
 			})
 		}
 	}

@@ -324,6 +324,9 @@ func openListener(b Binding) (net.Listener, error) {
 				// a second (then it is handed over anyway)
 				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, 9 /* TCP_DEFER_ACCEPT */, 1)
 			}
+			if serr == nil && b.Options.FastOpen > 0 && goruntime.GOOS == "linux" {
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, 23 /* TCP_FASTOPEN */, b.Options.FastOpen)
+			}
 		})
 		if err != nil {
 			return err

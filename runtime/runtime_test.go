@@ -259,10 +259,22 @@ func TestAcceptedKeepAliveOff(t *testing.T) {
 }
 
 // TestListenDeferred: listen ... deferred sets TCP_DEFER_ACCEPT on the
-// listening socket, which is unset otherwise.
+// listening socket, which is unset otherwise, and fastopen= sets
+// TCP_FASTOPEN.
 func TestListenDeferred(t *testing.T) {
 	if goruntime.GOOS != "linux" {
 		t.Skip("TCP_DEFER_ACCEPT is Linux's")
+	}
+	ln, err := openListener(Binding{Network: "tcp", Address: "127.0.0.1:0", Options: ListenOptions{FastOpen: 64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := ln.(*net.TCPListener).SyscallConn()
+	fo := -1
+	rc.Control(func(fd uintptr) { fo, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, 23 /* TCP_FASTOPEN */) })
+	ln.Close()
+	if fo != 64 {
+		t.Errorf("fastopen=64: TCP_FASTOPEN is %d", fo)
 	}
 	for _, deferred := range []bool{false, true} {
 		ln, err := openListener(Binding{Network: "tcp", Address: "127.0.0.1:0", Options: ListenOptions{Deferred: deferred}})

@@ -15,6 +15,9 @@ type Options struct {
 	// client has sent data (TCP_DEFER_ACCEPT on Linux, listen ...
 	// deferred).
 	Deferred bool
+	// FastOpen is the queue length of TCP Fast Open connections
+	// (TCP_FASTOPEN, listen ... fastopen=); 0 leaves it off.
+	FastOpen int
 }
 
 // Socket is a listening socket a block needs, with the handler H of its
