@@ -530,6 +530,11 @@ func (c *conn) handle() bool {
 	case len(l.reqLimits) > 0:
 		r.limitReq = "PASSED"
 	}
+	if l.static.try != nil {
+		if done, ok := c.tryFiles(r); done {
+			return c.finish(r, ok)
+		}
+	}
 	switch {
 	case l.stub:
 		c.discardBody(r)
@@ -541,8 +546,7 @@ func (c *conn) handle() bool {
 	case l.pass != nil:
 		return c.finish(r, c.proxyPass(r))
 	}
-	c.discardBody(r)
-	return c.finish(r, c.sendError(r, 404))
+	return c.finish(r, c.serveStatic(r))
 }
 
 // finish logs the request and decides whether the connection stays open.
@@ -626,6 +630,10 @@ func (c *conn) realIP(r *request) {
 // in the buffer is skipped; otherwise the connection closes after the
 // response.
 func (c *conn) discardBody(r *request) {
+	if r.bodyDone {
+		return
+	}
+	r.bodyDone = true
 	switch {
 	case r.h1.Chunked:
 		r.keepAlive = false

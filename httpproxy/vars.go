@@ -64,6 +64,12 @@ type request struct {
 	ctOut       []byte       // charset: the Content-Type sent
 	rw          rwState      // what rewrite directives changed (rewrite.go)
 	rate        rateState    // the response rate limit (rate.go)
+	// bodyDone says the request body was read or discarded (or the
+	// connection closes after the response): it is not discarded again.
+	bodyDone bool
+	// addURIToAlias says try_files found a file for a regular expression
+	// location with alias: the URI is added to the alias (static.go).
+	addURIToAlias bool
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -95,6 +101,7 @@ func (r *request) reset() {
 	r.upTLS = nil
 	r.rw = rwState{}
 	r.rate = rateState{}
+	r.bodyDone, r.addURIToAlias = false, false
 }
 
 // bstr views b as a string without copying; the string must not outlive b's
