@@ -134,13 +134,15 @@ type HTTPSettings struct {
 	ResolverTimeout      time.Duration // resolver_timeout, default 30s
 	ErrorLogs            []ErrorLog    `json:",omitempty"` // error_log; empty: the main error log
 
-	// Root is the document root (default "html" under the prefix) and
-	// Alias the location alias; Index the index files (default
-	// index.html) and TryFiles the try_files arguments. Sluice accepts
-	// them but serves no files yet (see docs/http.md).
+	// Root is the document root (default "html" under the prefix; a
+	// value with variables is kept as written), Index the index files
+	// (default index.html) and TryFiles the try_files arguments (not
+	// inherited). Static holds the other file-serving directives
+	// (http_static.go).
 	Root     string
 	Index    []string
 	TryFiles []string `json:",omitempty"`
+	Static   HTTPStatic
 
 	ErrorPages []HTTPErrorPage `json:",omitempty"`
 	// RecursiveErrorPages is recursive_error_pages (default off): an error
@@ -285,6 +287,7 @@ var defaultHTTPSettings = HTTPSettings{
 	LingeringTimeout:        5 * time.Second,
 	Gzip:                    defaultHTTPGzip,
 	Charset:                 defaultHTTPCharset,
+	Static:                  defaultHTTPStatic,
 
 	RealIPHeader:      "X-Real-IP",
 	LimitConnStatus:   503,
@@ -509,7 +512,10 @@ type HTTPLocation struct {
 	// they run once the location is chosen.
 	Script     []HTTPScriptOp `json:",omitempty"`
 	StubStatus bool           `json:",omitempty"`
-	// Alias is the alias directive (accepted, files are not served yet).
+	// Alias is the alias directive: a path (made absolute under the
+	// prefix unless it starts with "$") that replaces the location's
+	// name in the file path; in a regular expression location, the whole
+	// path, usually with captures.
 	Alias string `json:",omitempty"`
 	// AutoRedirect is set, as nginx sets it, for a location whose name
 	// ends with "/" and that proxies: a request for the name without its
@@ -798,8 +804,12 @@ var httpDirectives = []*Spec{
 		if l, ok := parent.(*HTTPLocation); ok && l.Alias != "" {
 			return nil, errorf(d.File, d.Line, `"root" directive is duplicate, "alias" directive was specified earlier`)
 		}
+		p, err := rootPath(c, d, true)
+		if err != nil {
+			return nil, err
+		}
 		s := hset(c, parent)
-		s.Root = c.path(d.Args[0])
+		s.Root = p
 		s.mark(d.Name)
 		return nil, nil
 	}},
@@ -808,10 +818,17 @@ var httpDirectives = []*Spec{
 		if l.Settings.set["root"] {
 			return nil, errorf(d.File, d.Line, `"alias" directive is duplicate, "root" directive was specified earlier`)
 		}
-		if l.Modifier == LocNamed {
-			return nil, errorf(d.File, d.Line, `"alias" directive cannot be used inside the named location`)
+		if l.Alias != "" {
+			return nil, errorf(d.File, d.Line, `"alias" directive is duplicate`)
 		}
-		l.Alias = d.Args[0]
+		if l.Modifier == LocNamed {
+			return nil, errorf(d.File, d.Line, `the "alias" directive cannot be used inside the named location`)
+		}
+		p, err := rootPath(c, d, false)
+		if err != nil {
+			return nil, err
+		}
+		l.Alias = p
 		return nil, nil
 	}},
 	{Name: "index", Ctx: ctxHTTPAll, Args: Args1More, Multi: true, Set: func(c *compiler, d *Directive, parent any) (any, error) {
@@ -2193,21 +2210,6 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 			}
 		}
 	}
-	// static content is not served yet: say so once per place that would
-	// serve files
-	for _, srv := range h.Servers {
-		if srv.Return != nil || srv.StubStatus {
-			continue
-		}
-		if len(srv.Locations) == 0 {
-			c.cfg.Warnings = append(c.cfg.Warnings, errorf(srv.File, srv.Line, "static files are not served by sluice yet: requests to this server are answered with 404").Error())
-		}
-		walkLocations(srv.Locations, func(l *HTTPLocation) {
-			if l.ProxyPass == nil && l.GRPCPass == nil && l.Return == nil && !l.StubStatus && len(l.Locations) == 0 && !leavesLocation(l.Script) {
-				c.cfg.Warnings = append(c.cfg.Warnings, errorf(l.File, l.Line, `static files are not served by sluice yet: location "%s" answers 404`, l.Name).Error())
-			}
-		})
-	}
 	return nil
 }
 
@@ -2335,4 +2337,28 @@ func splitUpstreamHost(d *Directive, hostport, rest string) (host, port string, 
 		n = int(v)
 	}
 	return host, port, n, nil
+}
+
+// rootPath reads the argument of root or alias as nginx does: the
+// $document_root and $realpath_root variables are refused, a root loses a
+// final "/", and a path without variables at its start is made absolute
+// under the prefix.
+func rootPath(c *compiler, d *Directive, root bool) (string, error) {
+	p := d.Args[0]
+	for _, v := range []string{"$document_root", "$realpath_root"} {
+		if strings.Contains(p, v) {
+			return "", errorf(d.File, d.Line, `the %s variable cannot be used in the "%s" directive`, v, d.Name)
+		}
+	}
+	if root && strings.HasSuffix(p, "/") {
+		p = p[:len(p)-1]
+	}
+	if !strings.HasPrefix(p, "$") {
+		slash := strings.HasSuffix(p, "/")
+		p = c.path(p)
+		if slash && !strings.HasSuffix(p, "/") {
+			p += "/" // an alias keeps its final "/"
+		}
+	}
+	return p, nil
 }

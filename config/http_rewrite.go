@@ -243,6 +243,9 @@ func mergeIfLocations(l *HTTPLocation) {
 		}
 		il := op.If.Location
 		il.Modifier, il.Name = l.Modifier, l.Name
+		if !il.Settings.set["root"] {
+			il.Alias = l.Alias // as nginx merges root and alias together
+		}
 		il.Settings.merge(&l.Settings)
 	}
 }

@@ -225,6 +225,21 @@ var httpErrorCases = []errorCase{
 	{name: "ssl_verify_client", body: `ssl_verify_client maybe;`, want: `invalid value "maybe" in FILE:3`},
 	{name: "ssl_session_timeout", body: `ssl_session_timeout 10ms;`, want: `"ssl_session_timeout" directive invalid value in FILE:3`},
 	{name: "try_files_args", body: "server { listen 18091; location / { try_files $uri; } }", want: `invalid number of arguments in "try_files" directive in FILE:3`},
+	{name: "alias_duplicate", body: "server { listen 18091; location /a/ { alias /x/; alias /y/; } }", want: `"alias" directive is duplicate in FILE:3`},
+	{name: "alias_then_root", body: "server { listen 18091; location /a/ { alias /x/; root /y; } }", want: `"root" directive is duplicate, "alias" directive was specified earlier in FILE:3`},
+	{name: "root_then_alias", body: "server { listen 18091; location /a/ { root /y; alias /x/; } }", want: `"alias" directive is duplicate, "root" directive was specified earlier in FILE:3`},
+	{name: "alias_named", body: "server { listen 18091; location @a { alias /x/; } }", want: `the "alias" directive cannot be used inside the named location in FILE:3`},
+	{name: "root_document_root", body: "root $document_root/x;", want: `the $document_root variable cannot be used in the "root" directive in FILE:3`},
+	{name: "alias_realpath_root", body: "server { listen 18091; location /a/ { alias $realpath_root/x; } }", want: `the $realpath_root variable cannot be used in the "alias" directive in FILE:3`},
+	{name: "if_modified_since_value", body: "if_modified_since sometimes;", want: `invalid value "sometimes" in FILE:3`},
+	{name: "max_ranges_value", body: "max_ranges x;", want: `"max_ranges" directive invalid number in FILE:3`},
+	{name: "etag_value", body: "etag maybe;", want: `invalid value "maybe" in "etag" directive, it must be "on" or "off" in FILE:3`},
+	{name: "default_type_args", body: "default_type a b;", want: `invalid number of arguments in "default_type" directive in FILE:3`},
+	{name: "types_nested_block", body: "types { text/html { } }", want: `unexpected "{" in FILE:3`},
+	{name: "autoindex_format_value", body: "autoindex_format yaml;", want: `invalid value "yaml" in FILE:3`},
+	{name: "autoindex_value", body: "autoindex yes;", want: `invalid value "yes" in "autoindex" directive, it must be "on" or "off" in FILE:3`},
+	{name: "autoindex_if", body: "server { listen 18091; location / { if ($args) { autoindex on; } } }", want: `"autoindex" directive is not allowed here in FILE:3`},
+	{name: "try_files_code", body: "server { listen 18091; try_files $uri =abc; }", want: `invalid code "=abc" in FILE:3`},
 	{name: "alias_in_server", body: "server { listen 18091; alias /x; }", want: `"alias" directive is not allowed here in FILE:3`},
 	{name: "map_variable", body: `map $a b { }`, want: `invalid variable name "b" in FILE:3`},
 	{name: "map_block", body: `map $a $b { x { } }`, want: `unexpected "{" in FILE:3`},
@@ -605,8 +620,6 @@ func TestHTTPWarnings(t *testing.T) {
 		`server name "a/b" has suspicious symbols in FILE:3`,
 		`load balancing method redefined in FILE:5`,
 		`conflicting server name "a" on 0.0.0.0:18083, ignored`,
-		`static files are not served by sluice yet: requests to this server are answered with 404 in FILE:3`,
-		`static files are not served by sluice yet: location "/" answers 404 in FILE:4`,
 	}
 	var got []string
 	for _, w := range cfg.Warnings {
@@ -617,8 +630,9 @@ func TestHTTPWarnings(t *testing.T) {
 	}
 }
 
-// TestHTTPIgnoredTempFiles: the temporary-file and static-file
-// directives of proxy configurations load, with one warning each.
+// TestHTTPIgnoredTempFiles: the temporary-file directives of proxy
+// configurations load, with one warning each; the static-file ones
+// (log_not_found, etag) load without one.
 func TestHTTPIgnoredTempFiles(t *testing.T) {
 	cfg, msg := loadHTTP(t, "proxy_max_temp_file_size 0;\nproxy_temp_path /tmp/x 1 2;\nserver { listen 18084; proxy_temp_file_write_size 64k; location / { log_not_found off; etag off; return 200; } }")
 	if msg != "" {
@@ -628,8 +642,6 @@ func TestHTTPIgnoredTempFiles(t *testing.T) {
 		`the "proxy_max_temp_file_size" directive is ignored: responses are never written to temporary files (as with 0) in FILE:3`,
 		`the "proxy_temp_path" directive is ignored: responses are never written to temporary files in FILE:4`,
 		`the "proxy_temp_file_write_size" directive is ignored: responses are never written to temporary files in FILE:5`,
-		`the "log_not_found" directive is ignored: sluice serves no files in FILE:5`,
-		`the "etag" directive is ignored: sluice serves no files in FILE:5`,
 	}
 	var got []string
 	for _, w := range cfg.Warnings {

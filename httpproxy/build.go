@@ -203,6 +203,9 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	if err := defineTLSVars(p.tab); err != nil {
 		return b, err
 	}
+	if err := defineStaticVars(p.tab); err != nil {
+		return b, err
+	}
 	if p.vBinaryRemoteAddr, err = p.tab.Ref("binary_remote_addr", ""); err != nil {
 		return b, err
 	}
@@ -445,6 +448,7 @@ type location struct {
 	charset         *charsetConf   // charset, nil when off (headers.go)
 	exp             *expiresConf   // expires, nil when off (headers.go)
 	rate            *rateConf      // limit_rate, limit_rate_after; nil for none (rate.go)
+	static          *staticConf    // root, alias, index, try_files, types (static.go)
 }
 
 // nextUpstream is a compiled proxy_next_upstream.
@@ -649,6 +653,9 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 		return nil, err
 	}
 	if l.rate, err = p.buildRate(st, pos); err != nil {
+		return nil, err
+	}
+	if l.static, err = p.buildStatic(lc, st, pos); err != nil {
 		return nil, err
 	}
 	if !st.AccessLogOff {

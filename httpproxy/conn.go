@@ -560,6 +560,11 @@ func (c *conn) handle() bool {
 	if l.mirror != nil && !c.startMirrors(r, l) { // subrequest.go
 		return c.finish(r, false)
 	}
+	if l.static.try != nil {
+		if done, ok := c.tryFiles(r); done {
+			return c.finish(r, ok)
+		}
+	}
 	switch {
 	case l.stub:
 		c.discardBody(r)
@@ -571,8 +576,7 @@ func (c *conn) handle() bool {
 	case l.pass != nil:
 		return c.finish(r, c.proxyPass(r))
 	}
-	c.discardBody(r)
-	return c.finish(r, c.sendError(r, 404))
+	return c.finish(r, c.serveStatic(r))
 }
 
 // finish logs the request and decides whether the connection stays open.
@@ -666,6 +670,10 @@ func (c *conn) realIP(r *request, l *location) {
 // in the buffer is skipped; otherwise the connection closes after the
 // response.
 func (c *conn) discardBody(r *request) {
+	if r.bodyDone {
+		return
+	}
+	r.bodyDone = true
 	switch {
 	case r.bodyRead: // read whole for the mirrors
 	case r.h1.Chunked:

@@ -38,9 +38,12 @@ type epState struct {
 	// wwwAuth is the WWW-Authenticate of an intercepted 401, or of the
 	// 401 of auth_basic, sent with the error page.
 	wwwAuth []byte
+	// extra are header lines the error response carries (the
+	// Content-Range of a 416 for a file; static_send.go).
+	extra []byte
 }
 
-func (e *epState) reset() { *e = epState{} }
+func (e *epState) reset() { *e = epState{extra: e.extra[:0]} }
 
 // buildErrorPages compiles the error_page directives in effect at a level.
 func (p *proxy) buildErrorPages(l *location, st *config.HTTPSettings) error {
@@ -103,6 +106,7 @@ func (c *conn) tryErrorPage(r *request, status int) (ok, handled bool) {
 // sendErrorPage serves an error page: an internal redirect to a URI or a
 // named location, or a redirect to a URL.
 func (c *conn) sendErrorPage(r *request, status int, ep *errPage) bool {
+	c.discardBody(r) // as nginx's special response handler
 	switch {
 	case ep.overwrite < 0:
 		r.ep.errStatus = status
@@ -209,6 +213,11 @@ func (c *conn) serveRedirected(r *request) bool {
 			return c.sendError(r, status)
 		}
 	}
+	if l.static.try != nil {
+		if done, ok := c.tryFiles(r); done {
+			return ok
+		}
+	}
 	switch {
 	case l.stub:
 		body := appendStubStatus(r.scratch[:0])
@@ -217,7 +226,7 @@ func (c *conn) serveRedirected(r *request) bool {
 	case l.pass != nil:
 		return c.proxyPass(r)
 	}
-	return c.sendError(r, 404)
+	return c.serveStatic(r)
 }
 
 // internalURI is the request-target sent upstream for a redirected request
@@ -255,7 +264,7 @@ func appendErrorPageHeaders(dst []byte, r *request) []byte {
 		dst = append(dst, r.ep.wwwAuth...)
 		dst = append(dst, '\r', '\n')
 	}
-	return dst
+	return append(dst, r.ep.extra...)
 }
 
 // interceptable reports whether proxy_intercept_errors replaces an

@@ -257,6 +257,7 @@ func (c *conn) grpcPass(r *request) bool {
 		return c.sendError(r, 502)
 	}
 	rq := sc.rq
+	r.bodyDone = true // the stream's body goes to the upstream
 	p := c.h.p
 	up := g.up
 	var body *replayBody

@@ -59,7 +59,11 @@ func (c *conn) proxyPass(r *request) bool {
 		uri = internalURI(r) // error_page: the new URI, not the client's
 	}
 	mode, body, ok := bodyNone, []byte(nil), true
-	if !r.ep.internal { // a redirected request (error_page) sends no body
+	// an error page's request sends no body (it was discarded, or sent
+	// to the upstream that failed); one redirected by try_files or index
+	// sends it
+	if !r.bodyDone {
+		r.bodyDone = true
 		mode, body, ok = c.prepareBody(r, l)
 	}
 	if !ok {

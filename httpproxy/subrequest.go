@@ -260,6 +260,11 @@ func (c *conn) serveSub(r *request) (proxied bool) {
 			break
 		}
 	}
+	if l.static.try != nil {
+		if done, _ := c.tryFiles(r); done {
+			return false
+		}
+	}
 	switch {
 	case l.stub:
 		body := appendStubStatus(r.scratch[:0])
@@ -269,9 +274,11 @@ func (c *conn) serveSub(r *request) (proxied bool) {
 		c.proxyPass(r)
 		c.up.track(nil)
 		return true
-	default:
+	case l.grpc != nil:
 		// grpc_pass needs a stream of the client's: not for subrequests
 		c.sendError(r, 404)
+	default:
+		c.serveStatic(r) // a file answers, as in nginx
 	}
 	return false
 }

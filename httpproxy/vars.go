@@ -72,6 +72,12 @@ type request struct {
 	// the handler ran (mirror_request_body; subrequest.go).
 	bodyRead bool
 	preBody  []byte
+	// bodyDone says the request body was read or discarded (or the
+	// connection closes after the response): it is not discarded again.
+	bodyDone bool
+	// addURIToAlias says try_files found a file for a regular expression
+	// location with alias: the URI is added to the alias (static.go).
+	addURIToAlias bool
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -104,6 +110,7 @@ func (r *request) reset() {
 	r.rw = rwState{}
 	r.rate = rateState{}
 	r.bodyRead, r.preBody = false, nil
+	r.bodyDone, r.addURIToAlias = false, false
 }
 
 // bstr views b as a string without copying; the string must not outlive b's
