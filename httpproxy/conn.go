@@ -560,9 +560,17 @@ func (c *conn) handle() bool {
 	if l.mirror != nil && !c.startMirrors(r, l) { // subrequest.go
 		return c.finish(r, false)
 	}
+	return c.finish(r, c.content(r, l, true))
+}
+
+// content runs try_files and then the handler of l for r: stub_status,
+// grpc_pass (only for a client's own request when grpcOK is set; other
+// requests get 404 there), proxy_pass, or files. It reports whether the
+// connection stays open.
+func (c *conn) content(r *request, l *location, grpcOK bool) bool {
 	if l.static.try != nil {
 		if done, ok := c.tryFiles(r); done {
-			return c.finish(r, ok)
+			return ok
 		}
 	}
 	switch {
@@ -570,13 +578,16 @@ func (c *conn) handle() bool {
 		c.discardBody(r)
 		body := appendStubStatus(r.scratch[:0])
 		r.scratch = body
-		return c.finish(r, c.sendSimple(r, 200, "text/plain", body, nil))
+		return c.sendSimple(r, 200, "text/plain", body, nil)
+	case l.grpc != nil && grpcOK:
+		return c.grpcPass(r)
 	case l.grpc != nil:
-		return c.finish(r, c.grpcPass(r))
+		c.discardBody(r)
+		return c.sendError(r, 404)
 	case l.pass != nil:
-		return c.finish(r, c.proxyPass(r))
+		return c.proxyPass(r)
 	}
-	return c.finish(r, c.serveStatic(r))
+	return c.serveStatic(r)
 }
 
 // finish logs the request and decides whether the connection stays open.

@@ -213,20 +213,7 @@ func (c *conn) serveRedirected(r *request) bool {
 			return c.sendError(r, status)
 		}
 	}
-	if l.static.try != nil {
-		if done, ok := c.tryFiles(r); done {
-			return ok
-		}
-	}
-	switch {
-	case l.stub:
-		body := appendStubStatus(r.scratch[:0])
-		r.scratch = body
-		return c.sendSimple(r, 200, "text/plain", body, nil)
-	case l.pass != nil:
-		return c.proxyPass(r)
-	}
-	return c.serveStatic(r)
+	return c.content(r, l, false)
 }
 
 // internalURI is the request-target sent upstream for a redirected request

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
 	"syscall"
@@ -126,26 +127,33 @@ func (c *conn) connLogf(level slog.Level, msg string) {
 }
 
 // ppAddr and ppPort append an address and a port of the connection's
-// PROXY protocol header ($proxy_protocol_addr and the others), which are
-// not found without one.
+// PROXY protocol header ($proxy_protocol_addr and the others): the
+// client's, or with server the one it connected to; they are not found
+// without a header.
 func (c *conn) ppAddr(dst []byte, server bool) ([]byte, bool) {
-	if c.pp == nil {
+	ap, ok := c.ppSide(server)
+	if !ok {
 		return dst, false
-	}
-	ap := c.pp.Source
-	if server {
-		ap = c.pp.Destination
 	}
 	return addrText(dst, ap.Addr()), true
 }
 
 func (c *conn) ppPort(dst []byte, server bool) ([]byte, bool) {
-	if c.pp == nil {
+	ap, ok := c.ppSide(server)
+	if !ok {
 		return dst, false
 	}
-	ap := c.pp.Source
-	if server {
-		ap = c.pp.Destination
-	}
 	return strconv.AppendUint(dst, uint64(ap.Port()), 10), true
+}
+
+// ppSide is the source of the PROXY protocol header, or with server its
+// destination.
+func (c *conn) ppSide(server bool) (netip.AddrPort, bool) {
+	switch {
+	case c.pp == nil:
+		return netip.AddrPort{}, false
+	case server:
+		return c.pp.Destination, true
+	}
+	return c.pp.Source, true
 }
