@@ -64,6 +64,7 @@ type request struct {
 	ctOut       []byte       // charset: the Content-Type sent
 	rw          rwState      // what rewrite directives changed (rewrite.go)
 	rate        rateState    // the response rate limit (rate.go)
+	cache       *cacheReq    // proxy_cache state, nil outside a location with a cache (cache.go)
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -95,6 +96,7 @@ func (r *request) reset() {
 	r.upTLS = nil
 	r.rw = rwState{}
 	r.rate = rateState{}
+	r.cache = nil
 }
 
 // bstr views b as a string without copying; the string must not outlive b's
