@@ -37,6 +37,9 @@ type HTTP struct {
 	// Charsets are the charset names that charset and source_charset
 	// name, in first-use order and spelling (nginx's charset table).
 	Charsets []string `json:",omitempty"`
+	// CachePaths are the proxy_cache_path directives in order
+	// (http_cache.go).
+	CachePaths []HTTPCachePath `json:",omitempty"`
 
 	settings *HTTPSettings       // http-level values, starting at the defaults
 	srvconf  *HTTPServerSettings // http-level server settings
@@ -249,6 +252,9 @@ type HTTPSettings struct {
 	// settings (http_grpc.go); nil where none is set.
 	GRPC  *HTTPGRPCSettings      `json:",omitempty"`
 	HTTP2 *HTTP2LocationSettings `json:",omitempty"`
+	// ProxyCache are the proxy_cache* settings (http_cache.go); nil
+	// where none is set.
+	ProxyCache *HTTPProxyCache `json:",omitempty"`
 
 	set map[string]bool
 }
@@ -2086,6 +2092,9 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 		if u.Zone != "" && u.ZoneSize == 0 && zoneErr == nil {
 			zoneErr = &Error{Msg: fmt.Sprintf(`zero size shared memory zone "%s"`, u.Zone)}
 		}
+	}
+	if zoneErr == nil {
+		zoneErr = checkCacheZones(h)
 	}
 	// upstreams: link proxy_pass, create and resolve implicit upstreams
 	for _, pp := range h.passes {

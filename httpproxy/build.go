@@ -15,6 +15,7 @@ import (
 	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/config"
 	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/httpproxy/cache"
 	"github.com/sluicelb/sluice/httpproxy/h1"
 	"github.com/sluicelb/sluice/httpproxy/route"
 	"github.com/sluicelb/sluice/internal/listen"
@@ -79,8 +80,9 @@ type proxy struct {
 	formats   *vars.LogFormats[*request]
 	tokens    [3][]byte // Server header value and error page footer by server_tokens: on, off, build
 	epoch     uint64
-	tlsb      *tlsBuilder // certificates loaded by this build (tls.go)
-	charsets  []string    // the charset table (config.HTTP.Charsets)
+	tlsb      *tlsBuilder            // certificates loaded by this build (tls.go)
+	charsets  []string               // the charset table (config.HTTP.Charsets)
+	caches    map[string]*cache.Zone // proxy_cache_path zones by name (cache.go)
 
 	vBinaryRemoteAddr vars.Var
 
@@ -204,6 +206,9 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 		return b, err
 	}
 	if err := defineStaticVars(p.tab); err != nil {
+		return b, err
+	}
+	if err := p.buildCaches(hc, b); err != nil {
 		return b, err
 	}
 	if p.vBinaryRemoteAddr, err = p.tab.Ref("binary_remote_addr", ""); err != nil {
@@ -449,6 +454,7 @@ type location struct {
 	exp             *expiresConf   // expires, nil when off (headers.go)
 	rate            *rateConf      // limit_rate, limit_rate_after; nil for none (rate.go)
 	static          *staticConf    // root, alias, index, try_files, types (static.go)
+	cache           *cacheConf     // proxy_cache, nil when off (cache.go)
 }
 
 // nextUpstream is a compiled proxy_next_upstream.
@@ -656,6 +662,9 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 		return nil, err
 	}
 	if l.static, err = p.buildStatic(lc, st, pos); err != nil {
+		return nil, err
+	}
+	if err := p.buildCache(l, st, pos); err != nil {
 		return nil, err
 	}
 	if !st.AccessLogOff {

@@ -40,6 +40,9 @@ const spliceMin = 64 << 10
 // connection may be kept.
 func (c *conn) proxyPass(r *request) bool {
 	l := r.loc
+	if l.cache != nil && r.cache == nil {
+		return c.cachePass(r) // cache.go
+	}
 	pc := l.pass
 	up := pc.up
 	r.proxyHost = pc.hostName
@@ -227,6 +230,14 @@ func (c *conn) proxyPass(r *request) bool {
 				continue
 			}
 		}
+		if r.cache != nil && r.cache.on {
+			if done, ka := c.cacheResponse(r, uc, tb, n, have); done {
+				uc.nc.Close()
+				t.response = c.h.p.now().Sub(tStart)
+				sel.Done(balance.Outcome{Latency: t.header})
+				return ka
+			}
+		}
 		if interceptable(l, r.resp.Status) {
 			// proxy_intercept_errors: the error_page replaces the response
 			intercept(r)
@@ -237,6 +248,9 @@ func (c *conn) proxyPass(r *request) bool {
 		}
 		r.haveResp = true
 		reusable, clientOK, upErr := c.sendResponse(r, l, uc, tb, n, have)
+		if r.cache != nil && r.cache.on {
+			reusable, upErr = c.cacheFinish(r, l, uc, tb, reusable, clientOK, upErr)
+		}
 		t.response = c.h.p.now().Sub(tStart)
 		lat := t.header
 		if up.group.Metric() == balance.MetricLastByte {
@@ -264,6 +278,11 @@ func (c *conn) proxyPass(r *request) bool {
 		// a streamed body may be left unread: the connection cannot
 		// carry another request (the error page, if any, is sent first)
 		r.keepAlive = false
+	}
+	if r.cache != nil && r.cache.on {
+		if handled, ka := c.cacheStaleOnError(r, lastStatus); handled {
+			return ka
+		}
 	}
 	return c.sendError(r, lastStatus)
 }
@@ -873,6 +892,9 @@ func (c *conn) buildUpstreamHead(r *request, l *location, uri []byte, mode int, 
 	case bodyStreamChunked:
 		f.Framing = h1.BodyChunked
 	}
+	if r.cache != nil && r.cache.on {
+		c.cacheForward(r, &f) // cache.go
+	}
 	c.req.uh = h1.AppendRequestHead(c.req.uh[:0], &r.h1, &f)
 	if mode == bodyMem && len(body) <= 64<<10 {
 		c.req.uh = append(c.req.uh, body...)
@@ -982,7 +1004,7 @@ func (c *conn) readResponseHead(r *request, l *location, uc *upConn, tb []byte, 
 		return 0, got, rerr
 	}
 	have = got
-	opt := h1.ResponseOptions{MaxHeadSize: int(l.set.ProxyBufferSize), HeadRequest: r.h1.IsHead()}
+	opt := h1.ResponseOptions{MaxHeadSize: int(l.set.ProxyBufferSize), HeadRequest: r.h1.IsHead() && (r.cache == nil || !r.cache.getForHead)}
 	if opt.MaxHeadSize > len(tb) {
 		opt.MaxHeadSize = len(tb)
 	}

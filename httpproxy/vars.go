@@ -78,6 +78,7 @@ type request struct {
 	// addURIToAlias says try_files found a file for a regular expression
 	// location with alias: the URI is added to the alias (static.go).
 	addURIToAlias bool
+	cache         *cacheReq // proxy_cache state, nil outside a location with a cache (cache.go)
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -111,6 +112,7 @@ func (r *request) reset() {
 	r.rate = rateState{}
 	r.bodyRead, r.preBody = false, nil
 	r.bodyDone, r.addURIToAlias = false, false
+	r.cache = nil
 }
 
 // bstr views b as a string without copying; the string must not outlive b's
