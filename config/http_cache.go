@@ -140,31 +140,13 @@ func (s *HTTPSettings) proxyCache() *HTTPProxyCache {
 
 // cacheSetting is setting for a value of HTTPProxyCache.
 func cacheSetting[T any](parse func(*compiler, *Directive) (T, error), field func(*HTTPProxyCache) *T) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		v, err := parse(c, d)
-		if err != nil {
-			return nil, err
-		}
-		s := hset(c, parent)
-		*field(s.proxyCache()) = v
-		s.mark(d.Name)
-		return nil, nil
-	}
+	return extSetting((*HTTPSettings).proxyCache, parse, field)
 }
 
 // cacheList is the Set of a directive whose arguments, over all its
 // occurrences at a level, form a list (proxy_cache_bypass, proxy_no_cache).
 func cacheList(field func(*HTTPProxyCache) *[]string) func(*compiler, *Directive, any) (any, error) {
-	return func(c *compiler, d *Directive, parent any) (any, error) {
-		s := hset(c, parent)
-		p := field(s.proxyCache())
-		if !s.set[d.Name] {
-			*p = nil
-		}
-		*p = append(*p, d.Args...)
-		s.mark(d.Name)
-		return nil, nil
-	}
+	return extList((*HTTPSettings).proxyCache, field)
 }
 
 // bitmaskValue parses the arguments of an ngx_conf_set_bitmask_slot

@@ -206,24 +206,37 @@ func init() {
 
 // grpcSetting is setting for a value of HTTPGRPCSettings.
 func grpcSetting[T any](parse func(*compiler, *Directive) (T, error), field func(*HTTPGRPCSettings) *T) func(*compiler, *Directive, any) (any, error) {
+	return extSetting((*HTTPSettings).grpc, parse, field)
+}
+
+// grpcList is the Set of a repeatable grpc directive that appends to a
+// list; the first one at a level replaces the inherited list.
+func grpcList(field func(*HTTPGRPCSettings) *[]string) func(*compiler, *Directive, any) (any, error) {
+	return extList((*HTTPSettings).grpc, field)
+}
+
+// extSetting is setting for a value of a group of HTTPSettings that ext
+// returns (made on first use, as grpc and proxyCache make theirs).
+func extSetting[E, T any](ext func(*HTTPSettings) *E, parse func(*compiler, *Directive) (T, error), field func(*E) *T) func(*compiler, *Directive, any) (any, error) {
 	return func(c *compiler, d *Directive, parent any) (any, error) {
 		v, err := parse(c, d)
 		if err != nil {
 			return nil, err
 		}
 		s := hset(c, parent)
-		*field(s.grpc()) = v
+		*field(ext(s)) = v
 		s.mark(d.Name)
 		return nil, nil
 	}
 }
 
-// grpcList is the Set of a repeatable grpc directive that appends to a
-// list; the first one at a level replaces the inherited list.
-func grpcList(field func(*HTTPGRPCSettings) *[]string) func(*compiler, *Directive, any) (any, error) {
+// extList is the Set of a repeatable directive of a group of
+// HTTPSettings whose arguments, over all its occurrences at a level, form
+// a list; the first one at a level replaces the inherited list.
+func extList[E any](ext func(*HTTPSettings) *E, field func(*E) *[]string) func(*compiler, *Directive, any) (any, error) {
 	return func(c *compiler, d *Directive, parent any) (any, error) {
 		s := hset(c, parent)
-		p := field(s.grpc())
+		p := field(ext(s))
 		if !s.set[d.Name] {
 			*p = nil
 		}
