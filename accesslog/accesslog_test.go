@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/internal/testutil"
 	"github.com/sluicelb/sluice/vars"
 )
 
@@ -38,7 +41,10 @@ func TestParseDirective(t *testing.T) {
 		{args: []string{"/l", "main", "buffer=1k", "flush=5q"}, err: `invalid flush time "5q"`},
 		{args: []string{"/l", "main", "gzip=10"}, err: `invalid compression level "10"`},
 		{args: []string{"/l", "main", "bogus"}, err: `invalid parameter "bogus"`},
-		{args: []string{"syslog:server=127.0.0.1"}, err: `access_log "syslog:server=127.0.0.1": syslog targets are not supported`},
+		{args: []string{"syslog:server=127.0.0.1"}, want: Directive{Path: "syslog:server=127.0.0.1"}},
+		{args: []string{"syslog:server=127.0.0.1,tag=$x", "main", "if=$ok"}, want: Directive{Path: "syslog:server=127.0.0.1,tag=$x", Format: "main", If: "$ok"}},
+		{args: []string{"syslog:server=127.0.0.1", "main", "buffer=1k"}, err: `logs to syslog cannot be buffered`},
+		{args: []string{"syslog:server=127.0.0.1", "main", "gzip"}, err: `logs to syslog cannot be buffered`},
 		{args: []string{"/logs/$host.log"}, err: `access_log "/logs/$host.log": paths with variables are not supported`},
 	}
 	for _, tc := range tests {
@@ -365,5 +371,52 @@ func TestLogWithCondition(t *testing.T) {
 	}
 	if got := read(t, d.Path); got != "10.0.0.1 \"1\"\n10.0.0.1 \"yes\"\n10.0.0.1 \"00\"\n" {
 		t.Fatalf("log %q", got)
+	}
+}
+
+// TestLogToSyslog: a "syslog:" access log sends each line, without its
+// line feed, after the header, as one datagram; if= still applies; a line
+// too long for a datagram is dropped and reported, never cut.
+func TestLogToSyslog(t *testing.T) {
+	tab := vars.NewTable[*sess]()
+	must(t, tab.Define("cond", func(dst []byte, s *sess) ([]byte, bool) { return append(dst, s.cond...), true }, 0))
+	formats := vars.NewLogFormats(tab, false)
+	must(t, formats.Add([]string{"basic", `x="$cond"`}, ""))
+	d, err := ParseDirective([]string{"syslog:server=127.0.0.1", "basic", "if=$cond"})
+	must(t, err)
+	cond, err := tab.Compile(d.If, "")
+	must(t, err)
+	f, err := formats.Lookup(d.Format, "")
+	must(t, err)
+	must(t, tab.Freeze())
+
+	rcv := testutil.UDPDatagrams(t)
+	var mu sync.Mutex
+	var reports []string
+	fs := NewFiles(nil)
+	defer fs.Close()
+	opts := errlog.SyslogOptions{Hostname: "h", Now: func() time.Time { return time.Date(2026, 3, 14, 15, 9, 26, 0, time.Local) },
+		Report: func(_ slog.Level, msg string) { mu.Lock(); reports = append(reports, msg); mu.Unlock() }}
+	s, err := fs.OpenSyslog(d.Path, errlog.SyslogConfig{Server: rcv.Addr, Facility: 1, Severity: 5, Tag: "web"}, opts)
+	must(t, err)
+	if again, _ := fs.OpenSyslog(d.Path, errlog.SyslogConfig{}, opts); again != s {
+		t.Fatal("the same target gave two senders")
+	}
+	l := &Log[*sess]{S: s, Format: f, If: cond}
+	for _, c := range []string{"0", "a\"\\", ""} {
+		l.Write(&sess{cond: c})
+	}
+	if got, want := rcv.Next(t, 5*time.Second), `<13>Mar 14 15:09:26 h web: x="a\x22\x5C"`; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	l.Write(&sess{cond: strings.Repeat("z", 70000)})
+	l.Write(&sess{cond: "next"})
+	if got := rcv.Next(t, 5*time.Second); !strings.HasSuffix(got, `x="next"`) {
+		t.Fatalf("got %q", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reports) != 1 || reports[0] != "send() failed (90: Message too long) while logging to syslog, server: "+rcv.Addr {
+		t.Fatalf("reports %q", reports)
 	}
 }

@@ -35,8 +35,9 @@ func errorf(format string, args ...any) error {
 
 // ParseDirective parses the arguments of access_log with nginx's rules and
 // messages. gzip without buffer= implies a 64k buffer; flush= requires a
-// buffer. Targets this version cannot serve are refused with a clear error:
-// "syslog:" targets and paths containing variables.
+// buffer. A "syslog:" target is kept as written (the config package parses
+// its parameters) and cannot be buffered. Paths containing variables are
+// refused: this version cannot serve them.
 func ParseDirective(args []string) (Directive, error) {
 	var d Directive
 	if len(args) == 0 {
@@ -50,10 +51,8 @@ func ParseDirective(args []string) (Directive, error) {
 		return d, nil
 	}
 	d.Path = args[0]
-	if strings.HasPrefix(d.Path, "syslog:") {
-		return d, errorf("access_log \"%s\": syslog targets are not supported", d.Path)
-	}
-	if strings.Contains(d.Path, "$") {
+	syslog := strings.HasPrefix(d.Path, "syslog:")
+	if !syslog && strings.Contains(d.Path, "$") {
 		return d, errorf("access_log \"%s\": paths with variables are not supported", d.Path)
 	}
 	if len(args) > 1 {
@@ -93,6 +92,9 @@ func ParseDirective(args []string) (Directive, error) {
 	}
 	if d.Flush != 0 && d.Buffer == 0 {
 		return d, errorf("no buffer is defined for access_log \"%s\"", d.Path)
+	}
+	if syslog && d.Buffer != 0 {
+		return d, errorf("logs to syslog cannot be buffered")
 	}
 	return d, nil
 }

@@ -15,6 +15,10 @@
 // log_format and the if= condition (a line is skipped when it evaluates to
 // "" or "0").
 //
-// Not supported yet: "syslog:" targets and paths containing variables; both
-// are refused with an error when the configuration is loaded.
+// A "syslog:" target sends each line as one datagram through an
+// errlog.Syslog that Files.OpenSyslog shares per target (see Log.S); such
+// logs cannot be buffered, as in nginx.
+//
+// Not supported yet: paths containing variables; they are refused with an
+// error when the configuration is loaded.
 package accesslog

@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/sluicelb/sluice/errlog"
 )
 
 // Options are the buffering parameters of one log file, from buffer=,
@@ -32,6 +34,7 @@ func realTimer(d time.Duration) (<-chan time.Time, func() bool) {
 type Files struct {
 	mu      sync.Mutex
 	files   map[string]*Writer
+	syslogs map[string]*errlog.Syslog
 	onError func(path string, err error)
 	timer   TimerFunc
 }
@@ -42,7 +45,7 @@ func NewFiles(onError func(path string, err error)) *Files {
 	if onError == nil {
 		onError = func(string, error) {}
 	}
-	return &Files{files: map[string]*Writer{}, onError: onError, timer: realTimer}
+	return &Files{files: map[string]*Writer{}, syslogs: map[string]*errlog.Syslog{}, onError: onError, timer: realTimer}
 }
 
 // SetTimer replaces the timer used for flush= (for tests). It affects
@@ -85,6 +88,23 @@ func (fs *Files) Open(path string, o Options) (*Writer, error) {
 	return w, nil
 }
 
+// OpenSyslog returns the sender for a "syslog:" target: one per target
+// text, shared by every access_log that names it, closed by Close. It
+// opens no socket yet (see errlog.Syslog).
+func (fs *Files) OpenSyslog(target string, cfg errlog.SyslogConfig, opts errlog.SyslogOptions) (*errlog.Syslog, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if s, ok := fs.syslogs[target]; ok {
+		return s, nil
+	}
+	s, err := errlog.NewSyslog(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	fs.syslogs[target] = s
+	return s, nil
+}
+
 func openFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
@@ -122,7 +142,10 @@ func (fs *Files) Close() error {
 		}
 	}
 	fs.mu.Lock()
-	fs.files = map[string]*Writer{}
+	for _, s := range fs.syslogs {
+		s.Close()
+	}
+	fs.files, fs.syslogs = map[string]*Writer{}, map[string]*errlog.Syslog{}
 	fs.mu.Unlock()
 	return first
 }

@@ -49,9 +49,6 @@ type dialect struct {
 	// logPathVars keeps an access_log path with variables as written
 	// instead of resolving it against the prefix.
 	logPathVars bool
-	// flushDefaultBuffer gives an access_log with flush= and no buffer=
-	// a 64k buffer; without it that is an error.
-	flushDefaultBuffer bool
 
 	// minZone is the smallest limit_conn_zone (and limit_req_zone) size;
 	// zoneTooSmall the error format for a smaller one, with %s for the
@@ -282,6 +279,7 @@ type AccessLog struct {
 	Buffer int64         `json:",omitempty"` // 0: write each line at once
 	Flush  time.Duration `json:",omitempty"` // 0: flush when the buffer fills
 	If     string        `json:",omitempty"` // condition (complex value)
+	Syslog *Syslog       `json:",omitempty"` // a "syslog:" target (Path as written), or nil
 	Pos    string
 }
 
@@ -302,11 +300,12 @@ func (dl *dialect) parseAccessLog(c *compiler, d *Directive, known func(string) 
 		}
 		return al, true, nil
 	}
-	if strings.HasPrefix(d.Args[0], "syslog:") {
-		return al, false, errorf(d.File, d.Line, "%s access log target is not supported by sluice", dl.quote(d.Args[0]))
-	}
 	al = AccessLog{Path: d.Args[0], Format: dl.defaultLogFormat, Pos: pos(d)}
-	if !dl.logPathVars || !hasVariables(al.Path) {
+	if isSyslog(al.Path) {
+		if al.Syslog, err = parseSyslog(d, al.Path); err != nil {
+			return al, false, err
+		}
+	} else if !dl.logPathVars || !hasVariables(al.Path) {
 		al.Path = c.path(al.Path)
 	}
 	if len(d.Args) < 2 {
@@ -319,11 +318,12 @@ func (dl *dialect) parseAccessLog(c *compiler, d *Directive, known func(string) 
 	if !known(al.Format) {
 		return al, false, errorf(d.File, d.Line, "unknown log format %s", dl.quote(al.Format))
 	}
+	gzip := false
 	for _, a := range d.Args[2:] {
 		switch {
 		case strings.HasPrefix(a, "buffer="):
 			n, err := ParseSize(a[7:])
-			if err != nil {
+			if err != nil || n == 0 {
 				return al, false, errorf(d.File, d.Line, "invalid buffer size %s", dl.quote(a[7:]))
 			}
 			al.Buffer = n
@@ -336,16 +336,22 @@ func (dl *dialect) parseAccessLog(c *compiler, d *Directive, known func(string) 
 		case strings.HasPrefix(a, "if="):
 			al.If = a[3:]
 		case a == "gzip" || strings.HasPrefix(a, "gzip="):
-			return al, false, errorf(d.File, d.Line, "the \"gzip\" parameter of the \"access_log\" directive is not supported by sluice")
+			if al.Syslog == nil {
+				return al, false, errorf(d.File, d.Line, "the \"gzip\" parameter of the \"access_log\" directive is not supported by sluice")
+			}
+			if lvl, ok := parseDigits(strings.TrimPrefix(a[4:], "=")); a != "gzip" && (!ok || lvl < 1 || lvl > 9) {
+				return al, false, errorf(d.File, d.Line, "invalid compression level %s", dl.quote(a[5:]))
+			}
+			gzip = true // implies a buffer, which syslog refuses below
 		default:
 			return al, false, errorf(d.File, d.Line, "invalid parameter %s", dl.quote(a))
 		}
 	}
-	if al.Flush > 0 && al.Buffer == 0 {
-		if !dl.flushDefaultBuffer {
-			return al, false, errorf(d.File, d.Line, "no buffer is defined for access_log %s", dl.quote(d.Args[0]))
-		}
-		al.Buffer = 64 << 10 // nginx's default when only flush= is given
+	if al.Flush > 0 && al.Buffer == 0 && !gzip {
+		return al, false, errorf(d.File, d.Line, "no buffer is defined for access_log %s", dl.quote(d.Args[0]))
+	}
+	if al.Syslog != nil && (al.Buffer > 0 || gzip) {
+		return al, false, errorf(d.File, d.Line, "logs to syslog cannot be buffered")
 	}
 	return al, false, nil
 }

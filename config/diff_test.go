@@ -26,7 +26,6 @@ var nginxDifferences = map[string]string{
 	"err_worker_processes_zero": "sluice refuses worker_processes 0, which would start no worker",
 	"err_unsupported":           "an nginx directive sluice does not implement is refused by name",
 	"err_unsupported_events":    "an nginx directive sluice does not implement is refused by name",
-	"err_error_log_syslog":      "syslog error logs are not implemented",
 	"err_include_loop":          "nginx recurses until it crashes; sluice refuses the loop",
 	"err_include_self":          "nginx recurses until it crashes; sluice refuses the loop",
 }

@@ -39,8 +39,9 @@ type Config struct {
 
 // ErrorLog is one error_log target.
 type ErrorLog struct {
-	Path  string // a file path, or "stderr"
-	Level string // debug, info, notice, warn, error, crit, alert or emerg
+	Path   string  // a file path, "stderr", or a "syslog:" target as written
+	Level  string  // debug, info, notice, warn, error, crit, alert or emerg
+	Syslog *Syslog `json:",omitempty"` // the parsed "syslog:" target, or nil
 }
 
 // Events holds the events {} block.
@@ -189,10 +190,19 @@ const maxWorkerProcesses = 1 << 20
 // a mask as the level "debug" and says so with a warning.
 func parseErrorLog(c *compiler, d *Directive) (ErrorLog, error) {
 	target := d.Args[0]
-	if strings.HasPrefix(target, "syslog:") || strings.HasPrefix(target, "memory:") {
+	if strings.HasPrefix(target, "memory:") {
 		return ErrorLog{}, errorf(d.File, d.Line, `"%s" error log target is not supported by sluice`, target)
 	}
-	el := ErrorLog{Path: c.path(target), Level: "error"}
+	el := ErrorLog{Path: target, Level: "error"}
+	if isSyslog(target) {
+		sl, err := parseSyslog(d, target)
+		if err != nil {
+			return ErrorLog{}, err
+		}
+		el.Syslog = sl
+	} else {
+		el.Path = c.path(target)
+	}
 	var level string
 	var masks []string
 	for _, a := range d.Args[1:] {

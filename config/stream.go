@@ -422,7 +422,6 @@ var streamDialect = dialect{
 	slowStartBeforeMethod: true,
 	listenUDP:             true,
 	unknownListenParam:    "the invalid %s parameter",
-	flushDefaultBuffer:    true,
 	minZone:               8 << 10,
 	zoneTooSmall:          "invalid zone size %s",
 	bindOffAlone:          true,

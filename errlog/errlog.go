@@ -8,8 +8,10 @@
 // the message, then the other attributes as `, key: value`. The levels are
 // nginx's eight, mapped onto slog levels (see the Level constants).
 //
-// Targets are files or stderr; Reopen reopens files (SIGUSR1) so that
-// rotated logs are released.
+// Targets are files, stderr or syslog servers (see Syslog); Reopen
+// reopens files (SIGUSR1) so that rotated logs are released. A syslog
+// target gets the same line, without its line feed and cut to nginx's
+// 2047 bytes, after a header whose severity is the record's level.
 package errlog
 
 import (
@@ -83,8 +85,9 @@ func LevelName(l slog.Level) string {
 
 // Target is one destination of the error log with its own level.
 type Target struct {
-	Path  string // a file path, or "stderr"
-	Level slog.Level
+	Path   string // a file path, or "stderr"; ignored with Syslog
+	Level  slog.Level
+	Syslog *SyslogConfig // a syslog server, or nil
 }
 
 // Log is a set of targets, safe for concurrent use. The zero value writes
@@ -95,13 +98,15 @@ type Log struct {
 	pid     string
 	now     func() time.Time
 	stderr  io.Writer
+	report  func(level slog.Level, msg string)
 	min     atomic.Int64 // lowest level any target writes
 }
 
 type output struct {
 	Target
-	w io.Writer
-	f *os.File
+	w   io.Writer
+	f   *os.File
+	sys *Syslog
 }
 
 // Options configure a Log.
@@ -109,6 +114,10 @@ type Options struct {
 	Now    func() time.Time // default time.Now
 	Stderr io.Writer        // default os.Stderr
 	Pid    int              // default os.Getpid()
+	// Report is where syslog targets report failed sends (at most one a
+	// second each); nil means this Log itself, whose other targets then
+	// carry the report.
+	Report *slog.Logger
 }
 
 // New opens the targets. A file that cannot be opened is an error that
@@ -124,6 +133,11 @@ func New(targets []Target, opts Options) (*Log, error) {
 		opts.Pid = os.Getpid()
 	}
 	l := &Log{pid: strconv.Itoa(opts.Pid), now: opts.Now, stderr: opts.Stderr}
+	report := opts.Report
+	if report == nil {
+		report = l.Logger()
+	}
+	l.report = func(level slog.Level, msg string) { report.Log(context.Background(), level, msg) }
 	for _, t := range targets {
 		o := &output{Target: t}
 		if err := l.open(o); err != nil {
@@ -137,6 +151,14 @@ func New(targets []Target, opts Options) (*Log, error) {
 }
 
 func (l *Log) open(o *output) error {
+	if o.Syslog != nil {
+		s, err := NewSyslog(*o.Syslog, SyslogOptions{Now: l.now, Report: l.report})
+		if err != nil {
+			return err
+		}
+		o.sys = s
+		return nil
+	}
 	if o.Path == "stderr" {
 		o.w = l.stderr
 		return nil
@@ -187,9 +209,7 @@ func (l *Log) SetTargets(targets []Target) error {
 		o := &output{Target: t}
 		if err := l.open(o); err != nil {
 			for _, p := range opened {
-				if p.f != nil {
-					p.f.Close()
-				}
+				p.close()
 			}
 			return err
 		}
@@ -201,14 +221,21 @@ func (l *Log) SetTargets(targets []Target) error {
 	l.min.Store(int64(minLevel(opened)))
 	l.mu.Unlock()
 	for _, o := range old {
-		if o.f != nil {
-			o.f.Close()
-		}
+		o.close()
 	}
 	return nil
 }
 
-// Close closes the file targets.
+func (o *output) close() {
+	if o.f != nil {
+		o.f.Close()
+	}
+	if o.sys != nil {
+		o.sys.Close()
+	}
+}
+
+// Close closes the file targets and the syslog sockets.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -217,6 +244,9 @@ func (l *Log) Close() error {
 			o.f.Close()
 			o.f = nil
 			o.w = io.Discard
+		}
+		if o.sys != nil {
+			o.sys.Close()
 		}
 	}
 	return nil
@@ -337,10 +367,23 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	line.WriteByte('\n')
 	b := []byte(line.String())
 	h.log.mu.Lock()
-	defer h.log.mu.Unlock()
-	for _, o := range h.log.targets {
+	targets := h.log.targets
+	syslogs := false
+	for _, o := range targets {
 		if r.Level >= o.Level && o.w != nil {
 			o.w.Write(b)
+		}
+		syslogs = syslogs || o.sys != nil
+	}
+	h.log.mu.Unlock()
+	if !syslogs {
+		return nil
+	}
+	// Sent outside the lock: a failed send is reported through a Log,
+	// possibly this one.
+	for _, o := range targets {
+		if r.Level >= o.Level && o.sys != nil {
+			o.sys.sendLine(r.Level, b[:len(b)-1])
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package httpproxy
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -77,6 +78,8 @@ type proxy struct {
 	servers   map[*config.HTTPServer]*server
 	locs      map[*config.HTTPLocation]*location
 	files     *accesslog.Files
+	built     *Built                            // the build's closers and reopeners
+	locLogs   map[*config.ErrorLog]*slog.Logger // location error logs (locationLog)
 	formats   *vars.LogFormats[*request]
 	tokens    [3][]byte // Server header value and error page footer by server_tokens: on, off, build
 	epoch     uint64
@@ -168,6 +171,7 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	p.tokens[1] = []byte("sluice")
 	p.tokens[2] = p.tokens[0]
 	b = &Built{}
+	p.built = b
 	p.files = accesslog.NewFiles(func(path string, err error) {
 		opts.Log.Error(fmt.Sprintf("write() to %q failed (%v)", path, err))
 	})
@@ -339,6 +343,58 @@ func (p *proxy) buildUpstream(u *config.HTTPUpstream) (*upstream, error) {
 	return up, nil
 }
 
+// syslogOptions are the options of the access logs' syslog senders: the
+// build's clock, and failures reported to the main error log.
+func (p *proxy) syslogOptions() errlog.SyslogOptions {
+	return errlog.SyslogOptions{Now: p.now, Report: func(level slog.Level, msg string) {
+		p.opts.Log.Log(context.Background(), level, msg)
+	}}
+}
+
+// errorLog opens the targets of an error_log list (files, stderr, syslog)
+// for this build; failed syslog sends are reported to the main log.
+func (p *proxy) errorLog(els []config.ErrorLog, pos string) (*slog.Logger, error) {
+	var ts []errlog.Target
+	for _, el := range els {
+		lvl, _ := errlog.ParseLevel(el.Level)
+		t := errlog.Target{Path: el.Path, Level: lvl}
+		if el.Syslog != nil {
+			cfg := errlog.SyslogConfig(*el.Syslog)
+			t.Syslog = &cfg
+		}
+		ts = append(ts, t)
+	}
+	l, err := errlog.New(ts, errlog.Options{Now: p.now, Report: p.opts.Log})
+	if err != nil {
+		return nil, fmt.Errorf("%v in %s", err, pos)
+	}
+	p.built.Closers = append(p.built.Closers, func() { l.Close() })
+	p.built.Reopeners = append(p.built.Reopeners, func() { l.Reopen() })
+	return l.Logger(), nil
+}
+
+// locationLog returns the error log of a location whose error_log is not
+// its server's (set in the location or in one around it), or nil.
+// Locations sharing one list share one log.
+func (p *proxy) locationLog(s *server, st *config.HTTPSettings, pos string) (*slog.Logger, error) {
+	els, srv := st.ErrorLogs, s.cfg.Settings.ErrorLogs
+	if len(els) == 0 || len(srv) == len(els) && &srv[0] == &els[0] {
+		return nil, nil
+	}
+	if l := p.locLogs[&els[0]]; l != nil {
+		return l, nil
+	}
+	l, err := p.errorLog(els, pos)
+	if err != nil {
+		return nil, err
+	}
+	if p.locLogs == nil {
+		p.locLogs = map[*config.ErrorLog]*slog.Logger{}
+	}
+	p.locLogs[&els[0]] = l
+	return l, nil
+}
+
 func (p *proxy) buildServer(sc *config.HTTPServer, b *Built) (*server, error) {
 	s := &server{cfg: sc, log: p.opts.Log}
 	if len(sc.Names) > 0 && sc.Names[0].Regex == "" {
@@ -352,21 +408,12 @@ func (p *proxy) buildServer(sc *config.HTTPServer, b *Built) (*server, error) {
 		KeepInvalidHeaders:   !sc.IgnoreInvalidHeaders,
 		NoMergeSlashes:       !sc.MergeSlashes,
 	}
-	if len(sc.Settings.ErrorLogs) > 0 {
-		var ts []errlog.Target
-		for _, el := range sc.Settings.ErrorLogs {
-			lvl, _ := errlog.ParseLevel(el.Level)
-			ts = append(ts, errlog.Target{Path: el.Path, Level: lvl})
-		}
-		l, err := errlog.New(ts, errlog.Options{Now: p.now})
-		if err != nil {
-			return nil, fmt.Errorf("%v in %s", err, sc.Pos())
-		}
-		b.Closers = append(b.Closers, func() { l.Close() })
-		b.Reopeners = append(b.Reopeners, func() { l.Reopen() })
-		s.log = l.Logger()
-	}
 	var err error
+	if len(sc.Settings.ErrorLogs) > 0 {
+		if s.log, err = p.errorLog(sc.Settings.ErrorLogs, sc.Pos()); err != nil {
+			return nil, err
+		}
+	}
 	if s.def, err = p.buildLocation(s, "", nil, &sc.Settings); err != nil {
 		return nil, err
 	}
@@ -411,6 +458,7 @@ type retConf struct {
 // settings, for requests that match no location).
 type location struct {
 	srv   *server
+	log   *slog.Logger         // the location's own error_log, or nil: the server's
 	cfg   *config.HTTPLocation // nil for the server-level settings
 	set   *config.HTTPSettings
 	name  string
@@ -526,6 +574,10 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 	pos := s.cfg.Pos()
 	if lc != nil {
 		pos = lc.Pos()
+		var err error
+		if l.log, err = p.locationLog(s, st, pos); err != nil {
+			return nil, err
+		}
 		l.exact = lc.Modifier == config.LocExact
 		l.stub = lc.StubStatus
 		if lc.ProxyPass != nil {
@@ -673,14 +725,18 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 			if err != nil {
 				return nil, vars.NginxError(err)
 			}
-			if strings.HasPrefix(al.Path, "syslog:") || strings.Contains(al.Path, "$") {
+			lg := &accesslog.Log[*request]{Format: f}
+			switch {
+			case al.Syslog != nil:
+				lg.S, err = p.files.OpenSyslog(al.Path, errlog.SyslogConfig(*al.Syslog), p.syslogOptions())
+			case strings.Contains(al.Path, "$"):
 				return nil, fmt.Errorf("access_log %q is not supported by sluice in %s", al.Path, al.Pos)
+			default:
+				lg.W, err = p.files.Open(al.Path, accesslog.Options{Buffer: int(al.Buffer), Flush: al.Flush})
 			}
-			w, err := p.files.Open(al.Path, accesslog.Options{Buffer: int(al.Buffer), Flush: al.Flush})
 			if err != nil {
 				return nil, fmt.Errorf("%v in %s", err, al.Pos)
 			}
-			lg := &accesslog.Log[*request]{W: w, Format: f}
 			if al.If != "" {
 				if lg.If, err = p.tab.Compile(al.If, al.Pos); err != nil {
 					return nil, vars.NginxError(err)

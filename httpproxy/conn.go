@@ -1013,6 +1013,9 @@ func (c *conn) logf(s *server, level slog.Level, msg string) {
 	log := c.h.p.opts.Log
 	if s != nil {
 		log = s.log
+		if r := c.req; r != nil && r.loc != nil && r.loc.log != nil && r.loc.srv == s {
+			log = r.loc.log // error_log of the matched location
+		}
 	}
 	if !log.Enabled(context.Background(), level) {
 		return

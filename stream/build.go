@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -49,6 +50,8 @@ type proxy struct {
 	tab    *vars.Table[*session]
 	groups map[string]*upstream
 	zones  map[string]*zone
+	// syslogs are the access logs' syslog senders, by target
+	syslogs map[string]*errlog.Syslog
 
 	// variables the proxy itself reads
 	vBinaryRemoteAddr vars.Var
@@ -90,10 +93,32 @@ type limitRef struct {
 	n int
 }
 
+// accessLog is one access_log directive: a file or a syslog sender.
 type accessLog struct {
 	f      *logFile
+	sys    *errlog.Syslog
 	format *vars.LogFormat[*session]
 	cond   *vars.Template[*session]
+}
+
+// openSyslog returns the sender of a "syslog:" access log, shared by the
+// access logs of the generation that name the same target and closed with
+// it; failed sends are reported to the main error log.
+func (p *proxy) openSyslog(al config.StreamAccessLog, b *Built) (*errlog.Syslog, error) {
+	if s := p.syslogs[al.Path]; s != nil {
+		return s, nil
+	}
+	s, err := errlog.NewSyslog(errlog.SyslogConfig(*al.Syslog), errlog.SyslogOptions{Now: p.now,
+		Report: func(level slog.Level, msg string) { p.opts.Log.Log(context.Background(), level, msg) }})
+	if err != nil {
+		return nil, fmt.Errorf("%v in %s", err, al.Pos)
+	}
+	if p.syslogs == nil {
+		p.syslogs = map[string]*errlog.Syslog{}
+	}
+	p.syslogs[al.Path] = s
+	b.Closers = append(b.Closers, func() { s.Close() })
+	return s, nil
 }
 
 // connSeq numbers client connections for $connection and the error log's
@@ -221,9 +246,14 @@ func (p *proxy) buildServer(sc *config.StreamServer, formats *vars.LogFormats[*s
 		var ts []errlog.Target
 		for _, el := range sc.ErrorLogs {
 			lvl, _ := errlog.ParseLevel(el.Level)
-			ts = append(ts, errlog.Target{Path: el.Path, Level: lvl})
+			t := errlog.Target{Path: el.Path, Level: lvl}
+			if el.Syslog != nil {
+				cfg := errlog.SyslogConfig(*el.Syslog)
+				t.Syslog = &cfg
+			}
+			ts = append(ts, t)
 		}
-		l, err := errlog.New(ts, errlog.Options{Now: p.now})
+		l, err := errlog.New(ts, errlog.Options{Now: p.now, Report: p.opts.Log})
 		if err != nil {
 			return nil, fmt.Errorf("%v in %s", err, sc.Pos())
 		}
@@ -286,17 +316,24 @@ func (p *proxy) buildServer(sc *config.StreamServer, formats *vars.LogFormats[*s
 			if err != nil {
 				return nil, vars.NginxError(err)
 			}
-			lf := files[al.Path]
-			if lf == nil {
-				lf, err = openLogFile(al.Path, int(al.Buffer), al.Flush)
-				if err != nil {
-					return nil, fmt.Errorf("%v in %s", err, al.Pos)
+			a := accessLog{format: f}
+			if al.Syslog != nil {
+				if a.sys, err = p.openSyslog(al, b); err != nil {
+					return nil, err
 				}
-				files[al.Path] = lf
-				b.Closers = append(b.Closers, lf.Close)
-				b.Reopeners = append(b.Reopeners, lf.Reopen)
+			} else {
+				lf := files[al.Path]
+				if lf == nil {
+					lf, err = openLogFile(al.Path, int(al.Buffer), al.Flush)
+					if err != nil {
+						return nil, fmt.Errorf("%v in %s", err, al.Pos)
+					}
+					files[al.Path] = lf
+					b.Closers = append(b.Closers, lf.Close)
+					b.Reopeners = append(b.Reopeners, lf.Reopen)
+				}
+				a.f = lf
 			}
-			a := accessLog{f: lf, format: f}
 			if al.If != "" {
 				if a.cond, err = p.tab.Compile(al.If, al.Pos); err != nil {
 					return nil, vars.NginxError(err)

@@ -595,6 +595,12 @@ func (srv *server) writeLog(s *session) {
 				continue
 			}
 		}
+		if l.sys != nil {
+			s.logBuf = l.sys.AppendHeader(s.logBuf[:0], l.sys.Severity())
+			s.logBuf = l.format.Append(s.logBuf, s)
+			l.sys.Write(s.logBuf)
+			continue
+		}
 		s.logBuf = l.format.AppendLine(s.logBuf[:0], s)
 		l.f.Write(s.logBuf)
 	}

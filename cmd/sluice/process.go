@@ -136,7 +136,12 @@ func logTargets(o *options, cfg *config.Config) []errlog.Target {
 	var ts []errlog.Target
 	for _, el := range cfg.ErrorLog {
 		lvl, _ := errlog.ParseLevel(el.Level)
-		ts = append(ts, errlog.Target{Path: el.Path, Level: lvl})
+		t := errlog.Target{Path: el.Path, Level: lvl}
+		if el.Syslog != nil {
+			cfg := errlog.SyslogConfig(*el.Syslog)
+			t.Syslog = &cfg
+		}
+		ts = append(ts, t)
 	}
 	if len(ts) == 0 {
 		path := "stderr"
