@@ -1,12 +1,10 @@
 package config
 
 import (
-	"errors"
 	"fmt"
+	"github.com/sluicelb/sluice/internal/pcre"
 	"net/netip"
 	"os"
-	"regexp"
-	"regexp/syntax"
 	"slices"
 	"sort"
 	"strconv"
@@ -1310,28 +1308,18 @@ var Hostname = func() string {
 	return h
 }
 
-// compileNginxRegex compiles an nginx (PCRE) regular expression with Go's
-// RE2 engine; caseless adds (?i). Constructs RE2 lacks (look-around,
-// back-references, possessive quantifiers) are refused.
-func compileNginxRegex(pat string, caseless bool) (*regexp.Regexp, error) {
-	re, err := regexp.Compile(pat)
-	if err == nil && caseless {
-		re, err = regexp.Compile("(?i)" + pat)
-	}
-	if err != nil {
-		var se *syntax.Error
-		if errors.As(err, &se) {
-			return nil, fmt.Errorf("%s at \"%s\"", se.Code, se.Expr)
-		}
-		return nil, err
-	}
-	return re, nil
+// compileNginxRegex compiles an nginx (PCRE) regular expression:
+// caseless for ~*. RE2 runs what it can compile; look-around,
+// back-references and the other constructs it lacks run on a
+// backtracking engine (internal/pcre).
+func compileNginxRegex(pat string, caseless bool) (*pcre.Regexp, error) {
+	return pcre.Compile(pat, caseless)
 }
 
-// CompileRegex compiles the regular expression of a location or server
-// name as sluice matches it: Go's RE2 syntax, "(?i)" prepended when
-// caseless.
-func CompileRegex(pat string, caseless bool) (*regexp.Regexp, error) {
+// CompileRegex compiles the regular expression of a location, a server
+// name, rewrite, if and the other directives that take one, as nginx's
+// PCRE reads it; caseless for ~*.
+func CompileRegex(pat string, caseless bool) (*pcre.Regexp, error) {
 	return compileNginxRegex(pat, caseless)
 }
 

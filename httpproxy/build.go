@@ -141,6 +141,9 @@ type server struct {
 	limits h1.Limits
 	def    *location  // the settings used when no location matches
 	script []scriptOp // the server-level rewrite directives (rewrite.go)
+	// captures are the variables of the named groups of the server's
+	// regular expression names, by pattern.
+	captures map[string][]namedCapture
 }
 
 // Build compiles the http block of a configuration into handlers, one per
@@ -263,11 +266,20 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 			b.Closers = append(b.Closers, up.pool.close)
 		}
 	}
+	// The named groups of regular expression server names and locations
+	// are variables everywhere, as in nginx: declared before anything
+	// that may use them is compiled.
+	srvCaps := map[*config.HTTPServer]map[string][]namedCapture{}
+	locCaps := map[*config.HTTPLocation][]namedCapture{}
+	if err := p.declareCaptures(hc, srvCaps, locCaps); err != nil {
+		return b, err
+	}
 	for _, sc := range hc.Servers {
 		s, err := p.buildServer(sc, b)
 		if err != nil {
 			return b, err
 		}
+		s.captures = srvCaps[sc]
 		p.servers[sc] = s
 		var walk func(list []*config.HTTPLocation) error
 		walk = func(list []*config.HTTPLocation) error {
@@ -276,6 +288,7 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 				if err != nil {
 					return err
 				}
+				l.captures = locCaps[lc]
 				p.locs[lc] = l
 				if err := walk(lc.Locations); err != nil {
 					return err
@@ -395,6 +408,54 @@ func (p *proxy) locationLog(s *server, st *config.HTTPSettings, pos string) (*sl
 	return l, nil
 }
 
+// declareCaptures declares the variables of the named groups of every
+// regular expression server name and location of hc.
+func (p *proxy) declareCaptures(hc *config.HTTP, srvCaps map[*config.HTTPServer]map[string][]namedCapture, locCaps map[*config.HTTPLocation][]namedCapture) error {
+	var walk func(list []*config.HTTPLocation) error
+	walk = func(list []*config.HTTPLocation) error {
+		for _, lc := range list {
+			if lc.Modifier == config.LocRegex || lc.Modifier == config.LocRegexCase {
+				re, err := config.CompileRegex(lc.Name, lc.Modifier == config.LocRegexCase)
+				if err != nil {
+					return fmt.Errorf("%v in %s:%d", err, lc.File, lc.Line)
+				}
+				if locCaps[lc], err = p.namedCaptures(re, fmt.Sprintf("%s:%d", lc.File, lc.Line)); err != nil {
+					return err
+				}
+			}
+			if err := walk(lc.Locations); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, sc := range hc.Servers {
+		for _, n := range sc.Names {
+			if n.Regex == "" {
+				continue
+			}
+			re, err := config.CompileRegex(n.Regex, true)
+			if err != nil {
+				return fmt.Errorf("%v in %s", err, sc.Pos())
+			}
+			named, err := p.namedCaptures(re, sc.Pos())
+			if err != nil {
+				return err
+			}
+			if len(named) > 0 {
+				if srvCaps[sc] == nil {
+					srvCaps[sc] = map[string][]namedCapture{}
+				}
+				srvCaps[sc][n.Regex] = named
+			}
+		}
+		if err := walk(sc.Locations); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (p *proxy) buildServer(sc *config.HTTPServer, b *Built) (*server, error) {
 	s := &server{cfg: sc, log: p.opts.Log}
 	if len(sc.Names) > 0 && sc.Names[0].Regex == "" {
@@ -457,12 +518,15 @@ type retConf struct {
 // location is the compiled form of one location (or of a server's own
 // settings, for requests that match no location).
 type location struct {
-	srv   *server
-	log   *slog.Logger         // the location's own error_log, or nil: the server's
-	cfg   *config.HTTPLocation // nil for the server-level settings
-	set   *config.HTTPSettings
-	name  string
-	exact bool
+	srv *server
+	// captures are the variables of the named groups of a regular
+	// expression location.
+	captures []namedCapture
+	log      *slog.Logger         // the location's own error_log, or nil: the server's
+	cfg      *config.HTTPLocation // nil for the server-level settings
+	set      *config.HTTPSettings
+	name     string
+	exact    bool
 
 	script []scriptOp // the rewrite directives (rewrite.go)
 	stub   bool

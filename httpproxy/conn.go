@@ -474,6 +474,7 @@ func (c *conn) handle() bool {
 	if l := r.srv.def; l.set.RealIPFrom != nil {
 		c.realIP(r, l) // nginx's post-read phase: the server's settings
 	}
+	c.serverCaptures(r)
 	if answered, ok := c.serverRewrite(r); answered {
 		return c.finish(r, ok)
 	}
@@ -485,6 +486,7 @@ func (c *conn) handle() bool {
 			r.loc = p.locs[r.m.Location.Conf]
 		}
 		l = r.loc
+		c.matchedCaptures(r)
 		if !r.realSet && l.set.RealIPFrom != nil {
 			c.realIP(r, l) // the preaccess phase: the location's
 		}

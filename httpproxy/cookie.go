@@ -3,7 +3,7 @@ package httpproxy
 import (
 	"bytes"
 	"fmt"
-	"regexp"
+	"github.com/sluicelb/sluice/internal/pcre"
 	"strings"
 
 	"github.com/sluicelb/sluice/config"
@@ -24,7 +24,7 @@ type cookieRewrite struct {
 	// unused with re, which is matched against the whole value.
 	from      *vars.Template[*request]
 	fromConst []byte
-	re        *regexp.Regexp
+	re        *pcre.Regexp
 	domain    bool // nginx's domain matching: exact, without case, after a leading dot
 	to        []replPart
 }
@@ -33,7 +33,7 @@ type cookieRewrite struct {
 type cookieFlagRule struct {
 	name      *vars.Template[*request] // the cookie name, with variables
 	nameConst []byte
-	re        *regexp.Regexp
+	re        *pcre.Regexp
 	mask      uint16                     // the constant flags
 	vars      []*vars.Template[*request] // flags with variables
 }
@@ -172,7 +172,7 @@ func (p *proxy) buildCookieRewrites(list []config.HTTPCookieRewrite, domain bool
 // namedCaptures rewrites the named captures of re used in a replacement
 // ($name or ${name}) as their numbers ($1..$9), which nginx sets as
 // variables when the expression matches.
-func namedCaptures(s string, re *regexp.Regexp) string {
+func namedCaptures(s string, re *pcre.Regexp) string {
 	names := re.SubexpNames()
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {

@@ -166,6 +166,7 @@ func (c *conn) internalRedirect(r *request, path, args []byte) bool {
 	if r.m.Location != nil {
 		r.loc = c.h.p.locs[r.m.Location.Conf]
 	}
+	c.matchedCaptures(r)
 	if r.m.Redirect {
 		r.ep.errStatus = 0
 		return c.redirectSlash(r)

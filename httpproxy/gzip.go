@@ -4,9 +4,9 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"github.com/sluicelb/sluice/internal/pcre"
 	"io"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +26,7 @@ type gzipConf struct {
 	proxied   uint16
 	vary      bool
 	http10    bool // gzip_http_version 1.0: HTTP/1.0 requests too
-	disable   []*regexp.Regexp
+	disable   []*pcre.Regexp
 	msie6     bool
 }
 

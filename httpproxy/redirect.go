@@ -2,7 +2,7 @@ package httpproxy
 
 import (
 	"fmt"
-	"regexp"
+	"github.com/sluicelb/sluice/internal/pcre"
 	"strings"
 
 	"github.com/sluicelb/sluice/config"
@@ -16,7 +16,7 @@ type redirectRule struct {
 	// and "default"); nil for a regular expression rule.
 	from      *vars.Template[*request]
 	fromConst []byte // from when it has no variables
-	re        *regexp.Regexp
+	re        *pcre.Regexp
 	// to is the replacement, split at the captures $1..$9 of re: parts
 	// alternate literal templates (possibly nil) and capture numbers.
 	to []replPart

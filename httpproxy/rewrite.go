@@ -3,8 +3,8 @@ package httpproxy
 import (
 	"bytes"
 	"fmt"
+	"github.com/sluicelb/sluice/internal/pcre"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/sluicelb/sluice/config"
@@ -24,7 +24,7 @@ type scriptOp struct {
 	ret *retConf // return
 
 	// rewrite
-	re       *regexp.Regexp
+	re       *pcre.Regexp
 	pat      string // the regular expression as written
 	named    []namedCapture
 	repl     []rwPart
@@ -54,7 +54,7 @@ type ifCond struct {
 	subject *vars.Template[*request] // the variable, or the path of a file test
 	op      string
 	operand *vars.Template[*request] // "=", "!="
-	re      *regexp.Regexp           // "~", "~*", "!~", "!~*"
+	re      *pcre.Regexp             // "~", "~*", "!~", "!~*"
 	pat     string                   // the regular expression as written
 	named   []namedCapture
 }
@@ -117,7 +117,7 @@ func (p *proxy) buildIfLocation(lc *config.HTTPLocation, parent *location) (*loc
 }
 
 // namedCaptures declares the variables of re's named groups.
-func (p *proxy) namedCaptures(re *regexp.Regexp, pos string) ([]namedCapture, error) {
+func (p *proxy) namedCaptures(re *pcre.Regexp, pos string) ([]namedCapture, error) {
 	var out []namedCapture
 	for i, n := range re.SubexpNames() {
 		if n == "" {
@@ -184,6 +184,27 @@ func (p *proxy) buildIf(f *config.HTTPIf) (*ifCond, error) {
 func (c *conn) rewriteLog(r *request, msg func() string) {
 	if r.loc.set.RewriteLog {
 		c.logf(r.srv, errlog.LevelNotice, msg())
+	}
+}
+
+// serverCaptures records the captures of the regular expression server
+// name that chose r's server, and assigns its named ones, as nginx does
+// once it has found the server.
+func (c *conn) serverCaptures(r *request) {
+	if idx := r.sm.CaptureIndex(); idx != nil {
+		c.setCaptures(r, []byte(r.sm.Host), idx, r.srv.captures[r.sm.Regex()])
+	}
+}
+
+// matchedCaptures records the captures of the regular expression location
+// r matched (r.loc), and assigns its named ones, as nginx does when it
+// finds the location: proxy_pass, root and the rest use them.
+func (c *conn) matchedCaptures(r *request) {
+	if r.m.Location == nil || r.m.Location.Conf != r.loc.cfg {
+		return
+	}
+	if idx := r.m.CaptureIndex(bstr(r.h1.URI)); idx != nil {
+		c.setCaptures(r, r.h1.URI, idx, r.loc.captures)
 	}
 }
 
@@ -414,11 +435,6 @@ func (c *conn) locationRewrite(r *request) (answered, ok, again bool) {
 	}
 	if le := l.limitExcept; le != nil && !methodIn(le.methods, r.h1.Method) {
 		return false, false, false
-	}
-	if r.m.Location != nil && r.m.Location.Conf == l.cfg {
-		if idx := r.m.CaptureIndex(bstr(r.h1.URI)); idx != nil {
-			r.vs.SetCaptures(r.h1.URI, idx)
-		}
 	}
 	r.rw.changed = false
 	end, ok := c.runScript(r, l.script)

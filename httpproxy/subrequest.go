@@ -237,6 +237,7 @@ func (c *conn) serveSub(r *request) (proxied bool) {
 	r.loc = r.srv.def
 	r.keepAlive = true
 	r.rw.internal = true // proxy_pass sends the subrequest's URI
+	c.serverCaptures(r)
 	if answered, _ := c.serverRewrite(r); answered {
 		return false
 	}
@@ -247,6 +248,7 @@ func (c *conn) serveSub(r *request) (proxied bool) {
 		if r.m.Location != nil {
 			r.loc = p.locs[r.m.Location.Conf]
 		}
+		c.matchedCaptures(r)
 		if r.m.Redirect {
 			c.redirectSlash(r)
 			return false

@@ -1,7 +1,7 @@
 package vars
 
 import (
-	"regexp"
+	"github.com/sluicelb/sluice/internal/pcre"
 	"strings"
 )
 
@@ -41,7 +41,7 @@ func (mv *mapValue[T]) append(dst []byte, ctx T) []byte {
 }
 
 type mapRegex[T Context] struct {
-	re    *regexp.Regexp
+	re    *pcre.Regexp
 	value *mapValue[T]
 }
 
@@ -136,11 +136,11 @@ func (m *mapVar[T]) compileValue(s, pos string) (*mapValue[T], error) {
 }
 
 func (m *mapVar[T]) addRegex(pat string, val *mapValue[T], pos string) error {
-	expr := pat
+	expr, caseless := pat, false
 	if strings.HasPrefix(pat, "*") {
-		expr = "(?i)" + pat[1:]
+		expr, caseless = pat[1:], true
 	}
-	re, err := regexp.Compile(expr)
+	re, err := pcre.Compile(expr, caseless)
 	if err != nil {
 		return errorf(pos, "invalid regular expression \"%s\": %v", pat, err)
 	}

@@ -80,7 +80,7 @@ func TestMapErrors(t *testing.T) {
 		{"default 1; default 2;", "duplicate default map parameter"},
 		{"a b c;", "invalid number of the map parameters"},
 		{"a $nosuch;", `unknown "nosuch" variable`},
-		{"~(unclosed x;", `invalid regular expression "(unclosed": error parsing regexp: missing closing ): ` + "`(unclosed`"},
+		{"~(unclosed x;", `invalid regular expression "(unclosed": missing closing ) at "(unclosed"`},
 		{"a ${x;", `the closing bracket in "x" variable is missing`},
 	}
 	for _, tc := range tests {

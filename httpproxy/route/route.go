@@ -42,8 +42,8 @@ package route
 
 import (
 	"fmt"
+	"github.com/sluicelb/sluice/internal/pcre"
 	"net/netip"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -76,7 +76,7 @@ type Addr struct {
 }
 
 type nameRegex struct {
-	re  *regexp.Regexp
+	re  *pcre.Regexp
 	srv *Server
 }
 
@@ -93,7 +93,7 @@ type Server struct {
 type Location struct {
 	// Conf is the compiled location block.
 	Conf   *config.HTTPLocation
-	re     *regexp.Regexp
+	re     *pcre.Regexp
 	nested level
 	// autoRedirect is set on the entry that answers for a static name:
 	// the exact location when there is one, else the prefix one.
@@ -293,7 +293,7 @@ type ServerMatch struct {
 	Server *Server
 	// Host is the normalised host (lower case, no port, no trailing dot).
 	Host string
-	re   *regexp.Regexp
+	re   *pcre.Regexp
 }
 
 // Captures returns the submatches of the regular expression server name
@@ -304,6 +304,25 @@ func (m ServerMatch) Captures() []string {
 		return nil
 	}
 	return m.re.FindStringSubmatch(m.Host)
+}
+
+// CaptureIndex returns the submatch indexes of the regular expression
+// server name that matched, in Host; nil when the server was found
+// otherwise or the expression has no groups.
+func (m ServerMatch) CaptureIndex() []int {
+	if m.re == nil || m.re.NumSubexp() == 0 {
+		return nil
+	}
+	return m.re.FindStringSubmatchIndex(m.Host)
+}
+
+// Regex returns the regular expression server name that matched, as
+// written, or "".
+func (m ServerMatch) Regex() string {
+	if m.re == nil {
+		return ""
+	}
+	return m.re.String()
 }
 
 // Names returns the group names of the regular expression server name
@@ -433,7 +452,7 @@ type Match struct {
 	// Redirect asks for a 301 to the path with "/" appended (nginx's
 	// auto_redirect for proxying locations whose name ends in "/").
 	Redirect bool
-	re       *regexp.Regexp
+	re       *pcre.Regexp
 }
 
 // Captures returns the submatches of the last regular expression location
@@ -448,9 +467,9 @@ func (m Match) Captures(path string) []string {
 
 // CaptureIndex returns the submatch indexes of the regular expression
 // location that matched path (as regexp.FindStringSubmatchIndex), nil
-// when none did.
+// when none did or it has no groups.
 func (m Match) CaptureIndex(path string) []int {
-	if m.re == nil {
+	if m.re == nil || m.re.NumSubexp() == 0 {
 		return nil
 	}
 	return m.re.FindStringSubmatchIndex(path)
