@@ -3,9 +3,12 @@ package accesslog
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sluicelb/sluice/errlog"
@@ -105,10 +108,30 @@ func (fs *Files) OpenSyslog(target string, cfg errlog.SyslogConfig, opts errlog.
 	return s, nil
 }
 
+// OpenError is a log file that could not be opened. It reads as nginx's
+// error, with no file and line: open() "/var/log/access.log" failed (2:
+// No such file or directory).
+type OpenError struct {
+	Path string
+	Err  error // from os.OpenFile
+}
+
+func (e *OpenError) Error() string {
+	var errno syscall.Errno
+	if errors.As(e.Err, &errno) {
+		t := errno.Error()
+		return fmt.Sprintf("open() \"%s\" failed (%d: %s)", e.Path, int(errno), strings.ToUpper(t[:1])+t[1:])
+	}
+	return fmt.Sprintf("open() \"%s\" failed (%v)", e.Path, e.Err)
+}
+
+func (e *OpenError) Unwrap() error { return e.Err }
+
+// openFile opens a log file for appending.
 func openFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("accesslog: open %q: %w", path, err)
+		return nil, &OpenError{Path: path, Err: err}
 	}
 	return f, nil
 }

@@ -82,6 +82,13 @@ type HTTPServerSettings struct {
 	SSLRejectHandshake           bool          `json:",omitempty"` // ssl_reject_handshake, default off (http_ssl.go)
 	SSLPasswordFile              string        `json:",omitempty"` // ssl_password_file
 	SSLTrustedCertificate        string        `json:",omitempty"` // ssl_trusted_certificate
+	SSLDHParam                   string        `json:",omitempty"` // ssl_dhparam (checked, unused: no DHE suites)
+	SSLECDHCurve                 string        `json:",omitempty"` // ssl_ecdh_curve; empty: auto
+	// SSLEnable is the deprecated "ssl on": the addresses whose default
+	// server this is are TLS, as with listen ... ssl. SSLEnablePos is
+	// where it was set, for nginx's errors.
+	SSLEnable    bool   `json:",omitempty"`
+	SSLEnablePos string `json:",omitempty"`
 
 	// HTTP2 are the http2 and http2_* settings (http_grpc.go); nil
 	// where none is set.
@@ -2175,9 +2182,13 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 	if zoneErr != nil {
 		return zoneErr
 	}
+	if err := checkHTTPSSLEnable(h); err != nil {
+		return err
+	}
 	if err := checkHTTPSSL(h); err != nil {
 		return err
 	}
+	mergeHTTPListenFlags(h)
 	// TLS termination needs a certificate and its key: nginx asks for one
 	// in the default server of each ssl address, naming its server block
 	// (the others use the default server's when they have none)

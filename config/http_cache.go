@@ -172,6 +172,7 @@ func bitmaskValue(values []string) func(*compiler, *Directive) ([]string, error)
 }
 
 var httpCacheDirectives = []*Spec{
+	{Name: "proxy_store", Ctx: ctxHTTPAll, Args: Args1, Set: setProxyStore},
 	{Name: "proxy_cache_path", Ctx: CtxHTTP, Args: Args2More, Multi: true, Set: setHTTPCachePath},
 	{Name: "proxy_cache", Ctx: ctxHTTPAll, Args: Args1, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 		s := hset(c, parent)
@@ -380,4 +381,13 @@ func checkCacheZones(h *HTTP) error {
 	check(h.settings)
 	walkHTTPSettings(h, check)
 	return zoneErr
+}
+
+// setProxyStore accepts "proxy_store off", nginx's default: responses are
+// not saved to files. Saving them (on, or a path) is refused by name.
+func setProxyStore(_ *compiler, d *Directive, _ any) (any, error) {
+	if d.Args[0] != "off" {
+		return nil, errorf(d.File, d.Line, `"%s" directive is not supported by sluice`, d.Name)
+	}
+	return nil, nil
 }

@@ -51,6 +51,9 @@ var httpSSLDirectives = []*Spec{
 	{Name: "ssl_reject_handshake", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: setting(hsrv, flagValue, func(s *HTTPServerSettings) *bool { return &s.SSLRejectHandshake })},
 	{Name: "ssl_password_file", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, pathValue, func(s *HTTPServerSettings) *string { return &s.SSLPasswordFile })},
 	{Name: "ssl_trusted_certificate", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, pathValue, func(s *HTTPServerSettings) *string { return &s.SSLTrustedCertificate })},
+	{Name: "ssl_dhparam", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, dhparamValue, func(s *HTTPServerSettings) *string { return &s.SSLDHParam })},
+	{Name: "ssl_ecdh_curve", Ctx: ctxHTTPSrv, Args: Args1, Set: setting(hsrv, ecdhCurveValue, func(s *HTTPServerSettings) *string { return &s.SSLECDHCurve })},
+	{Name: "ssl", Ctx: ctxHTTPSrv, Args: ArgsFlag, Set: setHTTPSSLEnable},
 
 	// TLS to upstream servers (proxy_pass https://)
 	{Name: "proxy_ssl_server_name", Ctx: ctxHTTPAll, Args: ArgsFlag, Set: proxySSLSetting(flagValue, func(p *HTTPProxySSL) *bool { return &p.ServerName })},
@@ -87,17 +90,101 @@ var httpSSLServerInherit = []struct {
 	{"ssl_reject_handshake", func(d, s *HTTPServerSettings) { d.SSLRejectHandshake = s.SSLRejectHandshake }},
 	{"ssl_password_file", func(d, s *HTTPServerSettings) { d.SSLPasswordFile = s.SSLPasswordFile }},
 	{"ssl_trusted_certificate", func(d, s *HTTPServerSettings) { d.SSLTrustedCertificate = s.SSLTrustedCertificate }},
+	{"ssl_dhparam", func(d, s *HTTPServerSettings) { d.SSLDHParam = s.SSLDHParam }},
+	{"ssl_ecdh_curve", func(d, s *HTTPServerSettings) { d.SSLECDHCurve = s.SSLECDHCurve }},
+	{"ssl", func(d, s *HTTPServerSettings) { d.SSLEnable, d.SSLEnablePos = s.SSLEnable, s.SSLEnablePos }},
+}
+
+// setHTTPSSLEnable parses the deprecated "ssl on|off" of nginx 1.22, with
+// its warning.
+func setHTTPSSLEnable(c *compiler, d *Directive, parent any) (any, error) {
+	on, err := parseFlag(d)
+	if err != nil {
+		return nil, err
+	}
+	s := hsrv(c, parent)
+	s.SSLEnable, s.SSLEnablePos = on, pos(d)
+	s.mark(d.Name)
+	c.warnf(d, `the "ssl" directive is deprecated, use the "listen ... ssl" directive instead`)
+	return nil, nil
+}
+
+// hasTLS reports whether nginx sets up TLS for a server (and so reads its
+// ssl_dhparam and checks its ssl_ecdh_curve): it has certificates, or
+// rejects handshakes.
+func (s *HTTPServerSettings) hasTLS() bool {
+	return len(s.SSLCertificates) > 0 || s.SSLRejectHandshake
+}
+
+// checkHTTPSSLEnable makes nginx's checks of "ssl on": the server needs a
+// certificate and its key. They come before the other TLS checks, as in
+// nginx's merge.
+func checkHTTPSSLEnable(h *HTTP) error {
+	for _, srv := range h.Servers {
+		if !srv.SSLEnable {
+			continue
+		}
+		at := " in " + srv.SSLEnablePos
+		switch {
+		case len(srv.SSLCertificates) == 0 && !srv.SSLRejectHandshake:
+			return &Error{Msg: `no "ssl_certificate" is defined for the "ssl" directive` + at}
+		case len(srv.SSLCertificates) > 0 && len(srv.SSLCertificateKeys) == 0:
+			return &Error{Msg: `no "ssl_certificate_key" is defined for the "ssl" directive` + at}
+		case len(srv.SSLCertificateKeys) < len(srv.SSLCertificates):
+			return &Error{Msg: fmt.Sprintf(`no "ssl_certificate_key" is defined for certificate "%s" and the "ssl" directive`, srv.SSLCertificates[len(srv.SSLCertificateKeys)]) + at}
+		}
+	}
+	return nil
+}
+
+// mergeHTTPListenFlags gives every listen of an address the ssl, http2
+// and proxy_protocol parameters that any listen of it has, in any server,
+// as nginx merges them into the address's options: one socket serves one
+// way. An address whose default server has the deprecated "ssl on" is TLS
+// too, as in nginx 1.22, which looks at the default server of the address
+// a connection arrives on: every listen of it, in any server and before
+// or after the directive, becomes ssl. A server with "ssl on" that is not
+// the default server of an address leaves it plain.
+func mergeHTTPListenFlags(h *HTTP) {
+	for _, addr := range h.addrs {
+		servers := h.listens[addr].servers
+		if len(servers) == 0 {
+			continue
+		}
+		ssl, h2, pp := httpDefaultServer(servers, addr).SSLEnable, false, false
+		for _, srv := range servers {
+			for _, l := range srv.Listens {
+				if l.Key() == addr {
+					ssl, h2, pp = ssl || l.SSL, h2 || l.HTTP2, pp || l.ProxyProtocol
+				}
+			}
+		}
+		for _, srv := range servers {
+			for i := range srv.Listens {
+				if l := &srv.Listens[i]; l.Key() == addr {
+					l.SSL, l.HTTP2, l.ProxyProtocol = ssl, h2, pp
+				}
+			}
+		}
+	}
 }
 
 // checkHTTPSSL applies nginx's checks of the TLS settings once the http
 // block is merged: a client certificate needs its key, proxy_ssl_verify
-// needs trusted certificates, and ssl_verify_client on or optional needs
-// ssl_client_certificate (or ssl_trusted_certificate).
+// needs trusted certificates, ssl_verify_client on or optional needs
+// ssl_client_certificate (or ssl_trusted_certificate), and ssl_ecdh_curve
+// names known curves. (ssl_dhparam files are read by the runtime, with
+// the certificates.)
 func checkHTTPSSL(h *HTTP) error {
 	for _, srv := range h.Servers {
 		if srv.SSLVerifyClient == "on" || srv.SSLVerifyClient == "optional" {
-			if (len(srv.SSLCertificates) > 0 || srv.SSLRejectHandshake) && srv.SSLClientCertificate == "" && srv.SSLTrustedCertificate == "" {
+			if srv.hasTLS() && srv.SSLClientCertificate == "" && srv.SSLTrustedCertificate == "" {
 				return &Error{Msg: "no ssl_client_certificate for ssl_verify_client"}
+			}
+		}
+		if srv.hasTLS() {
+			if err := checkECDHCurve(srv.SSLECDHCurve); err != nil {
+				return err
 			}
 		}
 		var err error
@@ -118,6 +205,19 @@ func checkHTTPSSL(h *HTTP) error {
 		}
 	}
 	return nil
+}
+
+// httpDefaultServer returns the default server of an address: the one
+// whose listen there says default_server, else the first one.
+func httpDefaultServer(servers []*HTTPServer, addr string) *HTTPServer {
+	for _, srv := range servers {
+		for _, l := range srv.Listens {
+			if l.Key() == addr && l.DefaultServer {
+				return srv
+			}
+		}
+	}
+	return servers[0]
 }
 
 // httpSSLDefaultServer returns the default server of an address when the

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -291,6 +292,30 @@ var httpErrorCases = []errorCase{
 	{name: "internal_duplicate", body: "server { listen 127.0.0.1:18080; location / { internal; internal; } }", want: `"internal" directive is duplicate in FILE:3`},
 	{name: "internal_args", body: "server { listen 127.0.0.1:18080; location / { internal x; } }", want: `invalid number of arguments in "internal" directive in FILE:3`},
 	{name: "uninitialized_variable_warn_value", body: "uninitialized_variable_warn maybe;", want: `invalid value "maybe" in "uninitialized_variable_warn" directive, it must be "on" or "off" in FILE:3`},
+	{name: "ssl_dhparam_location", body: "server { listen 127.0.0.1:18080; location / { ssl_dhparam /x; } }", want: `"ssl_dhparam" directive is not allowed here in FILE:3`},
+	{name: "ssl_dhparam_duplicate", body: "ssl_dhparam /x; ssl_dhparam /y;", want: `"ssl_dhparam" directive is duplicate in FILE:3`},
+	{name: "ssl_dhparam_args", body: "ssl_dhparam /x /y;", want: `invalid number of arguments in "ssl_dhparam" directive in FILE:3`},
+	{name: "ssl_ecdh_curve_unknown", body: "server { listen 127.0.0.1:18443 ssl; ssl_reject_handshake on; ssl_ecdh_curve X25519:foo; }", want: `SSL_CTX_set1_curves_list("X25519:foo") failed (SSL: error:0A080106:SSL routines::passed invalid argument:group 'foo' cannot be set)`},
+	{name: "ssl_ecdh_curve_case", body: "ssl_ecdh_curve SECP384R1; server { listen 127.0.0.1:18443 ssl; ssl_reject_handshake on; }", want: `SSL_CTX_set1_curves_list("SECP384R1") failed (SSL: error:0A080106:SSL routines::passed invalid argument:group 'SECP384R1' cannot be set)`},
+	{name: "ssl_ecdh_curve_auto_in_list", body: "server { listen 127.0.0.1:18443 ssl; ssl_reject_handshake on; ssl_ecdh_curve auto:X25519; }", want: `SSL_CTX_set1_curves_list("auto:X25519") failed (SSL: error:0A080106:SSL routines::passed invalid argument:group 'auto' cannot be set)`},
+	{name: "ssl_ecdh_curve_repeat", body: "server { listen 127.0.0.1:18443 ssl; ssl_reject_handshake on; ssl_ecdh_curve P-256:prime256v1; }", want: `SSL_CTX_set1_curves_list("P-256:prime256v1") failed`},
+	{name: "ssl_ecdh_curve_empty_name", body: "server { listen 127.0.0.1:18443 ssl; ssl_reject_handshake on; ssl_ecdh_curve X25519:; }", want: `SSL_CTX_set1_curves_list("X25519:") failed`},
+	{name: "ssl_ecdh_curve_unsupported_only", body: "server { listen 127.0.0.1:18443 ssl; ssl_reject_handshake on; ssl_ecdh_curve X448:brainpoolP256r1; }",
+		want: `SSL_CTX_set1_curves_list("X448:brainpoolP256r1") failed (sluice supports only the curves X25519, prime256v1, secp384r1 and secp521r1)`, diff: "Go's TLS stack has none of the curves listed"},
+	{name: "ssl_ecdh_curve_empty", body: `ssl_ecdh_curve "";`, want: `SSL_CTX_set1_curves_list("") failed in FILE:3`, diff: "an empty curve list is refused where it is written, also in an http block without TLS servers"},
+	{name: "ssl_ecdh_curve_args", body: "ssl_ecdh_curve X25519 X448;", want: `invalid number of arguments in "ssl_ecdh_curve" directive in FILE:3`},
+	{name: "ssl_on_no_certificate", body: "server { listen 127.0.0.1:18080; ssl on; }", want: `no "ssl_certificate" is defined for the "ssl" directive in FILE:3`},
+	{name: "ssl_on_http_no_certificate", body: "ssl on;\nserver { listen 127.0.0.1:18080; }", want: `no "ssl_certificate" is defined for the "ssl" directive in FILE:3`},
+	{name: "ssl_on_non_default", body: "server { listen 127.0.0.1:18080; }\nserver { listen 127.0.0.1:18080; server_name x; ssl on; }", want: `no "ssl_certificate" is defined for the "ssl" directive in FILE:4`},
+	{name: "ssl_on_no_key", body: "server { listen 127.0.0.1:18080; ssl_certificate /x.pem;\nssl on; }", want: `no "ssl_certificate_key" is defined for the "ssl" directive in FILE:4`},
+	{name: "ssl_on_missing_key", body: "ssl_certificate /x.pem; ssl_certificate_key /x.key; ssl on; server { listen 127.0.0.1:18080; ssl_certificate /y.pem; ssl_certificate /z.pem; ssl_certificate_key /y.key; }", want: `no "ssl_certificate_key" is defined for certificate "/z.pem" and the "ssl" directive in FILE:3`},
+	{name: "ssl_value", body: "server { listen 127.0.0.1:18080; ssl maybe; }", want: `invalid value "maybe" in "ssl" directive, it must be "on" or "off" in FILE:3`},
+	{name: "ssl_location", body: "server { listen 127.0.0.1:18080; location / { ssl on; } }", want: `"ssl" directive is not allowed here in FILE:3`},
+	{name: "ssl_duplicate", body: "server { listen 127.0.0.1:18080; ssl on; ssl off; }", want: `"ssl" directive is duplicate in FILE:3`},
+	{name: "proxy_store_on", body: "proxy_store on;", want: `"proxy_store" directive is not supported by sluice in FILE:3`, diff: "sluice does not save responses to files"},
+	{name: "proxy_store_path", body: "server { listen 127.0.0.1:18080; location / { proxy_store /data$uri; } }", want: `"proxy_store" directive is not supported by sluice in FILE:3`, diff: "sluice does not save responses to files"},
+	{name: "proxy_store_duplicate", body: "proxy_store off; proxy_store off;", want: `"proxy_store" directive is duplicate in FILE:3`},
+	{name: "proxy_store_if", body: "server { listen 127.0.0.1:18080; location / { if ($a) { proxy_store off; } } }", want: `"proxy_store" directive is not allowed here in FILE:3`},
 }
 
 func TestHTTPErrors(t *testing.T) { checkErrors(t, httpErrorCases) }
@@ -382,6 +407,12 @@ var httpAccepted = []acceptedCase{
 	{"auth_access", `satisfy any; auth_basic "Restricted \"x\""; auth_basic_user_file htpasswd; server { listen 18090; auth_basic off; auth_basic_user_file /etc/$host.htpasswd; satisfy all;
 		location / { auth_basic $arg_realm; allow 10.0.0.0/8; deny all; limit_except get post { allow 127.0.0.1; deny all; auth_basic le; auth_basic_user_file "";} }
 		location @n { limit_except PUT DELETE MKCOL COPY MOVE OPTIONS PROPFIND PROPPATCH LOCK UNLOCK PATCH HEAD { } } location ~ /r { limit_except GET { auth_basic off; } } }`},
+	{"ssl_dhparam_no_tls", "ssl_dhparam /nonexistent/dh.pem; server { listen 127.0.0.1:18080; ssl_dhparam relative/none.pem; }"},
+	{"ssl_ecdh_curve_no_tls", "ssl_ecdh_curve foo; server { listen 127.0.0.1:18080; }"},
+	{"ssl_ecdh_curve_lists", "ssl_ecdh_curve auto; server { listen 127.0.0.1:18443 ssl; ssl_reject_handshake on; ssl_ecdh_curve ' X25519:prime256v1:secp384r1:P-521:X448'; } server { listen 127.0.0.1:18444 ssl; ssl_reject_handshake on; ssl_ecdh_curve x25519; }"},
+	{"ssl_off", "ssl off; server { listen 127.0.0.1:18080; ssl off; }"},
+	{"ssl_on_reject", "server { listen 127.0.0.1:18080; ssl on; ssl_reject_handshake on; }"},
+	{"proxy_store_off", "proxy_store off; server { listen 127.0.0.1:18080; proxy_store off; location / { proxy_store off; proxy_pass http://127.0.0.1:1; } }"},
 	{"client_side", "keepalive_timeout 65 60; keepalive_requests 100; keepalive_time 30m; client_max_body_size 2g; client_header_buffer_size 2k; large_client_header_buffers 8 16k; client_header_timeout 10s; client_body_timeout 10s; client_body_buffer_size 32k; send_timeout 5s; server_tokens build; underscores_in_headers on; ignore_invalid_headers off; tcp_nodelay off;"},
 }
 
@@ -626,6 +657,64 @@ func TestHTTPWarnings(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestHTTPSSLWarnings: ssl_dhparam is ignored, curves Go does not have
+// are left out of ssl_ecdh_curve, and "ssl" is deprecated, each with a
+// warning at its line.
+func TestHTTPSSLWarnings(t *testing.T) {
+	cfg, msg := loadHTTP(t, "ssl_dhparam /x.pem;\nssl_ecdh_curve X25519:X448:brainpoolP256r1:secp384r1;\nserver { listen 18084;\nssl off; }")
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	want := []string{
+		`the "ssl_dhparam" directive is ignored: sluice offers no DHE cipher suites (ECDHE ones are used) in FILE:3`,
+		`the curves "X448:brainpoolP256r1" of the "ssl_ecdh_curve" directive are not supported by sluice and are ignored in FILE:4`,
+		`the "ssl" directive is deprecated, use the "listen ... ssl" directive instead in FILE:6`,
+	}
+	var got []string
+	for _, w := range cfg.Warnings {
+		got = append(got, strings.ReplaceAll(w, cfg.File, "FILE"))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestHTTPSSLOnListens: "ssl on" makes TLS every address whose default
+// server has it, listens written before or after it alike, and leaves
+// plain an address where its server is not the default one; the ssl and
+// http2 of one listen apply to the whole address.
+func TestHTTPSSLOnListens(t *testing.T) {
+	cfg, msg := loadHTTP(t, `server { listen 127.0.0.1:18082; }
+server { listen 127.0.0.1:18080; ssl on; ssl_certificate /c.pem; ssl_certificate_key /k.pem;
+    listen 127.0.0.1:18081; listen 127.0.0.1:18082; }
+server { listen 127.0.0.1:18083; server_name other; }
+server { listen 127.0.0.1:18084; ssl_certificate /c.pem; ssl_certificate_key /k.pem; }
+server { listen 127.0.0.1:18084 ssl http2; server_name b; ssl_certificate /c.pem; ssl_certificate_key /k.pem; }`)
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	got := map[string]string{}
+	for _, srv := range cfg.HTTP.Servers {
+		for _, l := range srv.Listens {
+			got[srv.Pos()+" "+l.Key()] = fmt.Sprintf("ssl=%v http2=%v", l.SSL, l.HTTP2)
+		}
+	}
+	p := func(line int) string { return fmt.Sprintf("%s:%d ", cfg.File, line) }
+	want := map[string]string{
+		p(3) + "127.0.0.1:18082": "ssl=false http2=false",
+		p(4) + "127.0.0.1:18080": "ssl=true http2=false",
+		p(4) + "127.0.0.1:18081": "ssl=true http2=false",
+		p(4) + "127.0.0.1:18082": "ssl=false http2=false",
+		p(6) + "127.0.0.1:18083": "ssl=false http2=false",
+		// ssl and http2 belong to the address, whichever listen says so
+		p(7) + "127.0.0.1:18084": "ssl=true http2=true",
+		p(8) + "127.0.0.1:18084": "ssl=true http2=true",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("listens %v, want %v", got, want)
 	}
 }
 

@@ -135,7 +135,7 @@ var mainDirectives = []*Spec{
 		return nil, nil
 	}},
 	{Name: "load_module", Ctx: CtxMain, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, _ any) (any, error) {
-		c.warnf(d, `the "%s" directive is ignored, the modules sluice has are built in`, d.Name)
+		c.warnf(d, `the "%s" directive is ignored (the modules of sluice are built in)`, d.Name)
 		return nil, nil
 	}},
 	{Name: "events", Ctx: CtxMain, Args: Args0, Block: CtxEvents, Set: func(c *compiler, d *Directive, _ any) (any, error) {

@@ -122,6 +122,8 @@ type StreamSSL struct {
 	TrustedCertificate string   `json:",omitempty"`
 	VerifyDepth        int      // ssl_verify_depth, default 1
 	ALPN               []string `json:",omitempty"` // ssl_alpn
+	DHParam            string   `json:",omitempty"` // ssl_dhparam (checked, unused: no DHE suites)
+	ECDHCurve          string   `json:",omitempty"` // ssl_ecdh_curve; empty: auto
 }
 
 // StreamProxySSL is the configuration of TLS towards upstream servers.
@@ -371,6 +373,8 @@ var inherit = []struct {
 	{"ssl_trusted_certificate", func(d, s *StreamSettings) { d.SSL.TrustedCertificate = s.SSL.TrustedCertificate }},
 	{"ssl_verify_depth", func(d, s *StreamSettings) { d.SSL.VerifyDepth = s.SSL.VerifyDepth }},
 	{"ssl_alpn", func(d, s *StreamSettings) { d.SSL.ALPN = s.SSL.ALPN }},
+	{"ssl_dhparam", func(d, s *StreamSettings) { d.SSL.DHParam = s.SSL.DHParam }},
+	{"ssl_ecdh_curve", func(d, s *StreamSettings) { d.SSL.ECDHCurve = s.SSL.ECDHCurve }},
 	{"proxy_ssl", func(d, s *StreamSettings) { d.ProxySSL.Enable = s.ProxySSL.Enable }},
 	{"proxy_ssl_server_name", func(d, s *StreamSettings) { d.ProxySSL.ServerName = s.ProxySSL.ServerName }},
 	{"proxy_ssl_name", func(d, s *StreamSettings) { d.ProxySSL.Name = s.ProxySSL.Name }},
@@ -544,6 +548,8 @@ var streamDirectives = []*Spec{
 		s.mark(d.Name)
 		return nil, nil
 	}},
+	{Name: "ssl_dhparam", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, dhparamValue, func(s *StreamSettings) *string { return &s.SSL.DHParam })},
+	{Name: "ssl_ecdh_curve", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, ecdhCurveValue, func(s *StreamSettings) *string { return &s.SSL.ECDHCurve })},
 	{Name: "proxy_ssl", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.ProxySSL.Enable })},
 	{Name: "proxy_ssl_server_name", Ctx: ctxStreamBoth, Args: ArgsFlag, Set: setting(streamLevel, flagValue, func(s *StreamSettings) *bool { return &s.ProxySSL.ServerName })},
 	{Name: "proxy_ssl_name", Ctx: ctxStreamBoth, Args: Args1, Set: setting(streamLevel, stringValue, func(s *StreamSettings) *string { return &s.ProxySSL.Name })},
@@ -958,6 +964,9 @@ func checkStreamSSL(srv *StreamServer) error {
 		}
 		if (ssl.VerifyClient == "on" || ssl.VerifyClient == "optional") && ssl.ClientCertificate == "" {
 			return &Error{Msg: "no ssl_client_certificate for ssl_verify_client"}
+		}
+		if err := checkECDHCurve(ssl.ECDHCurve); err != nil {
+			return err
 		}
 	}
 	if p := &srv.ProxySSL; p.Enable {

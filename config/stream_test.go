@@ -157,6 +157,12 @@ func TestStreamErrors(t *testing.T) {
 		{"log_format a x; log_format a y;", `duplicate "log_format" name "a"`},
 		{"server { listen 9000; proxy_pass 127.0.0.1:1; proxy_next_upstream_tries x; }", `"proxy_next_upstream_tries" directive invalid number`},
 		{"server { listen 9000; proxy_pass 127.0.0.1:1; access_log /tmp/x f gzip; } log_format f x;", `unknown log format "f"`},
+		{"server { listen 9000 ssl; ssl_certificate c; ssl_certificate_key k; ssl_ecdh_curve foo; proxy_pass 127.0.0.1:1; }", `SSL_CTX_set1_curves_list("foo") failed (SSL: error:0A080106:SSL routines::passed invalid argument:group 'foo' cannot be set)`},
+		{"ssl_ecdh_curve X25519:X25519; server { listen 9000 ssl; ssl_certificate c; ssl_certificate_key k; proxy_pass 127.0.0.1:1; }", `SSL_CTX_set1_curves_list("X25519:X25519") failed`},
+		{"server { listen 9000; ssl_certificate c; ssl_certificate_key k; ssl_ecdh_curve foo; proxy_pass 127.0.0.1:1; }", ``},
+		{"server { listen 9000 ssl; ssl_certificate c; ssl_certificate_key k; ssl_ecdh_curve secp384r1:X448; ssl_dhparam /nonexistent; proxy_pass 127.0.0.1:1; }", ``},
+		{"ssl_dhparam a; ssl_dhparam b;", `"ssl_dhparam" directive is duplicate`},
+		{"server { listen 9000; ssl on; proxy_pass 127.0.0.1:1; }", `"ssl" directive is not allowed here`},
 	}
 	for _, tc := range tests {
 		_, err := loadText(t, "events {}\nstream {\n"+tc.body+"\n}\n")

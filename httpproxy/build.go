@@ -2,6 +2,7 @@ package httpproxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -265,6 +266,9 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 		if up.pool != nil {
 			b.Closers = append(b.Closers, up.pool.close)
 		}
+	}
+	if err := checkDHParams(hc); err != nil {
+		return b, err
 	}
 	// The named groups of regular expression server names and locations
 	// are variables everywhere, as in nginx: declared before anything
@@ -797,6 +801,13 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 				return nil, fmt.Errorf("access_log %q is not supported by sluice in %s", al.Path, al.Pos)
 			default:
 				lg.W, err = p.files.Open(al.Path, accesslog.Options{Buffer: int(al.Buffer), Flush: al.Flush})
+			}
+			var oe *accesslog.OpenError
+			if errors.As(err, &oe) {
+				// nginx opens log files once the configuration is read:
+				// its error names the file but no line (nor has the
+				// default log one)
+				return nil, err
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%v in %s", err, al.Pos)

@@ -28,8 +28,9 @@ import (
 // The client's SNI server name picks the server, as nginx's servername
 // callback does (the default server when the name matches none, or when
 // the chosen server has no certificates of its own); the protocol
-// versions, ciphers and ALPN are those of the address's default server,
-// since OpenSSL does not change them when nginx switches the context.
+// versions, ciphers, curves (ssl_ecdh_curve) and ALPN are those of the
+// address's default server, since OpenSSL does not change them when nginx
+// switches the context.
 // The handshake must end within the default server's
 // client_header_timeout. After it, ALPN "h2" hands the connection to the
 // HTTP/2 server and anything else is served as HTTP/1.x over the TLS
@@ -166,6 +167,7 @@ func (p *proxy) buildListenTLS(h *Handler, hc *config.HTTP) (*listenTLS, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%v in %s", err, dc.Pos())
 	}
+	curves := tlsconf.Curves(dc.SSLECDHCurve)
 	protos := []string{"http/1.1", "http/1.0"}
 	if h.listen.HTTP2 || dc.HTTP2 != nil && dc.HTTP2.Enable {
 		protos = []string{"h2", "http/1.1", "http/1.0"}
@@ -201,7 +203,8 @@ func (p *proxy) buildListenTLS(h *Handler, hc *config.HTTP) (*listenTLS, error) 
 			return nil, err
 		}
 		if len(certs) > 0 || sc == dc {
-			cfg := &tls.Config{Certificates: certs, MinVersion: lo, MaxVersion: hi, CipherSuites: ciphers, NextProtos: protos}
+			cfg := &tls.Config{Certificates: certs, MinVersion: lo, MaxVersion: hi, CipherSuites: ciphers,
+				CurvePreferences: curves, NextProtos: protos}
 			if st.auth.Enabled() {
 				// the handshake completes whatever the client sends; the
 				// certificate is judged per request
@@ -221,6 +224,24 @@ func (p *proxy) buildListenTLS(h *Handler, hc *config.HTTP) (*listenTLS, error) 
 	}
 	lt.base = &tls.Config{GetConfigForClient: lt.configFor}
 	return lt, nil
+}
+
+// checkDHParams reads the ssl_dhparam file of every server nginx sets up
+// TLS for (one with certificates, or ssl_reject_handshake on), whether or
+// not it listens with ssl, as nginx does; each file once.
+func checkDHParams(hc *config.HTTP) error {
+	checked := map[[2]string]bool{}
+	for _, sc := range hc.Servers {
+		k := [2]string{sc.SSLDHParam, sc.SSLCiphers}
+		if sc.SSLDHParam == "" || len(sc.SSLCertificates) == 0 && !sc.SSLRejectHandshake || checked[k] {
+			continue
+		}
+		checked[k] = true
+		if err := tlsconf.CheckDHParams(sc.SSLDHParam, sc.SSLCiphers); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var errRejected = errors.New("handshake rejected by ssl_reject_handshake")

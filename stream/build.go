@@ -326,7 +326,9 @@ func (p *proxy) buildServer(sc *config.StreamServer, formats *vars.LogFormats[*s
 				if lf == nil {
 					lf, err = openLogFile(al.Path, int(al.Buffer), al.Flush)
 					if err != nil {
-						return nil, fmt.Errorf("%v in %s", err, al.Pos)
+						// nginx opens log files once the configuration
+						// is read: its error names no line
+						return nil, err
 					}
 					files[al.Path] = lf
 					b.Closers = append(b.Closers, lf.Close)

@@ -1,9 +1,12 @@
 package stream
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -35,6 +38,12 @@ func openLogFile(path string, size int, flush time.Duration) (*logFile, error) {
 func openAppend(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
+		// nginx's words: open() "/x/access.log" failed (2: No such file or directory)
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			t := errno.Error()
+			return nil, fmt.Errorf("open() %q failed (%d: %s)", path, int(errno), strings.ToUpper(t[:1])+t[1:])
+		}
 		if pe, ok := err.(*os.PathError); ok {
 			err = pe.Err
 		}

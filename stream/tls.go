@@ -45,6 +45,10 @@ func (p *proxy) buildServerTLS(sc *config.StreamServer) (*serverTLS, error) {
 	if cfg.CipherSuites, err = tlsconf.ParseCiphers(c.Ciphers); err != nil {
 		return nil, err
 	}
+	if err := tlsconf.CheckDHParams(c.DHParam, c.Ciphers); err != nil {
+		return nil, err
+	}
+	cfg.CurvePreferences = tlsconf.Curves(c.ECDHCurve)
 	var static []tls.Certificate
 	for i, certPath := range c.Certificates {
 		keyPath := c.CertificateKeys[i]
