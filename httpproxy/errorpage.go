@@ -214,7 +214,7 @@ func (c *conn) serveRedirected(r *request) bool {
 			return c.sendError(r, status)
 		}
 	}
-	return c.content(r, l, false)
+	return c.content(r, l)
 }
 
 // internalURI is the request-target sent upstream for a redirected request
