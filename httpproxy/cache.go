@@ -470,39 +470,10 @@ func (c *conn) serveCached(r *request, f *os.File, m cache.Meta) bool {
 // Content-Type, Content-Length, Content-Encoding and Accept-Ranges. It
 // reports whether it did.
 func notModified(r *request) bool {
+	if cachedConditional(r) != 304 { // cache_range.go
+		return false
+	}
 	resp := &r.resp
-	if resp.Status != 200 || r.ep.internal {
-		return false
-	}
-	ims, hasIMS := findHeader(nil, r.h1.Headers, "if-modified-since")
-	inm, hasINM := findHeader(nil, r.h1.Headers, "if-none-match")
-	if !hasIMS && !hasINM {
-		return false
-	}
-	var lm, etag []byte
-	var hasLM, hasETag bool
-	for i := range resp.Headers {
-		h := &resp.Headers[i]
-		switch {
-		case equalFoldLower(h.Name, "last-modified"):
-			lm, hasLM = h.Value, true
-		case equalFoldLower(h.Name, "etag"):
-			etag, hasETag = h.Value, true
-		}
-	}
-	if hasIMS {
-		if !hasLM {
-			return false
-		}
-		a, err1 := http.ParseTime(string(ims))
-		b, err2 := http.ParseTime(string(lm))
-		if err1 != nil || err2 != nil || !a.Equal(b) {
-			return false
-		}
-	}
-	if hasINM && (!hasETag || !etagMatch(etag, inm, true)) {
-		return false
-	}
 	resp.Status = 304
 	resp.Reason = nil
 	resp.Body = h1.BodyNone

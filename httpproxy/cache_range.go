@@ -3,7 +3,6 @@ package httpproxy
 import (
 	"bytes"
 	"io"
-	"net/http"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -60,51 +59,33 @@ func errorResponse(r *request, f *os.File, status int, extra ...h1.Header) *rang
 // a 200 fails the client's If-Unmodified-Since when its Last-Modified is
 // missing or later, and If-Match when its ETag is missing, weak or not
 // listed (412, an error page without the response's headers).
-func preconditionFailed(r *request) bool {
+func preconditionFailed(r *request) bool { return cachedConditional(r) == 412 }
+
+// cachedConditional runs nginx's not_modified filter (conditional) on the
+// cached or stored response in r.resp.
+func cachedConditional(r *request) int {
 	resp := &r.resp
 	if resp.Status != 200 || r.ep.internal {
-		return false
+		return 0
 	}
-	ius, hasIUS := findHeader(nil, r.h1.Headers, "if-unmodified-since")
-	im, hasIM := findHeader(nil, r.h1.Headers, "if-match")
-	if !hasIUS && !hasIM {
-		return false
-	}
-	var lm, etag []byte
+	mtime := int64(-1)
+	var etag []byte
 	for i := range resp.Headers {
 		h := &resp.Headers[i]
 		switch {
 		case equalFoldLower(h.Name, "last-modified"):
-			lm = h.Value
+			if t, ok := parseHTTPTime(h.Value); ok {
+				mtime = t
+			}
 		case equalFoldLower(h.Name, "etag"):
 			etag = h.Value
 		}
 	}
-	if hasIUS {
-		a, err1 := http.ParseTime(string(ius))
-		b, err2 := http.ParseTime(string(lm))
-		if lm == nil || err1 != nil || err2 != nil || a.Before(b) {
-			return true
-		}
+	ims := "exact"
+	if sc := r.loc.static; sc != nil {
+		ims = sc.ims
 	}
-	if hasIM {
-		if len(im) == 1 && im[0] == '*' {
-			return false
-		}
-		if etag == nil {
-			return true
-		}
-		if bytes.HasPrefix(etag, []byte("W/")) {
-			return true
-		}
-		for _, t := range bytes.Split(im, []byte(",")) {
-			if bytes.Equal(bytes.TrimSpace(t), etag) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
+	return conditional(r, ims, mtime, etag)
 }
 
 // rangeBoundary numbers multipart boundaries, as nginx's temp numbers.
@@ -186,18 +167,8 @@ func applyRanges(r *request, f *os.File, bodyOff int64, multi bool) *rangeReader
 	if !ok || len(rv) < 7 || !bytes.EqualFold(rv[:6], []byte("bytes=")) {
 		return nil
 	}
-	if ir, ok := findHeader(nil, r.h1.Headers, "if-range"); ok {
-		if len(ir) >= 2 && ir[len(ir)-1] == '"' {
-			if !bytes.Equal(ir, etag) {
-				return nil
-			}
-		} else {
-			a, err1 := http.ParseTime(string(ir))
-			b, err2 := http.ParseTime(string(lastMod))
-			if lastMod == nil || err1 != nil || err2 != nil || !a.Equal(b) {
-				return nil
-			}
-		}
+	if !ifRange(r, etag, lastMod) { // static_cond.go
+		return nil
 	}
 	size := resp.ContentLength
 	max := 1

@@ -10,11 +10,13 @@ import (
 // filter (ngx_http_not_modified_filter_module) and the parsing of its
 // range filter (ngx_http_range_filter_module).
 
-// notModified applies nginx's not_modified filter to a 200 response of a
-// file: it returns 412 or 304 when a conditional header says so, else 0.
-func (c *conn) notModified(r *request, sc *staticConf, mtime int64, etag []byte) int {
+// conditional is nginx's not_modified filter for a 200 response last
+// modified at mtime (-1: not known) with etag (nil: none), a file's or a
+// cached one: it returns 412 or 304 when a conditional header of r says
+// so, else 0. ims is if_modified_since.
+func conditional(r *request, ims string, mtime int64, etag []byte) int {
 	hs := r.h1.Headers
-	var ius, im, ims, inm []byte
+	var ius, im, imsVal, inm []byte
 	var hasIUS, hasIM, hasIMS, hasINM bool
 	for i := range hs {
 		h := &hs[i]
@@ -24,14 +26,14 @@ func (c *conn) notModified(r *request, sc *staticConf, mtime int64, etag []byte)
 		case !hasIM && equalFoldLower(h.Name, "if-match"):
 			im, hasIM = h.Value, true
 		case !hasIMS && equalFoldLower(h.Name, "if-modified-since"):
-			ims, hasIMS = h.Value, true
+			imsVal, hasIMS = h.Value, true
 		case !hasINM && equalFoldLower(h.Name, "if-none-match"):
 			inm, hasINM = h.Value, true
 		}
 	}
 	if hasIUS {
 		t, ok := parseHTTPTime(ius)
-		if !ok || t < mtime {
+		if mtime < 0 || !ok || t < mtime {
 			return 412
 		}
 	}
@@ -41,7 +43,7 @@ func (c *conn) notModified(r *request, sc *staticConf, mtime int64, etag []byte)
 	if !hasIMS && !hasINM {
 		return 0
 	}
-	if hasIMS && modifiedSince(sc.ims, ims, mtime) {
+	if hasIMS && (mtime < 0 || modifiedSince(ims, imsVal, mtime)) {
 		return 0
 	}
 	if hasINM && !etagMatch(etag, inm, true) {
@@ -69,11 +71,14 @@ func modifiedSince(mode string, v []byte, mtime int64) bool {
 // etagMatch is nginx's ngx_http_test_if_match: whether the list of an
 // If-Match (weak false) or If-None-Match (weak true) header holds etag.
 func etagMatch(etag, list []byte, weak bool) bool {
+	if len(list) == 1 && list[0] == '*' {
+		return true
+	}
 	if etag == nil {
 		return false
 	}
-	if len(list) == 1 && list[0] == '*' {
-		return true
+	if !weak && len(etag) > 2 && etag[0] == 'W' && etag[1] == '/' {
+		return false // If-Match takes strong tags only
 	}
 	if weak && len(etag) > 2 && etag[0] == 'W' && etag[1] == '/' {
 		etag = etag[2:]
@@ -119,32 +124,12 @@ func parseHTTPTime(v []byte) (int64, bool) {
 // the ranges asked for (nil for the whole file, with Accept-Ranges), or
 // ok false for 416.
 func (c *conn) parseRanges(r *request, sc *staticConf, size int64, lastMod, etag []byte) (ranges []byteRange, ok bool) {
-	var rv, ifRange []byte
-	var hasRange, hasIfRange bool
-	for i := range r.h1.Headers {
-		h := &r.h1.Headers[i]
-		switch {
-		case !hasRange && equalFoldLower(h.Name, "range"):
-			rv, hasRange = h.Value, true
-		case !hasIfRange && equalFoldLower(h.Name, "if-range"):
-			ifRange, hasIfRange = h.Value, true
-		}
-	}
+	rv, hasRange := findHeader(nil, r.h1.Headers, "range")
 	if !hasRange || len(rv) < 7 || !strings.EqualFold(bstr(rv[:6]), "bytes=") {
 		return nil, true
 	}
-	if hasIfRange {
-		if len(ifRange) >= 2 && ifRange[len(ifRange)-1] == '"' {
-			if etag == nil || string(ifRange) != string(etag) {
-				return nil, true
-			}
-		} else {
-			t, ok := parseHTTPTime(ifRange)
-			lm, _ := parseHTTPTime(lastMod)
-			if !ok || t != lm {
-				return nil, true
-			}
-		}
+	if !ifRange(r, etag, lastMod) {
+		return nil, true
 	}
 	ranges, res := parseRangeSpec(rv[6:], size, sc.maxRanges)
 	switch res {
@@ -154,6 +139,21 @@ func (c *conn) parseRanges(r *request, sc *staticConf, size int64, lastMod, etag
 		return nil, false
 	}
 	return nil, true
+}
+
+// ifRange is nginx's If-Range test: whether the ranges r asks for apply
+// to a response with etag and lastMod (they do without If-Range).
+func ifRange(r *request, etag, lastMod []byte) bool {
+	v, ok := findHeader(nil, r.h1.Headers, "if-range")
+	if !ok {
+		return true
+	}
+	if len(v) >= 2 && v[len(v)-1] == '"' {
+		return etag != nil && string(v) == string(etag)
+	}
+	t, ok := parseHTTPTime(v)
+	lm, _ := parseHTTPTime(lastMod)
+	return ok && t == lm
 }
 
 // Results of parseRangeSpec.

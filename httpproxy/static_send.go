@@ -49,7 +49,7 @@ func (c *conn) sendFile(r *request, sc *staticConf, f *os.File, fi os.FileInfo) 
 		status = r.ep.errStatus
 	}
 	if status == 200 {
-		switch c.notModified(r, sc, mtime, etag) {
+		switch conditional(r, sc.ims, mtime, etag) {
 		case 412:
 			return c.sendError(r, 412)
 		case 304:
