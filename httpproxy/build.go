@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicelb/sluice/internal/logconf"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -371,17 +372,7 @@ func (p *proxy) syslogOptions() errlog.SyslogOptions {
 // errorLog opens the targets of an error_log list (files, stderr, syslog)
 // for this build; failed syslog sends are reported to the main log.
 func (p *proxy) errorLog(els []config.ErrorLog, pos string) (*slog.Logger, error) {
-	var ts []errlog.Target
-	for _, el := range els {
-		lvl, _ := errlog.ParseLevel(el.Level)
-		t := errlog.Target{Path: el.Path, Level: lvl}
-		if el.Syslog != nil {
-			cfg := errlog.SyslogConfig(*el.Syslog)
-			t.Syslog = &cfg
-		}
-		ts = append(ts, t)
-	}
-	l, err := errlog.New(ts, errlog.Options{Now: p.now, Report: p.opts.Log})
+	l, err := errlog.New(logconf.ErrorTargets(els), errlog.Options{Now: p.now, Report: p.opts.Log})
 	if err != nil {
 		return nil, fmt.Errorf("%v in %s", err, pos)
 	}

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"github.com/sluicelb/sluice/internal/logconf"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -243,17 +244,7 @@ func (p *proxy) buildUpstream(u *config.StreamUpstream) (*upstream, error) {
 func (p *proxy) buildServer(sc *config.StreamServer, formats *vars.LogFormats[*session], files map[string]*logFile, b *Built) (*server, error) {
 	s := &server{p: p, cfg: sc, log: p.opts.Log, access: sc.Access}
 	if len(sc.ErrorLogs) > 0 {
-		var ts []errlog.Target
-		for _, el := range sc.ErrorLogs {
-			lvl, _ := errlog.ParseLevel(el.Level)
-			t := errlog.Target{Path: el.Path, Level: lvl}
-			if el.Syslog != nil {
-				cfg := errlog.SyslogConfig(*el.Syslog)
-				t.Syslog = &cfg
-			}
-			ts = append(ts, t)
-		}
-		l, err := errlog.New(ts, errlog.Options{Now: p.now, Report: p.opts.Log})
+		l, err := errlog.New(logconf.ErrorTargets(sc.ErrorLogs), errlog.Options{Now: p.now, Report: p.opts.Log})
 		if err != nil {
 			return nil, fmt.Errorf("%v in %s", err, sc.Pos())
 		}

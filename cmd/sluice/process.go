@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicelb/sluice/internal/logconf"
 	"io"
 	"log/slog"
 	"os"
@@ -133,16 +134,7 @@ func errnoOf(err error) string {
 // logTargets returns the error log targets of cfg; -e sets the default
 // used when the configuration has no error_log.
 func logTargets(o *options, cfg *config.Config) []errlog.Target {
-	var ts []errlog.Target
-	for _, el := range cfg.ErrorLog {
-		lvl, _ := errlog.ParseLevel(el.Level)
-		t := errlog.Target{Path: el.Path, Level: lvl}
-		if el.Syslog != nil {
-			cfg := errlog.SyslogConfig(*el.Syslog)
-			t.Syslog = &cfg
-		}
-		ts = append(ts, t)
-	}
+	ts := logconf.ErrorTargets(cfg.ErrorLog)
 	if len(ts) == 0 {
 		path := "stderr"
 		if o.errlog != "" {
