@@ -200,19 +200,14 @@ func TestGRPCPass(t *testing.T) {
 // TestGRPCNoUpstream checks what a gRPC client gets when no server
 // answers: HTTP 502, which it reads as UNAVAILABLE.
 func TestGRPCNoUpstream(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close()
+	dead := refusedAddr(t)
 	h := startProxy(t, `events {} http { access_log off;
 		server { listen 127.0.0.1:18221 http2; location / { grpc_pass `+dead+`; } }
 	}`, Options{})
 	cl := grpcClient(t, h.addr["127.0.0.1:18221"])
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	_, err = cl.Check(ctx, &healthpb.HealthCheckRequest{})
+	_, err := cl.Check(ctx, &healthpb.HealthCheckRequest{})
 	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "502") {
 		t.Errorf("got %v, want Unavailable from HTTP 502", err)
 	}

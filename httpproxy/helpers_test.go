@@ -3,6 +3,7 @@ package httpproxy
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -241,3 +242,11 @@ func readResponse(br *bufio.Reader, head bool) (*http.Response, string, error) {
 
 // noLog is an error log that drops everything.
 var noLog = slog.New(slog.DiscardHandler)
+
+// refusedAddr is a loopback address that refuses connections for the whole
+// test: its port is bound and never listened on, so nothing else can take
+// it meanwhile (a listener closed at once could be replaced by another).
+func refusedAddr(t *testing.T) string {
+	_, port := testutil.BoundSocket(t)
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}

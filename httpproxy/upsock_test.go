@@ -26,13 +26,8 @@ import (
 // TestDialSockRefused: a port nobody listens on gives nginx's connect()
 // error text.
 func TestDialSockRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap := netip.MustParseAddrPort(ln.Addr().String())
-	ln.Close()
-	_, err = dialSock(ap, time.Second, false, false)
+	ap := netip.MustParseAddrPort(refusedAddr(t))
+	_, err := dialSock(ap, time.Second, false, false)
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial a closed port: %v, want connection refused", err)
 	}
@@ -395,12 +390,7 @@ func TestDialSockLazy(t *testing.T) {
 // carries the request, and its connect time counts the wait.
 func TestLazyConnectProxy(t *testing.T) {
 	good := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "good") }))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
+	closed := refusedAddr(t)
 	lfd, full := fullListener(t)
 	if _, err := os.Stat("/proc/net/tcp"); err != nil {
 		t.Skip("no /proc/net/tcp")
