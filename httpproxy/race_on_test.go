@@ -1,0 +1,6 @@
+//go:build race
+
+package httpproxy
+
+// raceEnabled says the race detector is on: goroutine stacks are larger.
+const raceEnabled = true
