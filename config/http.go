@@ -260,6 +260,11 @@ type HTTPSettings struct {
 	// ProxyCache are the proxy_cache* settings (http_cache.go); nil
 	// where none is set.
 	ProxyCache *HTTPProxyCache `json:",omitempty"`
+	// FastCGI, UWSGI and SCGI are the settings of the fastcgi_*, uwsgi_*
+	// and scgi_* directives (http_cgi.go); nil where none is set.
+	FastCGI *HTTPCGISettings `json:",omitempty"`
+	UWSGI   *HTTPCGISettings `json:",omitempty"`
+	SCGI    *HTTPCGISettings `json:",omitempty"`
 
 	set map[string]bool
 }
@@ -517,6 +522,9 @@ type HTTPLocation struct {
 	// GRPCPass is the grpc_pass of the location (Scheme "grpc" or
 	// "grpcs"), nil for none.
 	GRPCPass *HTTPProxyPass `json:",omitempty"`
+	// CGIPass is the fastcgi_pass, uwsgi_pass or scgi_pass of the
+	// location (http_cgi.go), nil for none.
+	CGIPass *HTTPCGIPass `json:",omitempty"`
 	// Return is the first return directive (not inside if).
 	Return *HTTPReturn `json:",omitempty"`
 	// Script are the rewrite module directives of the location in order;
@@ -1671,7 +1679,7 @@ func setHTTPProxyPass(c *compiler, d *Directive, parent any) (any, error) {
 	}
 	if hasVariables(url) {
 		pp.HasVars = true
-		l.ProxyPass = pp
+		l.ProxyPass, l.CGIPass = pp, nil
 		return nil, nil
 	}
 	var rest string
@@ -1720,7 +1728,7 @@ func setHTTPProxyPass(c *compiler, d *Directive, parent any) (any, error) {
 	if (l.IsRegex() || l.Modifier == LocNamed || l.ifBlock != nil) && pp.HasURI {
 		return nil, errorf(d.File, d.Line, `"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block`)
 	}
-	l.ProxyPass = pp
+	l.ProxyPass, l.CGIPass = pp, nil // the last handler of a location wins
 	h.passes = append(h.passes, pp)
 	return nil, nil
 }
@@ -2101,6 +2109,10 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 			pp.Upstream = u.Name
 			continue
 		}
+		if pp.def == 0 && pp.port == 0 && !strings.HasPrefix(host, "unix:") {
+			// fastcgi_pass, uwsgi_pass, scgi_pass: no default port
+			return errorf(pp.file, pp.line, `no port in upstream "%s"`, host)
+		}
 		name := pp.Host
 		if !strings.HasPrefix(host, "unix:") && pp.port == 0 {
 			name = host + ":" + strconv.Itoa(pp.def)
@@ -2158,6 +2170,9 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 			bufErr = errorf(endFile, endLine, `"proxy_busy_buffers_size" must be equal to or greater than the maximum of the value of "proxy_buffer_size" and one of the "proxy_buffers"`)
 		case busy > int64(s.ProxyBuffersNum-1)*s.ProxyBuffersSize:
 			bufErr = errorf(endFile, endLine, `"proxy_busy_buffers_size" must be less than the size of all "proxy_buffers" minus one buffer`)
+		}
+		if bufErr == nil {
+			bufErr = checkCGIBuffers(s, endFile, endLine) // http_cgi.go
 		}
 	})
 	if bufErr != nil {

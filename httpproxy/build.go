@@ -214,6 +214,9 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	if err := defineTLSVars(p.tab); err != nil {
 		return b, err
 	}
+	if err := defineCGIVars(p.tab); err != nil {
+		return b, err
+	}
 	if err := defineStaticVars(p.tab); err != nil {
 		return b, err
 	}
@@ -527,6 +530,8 @@ type location struct {
 	stub   bool
 	pass   *passConf
 	grpc   *grpcConf // grpc_pass (grpc.go)
+	cgi    *cgiConf  // fastcgi_pass, uwsgi_pass, scgi_pass (cgi.go)
+	fsplit *cgiSplit // fastcgi_split_path_info, fastcgi_index; nil for none
 
 	http10      bool
 	keepalive   bool // upstream connections may be pooled
@@ -629,6 +634,20 @@ func (p *proxy) buildReturn(r *config.HTTPReturn) (*retConf, error) {
 }
 
 func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, st *config.HTTPSettings) (*location, error) {
+	proto := ""
+	if lc != nil && lc.CGIPass != nil {
+		proto = lc.CGIPass.Proto
+	}
+	return p.buildLocationFor(s, name, lc, st, proto)
+}
+
+// buildLocationFor builds a location whose content handler is the gateway
+// module proto ("" for another handler): its upstream settings are then
+// the module's (cgi_build.go).
+func (p *proxy) buildLocationFor(s *server, name string, lc *config.HTTPLocation, st *config.HTTPSettings, proto string) (*location, error) {
+	if proto != "" {
+		st = cgiSettings(st, proto)
+	}
 	l := &location{srv: s, cfg: lc, set: st, name: name}
 	pos := s.cfg.Pos()
 	if lc != nil {
@@ -655,6 +674,13 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 				return nil, err
 			}
 			l.grpc = g
+		}
+		if lc.CGIPass != nil {
+			cc, err := p.buildCGI(lc.CGIPass, st, pos)
+			if err != nil {
+				return nil, err
+			}
+			l.cgi = cc
 		}
 	} else {
 		l.stub = s.cfg.StubStatus
@@ -689,7 +715,11 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 	for _, h := range st.ProxyPassHeaders {
 		pass[strings.ToLower(h)] = true
 	}
-	for _, h := range defaultHidden {
+	hidden := defaultHidden
+	if proto != "" {
+		hidden = cgiHidden
+	}
+	for _, h := range hidden {
 		if !pass[h] {
 			l.hide = append(l.hide, h)
 		}
@@ -746,6 +776,9 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 			return nil, fmt.Errorf("httpproxy: proxy_bind %q: only a constant IP address is supported by sluice yet in %s", st.ProxyBind, pos)
 		}
 		l.bind = &net.TCPAddr{IP: ip.AsSlice()}
+	}
+	if l.fsplit, err = buildCGISplit(st); err != nil {
+		return nil, err
 	}
 	l.realIP = len(st.RealIPFrom) > 0
 	l.realHeader = strings.ToLower(st.RealIPHeader)

@@ -581,12 +581,15 @@ func (c *conn) handle() bool {
 		return c.finish(r, c.grpcPass(r))
 	case l.pass != nil:
 		return c.finish(r, c.proxyPass(r))
+	case l.cgi != nil:
+		return c.finish(r, c.cgiPass(r))
 	}
 	return c.finish(r, c.serveStatic(r))
 }
 
 // content runs try_files and then the handler of l for a request an
-// error page redirected: stub_status, proxy_pass, or files; grpc_pass
+// error page redirected: stub_status, proxy_pass, fastcgi_pass (and
+// uwsgi_pass, scgi_pass), or files; grpc_pass
 // answers 404 there (it needs the client's own stream). It reports
 // whether the connection stays open. handle has its own copy, for the
 // client's requests.
@@ -607,6 +610,8 @@ func (c *conn) content(r *request, l *location) bool {
 		return c.sendError(r, 404)
 	case l.pass != nil:
 		return c.proxyPass(r)
+	case l.cgi != nil:
+		return c.cgiPass(r)
 	}
 	return c.serveStatic(r)
 }
@@ -1072,7 +1077,16 @@ func (c *conn) logf(s *server, level slog.Level, msg string) {
 		if c.sub {
 			uri = internalURI(r)
 		}
-		fmt.Fprintf(&b, ", upstream: \"http://%s%s\"", r.tries[len(r.tries)-1].addr, uri)
+		if r.loc != nil && r.loc.cgi != nil {
+			addr := r.tries[len(r.tries)-1].addr
+			sep := "" // nginx ends a unix socket's path with ":" (before the URI)
+			if strings.HasPrefix(addr, "unix:") {
+				sep = ":"
+			}
+			fmt.Fprintf(&b, ", upstream: \"%s://%s%s\"", r.loc.cgi.proto, addr, sep)
+		} else {
+			fmt.Fprintf(&b, ", upstream: \"http://%s%s\"", r.tries[len(r.tries)-1].addr, uri)
+		}
 	}
 	if r != nil && len(r.h1.Host) > 0 {
 		fmt.Fprintf(&b, ", host: \"%s\"", r.h1.Host)

@@ -11,9 +11,11 @@ import (
 )
 
 // TestIdleConnectionMemory holds idle keep-alive connections that have
-// made one proxied request each and checks what each costs the proxy
-// (heap and goroutine stacks): no buffer and no request state is held
-// while a connection waits.
+// made one proxied request each and checks what each costs the proxy on
+// the heap: no buffer and no request state is held while a connection
+// waits (2.3 KB with the test's client side; holding the request state
+// would add 1.9 KB, the header buffer 1 KB). TestIdleStack checks the
+// stacks.
 func TestIdleConnectionMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 1000 connections")
@@ -60,6 +62,10 @@ func TestIdleConnectionMemory(t *testing.T) {
 	}
 	after := measure()
 	per := float64(int64(after)-int64(before)) / n / 1024
+	heapPer := float64(int64(heap[1])-int64(heap[0])) / n / 1024
 	t.Logf("%.1f KB per idle keep-alive connection (client side included): stacks %.1f KB, heap %.1f KB", per,
-		float64(int64(stack[1])-int64(stack[0]))/n/1024, float64(int64(heap[1])-int64(heap[0]))/n/1024)
+		float64(int64(stack[1])-int64(stack[0]))/n/1024, heapPer)
+	if heapPer > 3.2 {
+		t.Errorf("heap per idle keep-alive connection: %.1f KB, want at most 3.2 KB", heapPer)
+	}
 }

@@ -20,7 +20,8 @@ import (
 // one more frame on the way to proxyPass has made it 8 KB before, which
 // every idle connection then kept.
 //
-// The test runs itself in a child process with the runtime's adaptive
+// It checks proxy_pass with and without upstream keepalive, and
+// fastcgi_pass. The test runs itself in a child process with the runtime's adaptive
 // initial stack size off: goroutines then start at 2 KB whatever ran
 // before, and the stacks freed by earlier tests are released, so what it
 // counts is what the request path grew.
@@ -40,15 +41,18 @@ func TestIdleStack(t *testing.T) {
 	}
 	const n = 200
 	be := rawBackend(t)
+	fcgi := startCGIBackend(t, "fastcgi")
 	h := startProxy(t, fmt.Sprintf(`http {
     access_log off;
     upstream ka { server %s; keepalive 8; }
     upstream plain { server %s; }
+    upstream php { server %s; keepalive 8; }
     server { listen 127.0.0.1:1;
         location / { proxy_pass http://ka; proxy_http_version 1.1; proxy_set_header Connection ""; }
         location /plain { proxy_pass http://plain; }
+        location /php { fastcgi_param DOCUMENT_URI /x; fastcgi_keep_conn on; fastcgi_pass php; }
     }
-}`, be, be), Options{})
+}`, be, be, fcgi.addr), Options{})
 	addr := h.addr["127.0.0.1:1"]
 	request := func(path string) net.Conn {
 		c, err := net.Dial("tcp", addr)
@@ -67,7 +71,7 @@ func TestIdleStack(t *testing.T) {
 		}
 		return c
 	}
-	for _, path := range []string{"/", "/plain"} {
+	for _, path := range []string{"/", "/plain", "/php"} {
 		t.Run(path, func(t *testing.T) {
 			// Warm up the pools, the upstream connections and the
 			// runtime's stack sizes; then no collection until the end.

@@ -335,7 +335,17 @@ func (c *conn) connectFailed(r *request, l *location, sel balance.Selection, t *
 	if timeout {
 		cond, status = nuTimeout, 504
 	}
-	c.logf(r.srv, errlog.LevelError, connectErrorText(err, timeout))
+	if a := t.addr; strings.HasPrefix(a, "unix:") && !timeout && !errors.As(err, new(*upTLSError)) {
+		// a unix socket's connect() fails at once: nginx names the
+		// socket, at crit unless the error is of the expected kind
+		level := errlog.LevelCrit
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ECONNRESET) {
+			level = errlog.LevelError
+		}
+		c.logf(r.srv, level, "connect() to "+a+" failed "+errText(err)+" while connecting to upstream")
+	} else {
+		c.logf(r.srv, errlog.LevelError, connectErrorText(err, timeout))
+	}
 	t.connect = -1
 	t.status, t.response = status, c.h.p.now().Sub(tStart)
 	sel.Done(balance.Outcome{Failed: true})

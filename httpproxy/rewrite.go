@@ -104,14 +104,24 @@ func (p *proxy) buildScript(ops []config.HTTPScriptOp, parent *location) ([]scri
 
 // buildIfLocation compiles the configuration of an if block inside the
 // location parent. As in nginx, the block keeps the location's content
-// handler unless it has its own proxy_pass or grpc_pass.
+// handler unless it has its own proxy_pass, grpc_pass or fastcgi_pass
+// (uwsgi_pass, scgi_pass); one that keeps a gateway handler gets the
+// module's upstream settings (cgi_build.go).
 func (p *proxy) buildIfLocation(lc *config.HTTPLocation, parent *location) (*location, error) {
-	l, err := p.buildLocation(parent.srv, parent.name, lc, &lc.Settings)
+	own := lc.ProxyPass != nil || lc.GRPCPass != nil || lc.CGIPass != nil
+	proto := ""
+	switch {
+	case lc.CGIPass != nil:
+		proto = lc.CGIPass.Proto
+	case !own && parent.cgi != nil:
+		proto = parent.cgi.proto // the inherited handler's settings
+	}
+	l, err := p.buildLocationFor(parent.srv, parent.name, lc, &lc.Settings, proto)
 	if err != nil {
 		return nil, err
 	}
-	if l.pass == nil && l.grpc == nil {
-		l.pass, l.grpc, l.stub, l.keepalive = parent.pass, parent.grpc, parent.stub, parent.keepalive
+	if !own {
+		l.pass, l.grpc, l.cgi, l.stub, l.keepalive = parent.pass, parent.grpc, parent.cgi, parent.stub, parent.keepalive
 	}
 	return l, nil
 }

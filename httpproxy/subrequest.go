@@ -276,6 +276,10 @@ func (c *conn) serveSub(r *request) (proxied bool) {
 		c.proxyPass(r)
 		c.up.track(nil)
 		return true
+	case l.cgi != nil:
+		c.cgiPass(r)
+		c.up.track(nil)
+		return true
 	case l.grpc != nil:
 		// grpc_pass needs a stream of the client's: not for subrequests
 		c.sendError(r, 404)

@@ -389,6 +389,10 @@ func defineVars(t *vars.Table[*request]) error {
 		}},
 		{"content_length", func(dst []byte, r *request) ([]byte, bool) {
 			v := r.h1.Get("content-length")
+			if v == nil && r.h1.Chunked && r.h1.ContentLength >= 0 {
+				// a chunked body read whole (fastcgi_pass, cgi.go)
+				return strconv.AppendInt(dst, r.h1.ContentLength, 10), true
+			}
 			return append(dst, v...), v != nil
 		}},
 		{"content_type", func(dst []byte, r *request) ([]byte, bool) {

@@ -43,6 +43,9 @@ var modules = []struct {
 	{"http_auth_basic_module", true},
 	{"http_mirror_module", true},
 	{"http_grpc_module", true},
+	{"http_fastcgi_module", true},
+	{"http_uwsgi_module", true},
+	{"http_scgi_module", true},
 }
 
 func buildInfo() string {

@@ -1,0 +1,300 @@
+package httpproxy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/sluicelb/sluice/balance"
+	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/httpproxy/h1"
+)
+
+// cgiPass sends the request to an application server over FastCGI, uwsgi
+// or SCGI (fastcgi_pass, uwsgi_pass, scgi_pass) and the response back,
+// retrying per *_next_upstream. The request goes out whole, encoded by
+// the protocol; the response is read through a cgiConn, which presents it
+// as an HTTP/1.1 response, so the response path of proxy_pass (headers,
+// filters, error pages, streaming) serves it unchanged. It reports
+// whether the client connection may be kept.
+func (c *conn) cgiPass(r *request) bool {
+	l := r.loc
+	cc := l.cgi
+	up := cc.pass.up
+	r.upTLS = nil
+	if cc.pass.url != nil {
+		if up = c.resolveCGI(r, cc); up == nil {
+			c.discardBody(r)
+			return c.sendError(r, 502)
+		}
+	}
+	var body []byte
+	if !r.bodyDone {
+		r.bodyDone = true
+		var ok bool
+		if body, ok = c.cgiBody(r, l); !ok {
+			return false
+		}
+	}
+	uh, err := c.appendCGIRequest(c.req.uh[:0], r, cc, body)
+	c.req.uh = uh
+	if err != nil {
+		c.logf(r.srv, errlog.LevelAlert, err.Error())
+		return c.sendError(r, 500)
+	}
+	if r.tb == nil {
+		r.tb = getBuf(upBufSize)
+	}
+	tb := r.tb
+	keep := cc.keepConn && up.pool != nil
+	lastStatus := 502
+	var pending *balance.Selection
+	var next balance.Selection
+	for {
+		var sel balance.Selection
+		if pending != nil {
+			sel, pending = *pending, nil
+		} else {
+			if len(r.tries) > 0 && !c.mayRetry(r, l, 0, false, false) {
+				break
+			}
+			r.bal.Client = r.remote.Addr()
+			if up.key != nil {
+				r.bal.Key = up.key.Append(r.bal.Key[:0], r)
+			}
+			s, err := up.group.Pick(&r.bal)
+			if err != nil {
+				if len(r.tries) == 0 {
+					c.logf(r.srv, errlog.LevelError, "no live upstreams while connecting to upstream")
+				}
+				break
+			}
+			sel = s
+		}
+		peer := sel.Peer
+		r.tries = append(r.tries, try{addr: peer.Addr(), connect: -1, header: -1, response: -1})
+		t := &r.tries[len(r.tries)-1]
+		tStart := c.h.p.now()
+		r.clock = time.Time{}
+		fresh := false
+	attempt:
+		uc, reused, err := c.cgiUpstreamConn(r, up, peer, l, keep && !fresh, tStart)
+		if err == nil && c.up != nil && !c.up.track(uc.nc) {
+			uc.nc.Close() // the subrequest was stopped (subrequest.go)
+			err = net.ErrClosed
+		}
+		if err != nil {
+			var retry bool
+			if lastStatus, retry = c.connectFailed(r, l, sel, t, tStart, err, false); retry {
+				continue
+			}
+			break
+		}
+		if reused {
+			t.connect = 0
+		} else {
+			t.connect = c.h.p.now().Sub(tStart)
+		}
+		cg := uc.nc.(*cgiConn)
+		cg.start(c, r, keep && !r.h1.IsHead())
+		var hw *headWatch
+		if !l.set.ProxyIgnoreClientAbort {
+			hw = c.watchHead(uc)
+		}
+		sent, _, got, rerr, err := c.sendRequest(r, l, uc, bodyNone, nil, tb)
+		if err != nil {
+			if hw.stop(c) {
+				return c.clientAborted(r, uc, sel, t, tStart)
+			}
+			uc.nc.Close()
+			if reused {
+				fresh = true
+				goto attempt
+			}
+			if isDialError(err) {
+				var retry bool
+				if lastStatus, retry = c.connectFailed(r, l, sel, t, tStart, err, false); retry {
+					continue
+				}
+				break
+			}
+			c.logf(r.srv, errlog.LevelError, "send() failed "+errText(err)+" while sending request to upstream")
+			t.status, t.response = 502, c.h.p.now().Sub(tStart)
+			sel.Done(balance.Outcome{Failed: true})
+			lastStatus = 502
+			if c.mayRetry(r, l, nuError, !sent, false) {
+				continue
+			}
+			break
+		}
+		n, have, err := c.readResponseHead(r, l, uc, tb, got, rerr)
+		if hw.stop(c) {
+			return c.clientAborted(r, uc, sel, t, tStart)
+		}
+		if err != nil {
+			uc.nc.Close()
+			if reused && have == 0 && !cg.any && !isTimeout(err) {
+				fresh = true // a pooled connection the server had closed
+				goto attempt
+			}
+			cond, status := nuError, 502
+			switch {
+			case isTimeout(err):
+				cond, status = nuTimeout, 504
+				c.logf(r.srv, errlog.LevelError, "upstream timed out (110: Connection timed out) while reading response header from upstream")
+			case h1.IsInvalidHeader(err):
+				cond = nuInvalidHeader
+				var he *h1.Error
+				errors.As(err, &he)
+				c.logf(r.srv, errlog.LevelError, he.Reason+" while reading response header from upstream")
+			case errors.Is(err, io.EOF):
+				c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading response header from upstream")
+			default:
+				c.logf(r.srv, errlog.LevelError, "recv() failed "+errText(err)+" while reading response header from upstream")
+			}
+			t.status, t.response = status, c.h.p.now().Sub(tStart)
+			sel.Done(balance.Outcome{Failed: true})
+			lastStatus = status
+			if c.mayRetry(r, l, cond, true, false) {
+				continue
+			}
+			break
+		}
+		uc.requests++
+		r.clock = c.h.p.now()
+		t.header = r.clock.Sub(tStart)
+		t.status = r.resp.Status
+		if cond := statusCond(r.resp.Status); cond != 0 && c.mayRetry(r, l, cond, true, false) {
+			r.bal.Client = r.remote.Addr()
+			if s, err := up.group.Pick(&r.bal); err == nil {
+				uc.nc.Close()
+				t.response = c.h.p.now().Sub(tStart)
+				sel.Done(balance.Outcome{Failed: cond != nuHTTP403 && cond != nuHTTP404})
+				next = s
+				pending = &next
+				continue
+			}
+		}
+		if interceptable(l, r.resp.Status) {
+			intercept(r)
+			uc.nc.Close()
+			t.response = c.h.p.now().Sub(tStart)
+			sel.Done(balance.Outcome{Latency: t.header})
+			return c.sendError(r, r.resp.Status)
+		}
+		r.haveResp = true
+		reusable, clientOK, upErr := c.sendResponse(r, l, uc, tb, n, have)
+		t.response = c.h.p.now().Sub(tStart)
+		lat := t.header
+		if up.group.Metric() == balance.MetricLastByte {
+			lat = t.response
+		}
+		switch {
+		case upErr != nil && isTimeout(upErr):
+			c.logf(r.srv, errlog.LevelError, "upstream timed out (110: Connection timed out) while reading upstream")
+		case upErr != nil:
+			c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading upstream")
+		}
+		sel.Done(balance.Outcome{Failed: upErr != nil, Latency: lat})
+		cg.c, cg.r = nil, nil // not kept alive by a pooled connection
+		if reusable && keep && cg.done() {
+			up.pool.put(uc, tStart.Add(t.response))
+		} else {
+			uc.nc.Close()
+		}
+		if !clientOK {
+			r.keepAlive = false
+			return false
+		}
+		return r.keepAlive
+	}
+	return c.sendError(r, lastStatus)
+}
+
+// cgiPoolNames keep the pooled connections of each gateway protocol apart
+// from one another and from proxy_pass's, in an upstream several of them
+// use.
+var cgiPoolNames = map[string]string{
+	config.ProtoFastCGI: "\x00fastcgi", config.ProtoUWSGI: "\x00uwsgi", config.ProtoSCGI: "\x00scgi",
+}
+
+// cgiUpstreamConn returns a pooled FastCGI connection to peer (pooled
+// says the pool may be used), or a new connection wrapped in a cgiConn.
+func (c *conn) cgiUpstreamConn(r *request, up *upstream, peer *balance.Peer, l *location, pooled bool, now time.Time) (*upConn, bool, error) {
+	key := poolKey{addr: peer.Addr(), name: cgiPoolNames[l.cgi.proto]}
+	if pooled {
+		if uc := up.pool.get(key, now); uc != nil {
+			return uc, true, nil
+		}
+	}
+	uc, _, err := c.upstreamConn(r, up, peer, l, true, now)
+	if err != nil {
+		return nil, false, err
+	}
+	uc.key = key
+	uc.nc = &cgiConn{Conn: uc.nc, proto: l.cgi.proto}
+	return uc, false, nil
+}
+
+// resolveCGI evaluates a *_pass with variables: an upstream name, or an
+// address with a port.
+func (c *conn) resolveCGI(r *request, cc *cgiConf) *upstream {
+	p := c.h.p
+	host := string(cc.pass.url.Append(nil, r))
+	if cc.proto == config.ProtoUWSGI && len(host) > 8 && strings.EqualFold(host[:8], "uwsgi://") {
+		host = host[8:]
+	}
+	if up := p.groups[strings.ToLower(host)]; up != nil {
+		return up
+	}
+	ap, err := netip.ParseAddrPort(host)
+	if err != nil {
+		if _, _, serr := net.SplitHostPort(host); serr != nil {
+			c.logf(r.srv, errlog.LevelError, fmt.Sprintf("no port in upstream %q", host))
+		} else {
+			c.logf(r.srv, errlog.LevelError, fmt.Sprintf("no resolver defined to resolve %s", host))
+		}
+		return nil
+	}
+	up, err := p.dynamicUpstream(ap.String())
+	if err != nil {
+		return nil
+	}
+	return up
+}
+
+// cgiBody reads the request body whole, as the protocols send it after
+// the parameters (with *_request_buffering off too). It reports false
+// when it has answered the client itself.
+func (c *conn) cgiBody(r *request, l *location) ([]byte, bool) {
+	if !l.cgi.passBody {
+		c.discardBody(r)
+		return nil, true
+	}
+	switch {
+	case r.bodyRead:
+		return r.preBody, true
+	case r.h1.Chunked:
+		body, ok := c.readChunkedWhole(r, l)
+		if ok {
+			// $content_length is the length read, as in nginx
+			r.h1.ContentLength = int64(len(body))
+		}
+		return body, ok
+	case r.h1.ContentLength > 0:
+		cl := r.h1.ContentLength
+		if avail := int64(c.r1 - c.r0); avail >= cl {
+			body := c.buf[c.r0 : c.r0+int(cl)]
+			c.r0 += int(cl)
+			r.reqLen += cl
+			return body, true
+		}
+		return c.readBodyWhole(r, l, cl)
+	}
+	return nil, true
+}
