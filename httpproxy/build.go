@@ -557,6 +557,7 @@ type location struct {
 	errPages        []errPage      // error_page (errorpage.go)
 	recursiveErrors bool           // recursive_error_pages
 	gz              *gzipConf      // gzip, nil when off (gzip.go)
+	sub             *subConf       // sub_filter, nil for none (subfilter.go)
 	charset         *charsetConf   // charset, nil when off (headers.go)
 	exp             *expiresConf   // expires, nil when off (headers.go)
 	rate            *rateConf      // limit_rate, limit_rate_after; nil for none (rate.go)
@@ -763,6 +764,9 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 		return nil, err
 	}
 	l.gz = gz
+	if l.sub, err = p.buildSub(&st.SubFilter, pos); err != nil {
+		return nil, err
+	}
 	if l.charset, err = p.buildCharset(&st.Charset, p.charsets, pos); err != nil {
 		return nil, err
 	}
