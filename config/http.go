@@ -162,6 +162,9 @@ type HTTPSettings struct {
 	// Charset holds charset, charset_types, override_charset and
 	// source_charset (ngx_http_charset_module, http_charset.go).
 	Charset HTTPCharset
+	// SubFilter holds sub_filter and the sub_filter_* directives
+	// (ngx_http_sub_module, http_sub.go).
+	SubFilter HTTPSubFilter
 	// Expires is the expires directive (http_expires.go).
 	Expires HTTPExpires `json:",omitzero"`
 
@@ -303,6 +306,7 @@ var defaultHTTPSettings = HTTPSettings{
 	LingeringTimeout:        5 * time.Second,
 	Gzip:                    defaultHTTPGzip,
 	Charset:                 defaultHTTPCharset,
+	SubFilter:               defaultHTTPSubFilter,
 	Static:                  defaultHTTPStatic,
 
 	RealIPHeader:      "X-Real-IP",

@@ -136,6 +136,11 @@ func (c *conn) sendListing(r *request, ctype string, body []byte) bool {
 	c.keepAliveOK(r)
 	r.status = status
 	c.setExpires(r, r.loc.exp, status, nil)
+	if r.loc.sub != nil && !r.h1.IsHead() { // sub_filter (subfilter.go)
+		if sf := c.subStart(r, r.loc.sub, []byte(ctype), -1); sf != nil {
+			body = sf.filterAll(r, nil, body)
+		}
+	}
 	out := c.appendHeadStart(c.req.out[:0], r, status, nil)
 	out = append(out, "Content-Type: "...)
 	ct := []byte(ctype)

@@ -562,6 +562,7 @@ type location struct {
 	errPages        []errPage      // error_page (errorpage.go)
 	recursiveErrors bool           // recursive_error_pages
 	gz              *gzipConf      // gzip, nil when off (gzip.go)
+	sub             *subConf       // sub_filter, nil for none (subfilter.go)
 	charset         *charsetConf   // charset, nil when off (headers.go)
 	exp             *expiresConf   // expires, nil when off (headers.go)
 	rate            *rateConf      // limit_rate, limit_rate_after; nil for none (rate.go)
@@ -796,6 +797,9 @@ func (p *proxy) buildLocationFor(s *server, name string, lc *config.HTTPLocation
 		return nil, err
 	}
 	l.gz = gz
+	if l.sub, err = p.buildSub(&st.SubFilter, pos); err != nil {
+		return nil, err
+	}
 	if l.charset, err = p.buildCharset(&st.Charset, p.charsets, pos); err != nil {
 		return nil, err
 	}

@@ -808,14 +808,21 @@ func (c *conn) sendSimple(r *request, status int, ctype string, body []byte, loc
 	c.keepAliveOK(r)
 	r.status = status
 	c.setExpires(r, r.loc.exp, status, nil)
+	clen := int64(len(body))
+	var sf *subFilter
+	if r.loc.sub != nil { // sub_filter (subfilter.go)
+		if sf = c.subStart(r, r.loc.sub, []byte(ctype), clen); sf != nil {
+			clen = -1
+		}
+	}
 	var gzVary, gz bool
 	if g := r.loc.gz; g != nil {
 		rh := respHeaders{ctype: []byte(ctype)}
 		r.exp.patch(&rh)
-		gzVary, gz = c.gzipCheck(r, g, status, &rh, int64(len(body)))
-		if gz && !c.chunked(r, r.loc) && !r.h1.IsHead() {
-			r.keepAlive = false // close-delimited
-		}
+		gzVary, gz = c.gzipCheck(r, g, status, &rh, clen)
+	}
+	if (gz || sf != nil) && !c.chunked(r, r.loc) && !r.h1.IsHead() {
+		r.keepAlive = false // close-delimited
 	}
 	out := c.appendHeadStart(c.req.out[:0], r, status, nil)
 	if ctype != "" {
@@ -831,7 +838,7 @@ func (c *conn) sendSimple(r *request, status int, ctype string, body []byte, loc
 		}
 		out = append(out, '\r', '\n')
 	}
-	if gz {
+	if gz || sf != nil {
 		if c.chunked(r, r.loc) && !r.h1.IsHead() {
 			out = append(out, "Transfer-Encoding: chunked\r\n"...)
 		}
@@ -852,6 +859,8 @@ func (c *conn) sendSimple(r *request, status int, ctype string, body []byte, loc
 	r.outHead = append(r.outHead, out...)
 	switch {
 	case r.h1.IsHead() || status == 204 || status == 304:
+	case sf != nil:
+		out = c.subBody(r, sf, out, body, gz)
 	case gz:
 		out = gzipBody(r, out, body, r.loc.gz.level, c.chunked(r, r.loc))
 	default:

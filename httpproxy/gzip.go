@@ -462,21 +462,23 @@ func gzipBody(r *request, dst []byte, body []byte, level int, chunked bool) []by
 	return dst
 }
 
-// sendGzipped streams an upstream body to the client compressed, after
-// writing head: each read from the upstream is compressed and flushed at
-// once, so that a stream of events is not held back.
-func (c *conn) sendGzipped(r *request, l *location, uc *upConn, tb []byte, n, have int, head []byte) (reusable, clientOK bool, upErr error) {
+// sendFiltered streams an upstream body to the client through the sub
+// filter and the compressor (either may be off: r.sub, gz), after writing
+// the head, in c.req.out: each read from the upstream is filtered, compressed and flushed
+// to the client at once, so that a stream of events is not held back.
+func (c *conn) sendFiltered(r *request, l *location, uc *upConn, tb []byte, n, have int, gz bool) (reusable, clientOK bool, upErr error) {
 	resp := &r.resp
 	t := &r.tries[len(r.tries)-1]
 	chunked := c.chunked(r, l)
-	level := l.gz.level
-	z := getGzip(level)
-	defer putGzip(level, z)
-	c.req.out = head
-	if _, err := c.write(r, head); err != nil {
+	w := bodyWriter{c: c, r: r, sub: r.sub, chunked: chunked, stream: true}
+	if gz {
+		level := l.gz.level
+		w.z = getGzip(level)
+		defer putGzip(level, w.z)
+	}
+	if _, err := c.write(r, c.req.out); err != nil {
 		return false, false, nil
 	}
-	emit := func(final bool) bool { return c.emitGzip(r, z, chunked, final) }
 	var watch clientWatch
 	defer watch.stop(c)
 	var dec h1.ChunkedDecoder
@@ -508,17 +510,10 @@ func (c *conn) sendGzipped(r *request, l *location, uc *upConn, tb []byte, n, ha
 			t.length += int64(len(b))
 			data = b
 		}
-		if len(data) > 0 {
-			r.gzIn += int64(len(data))
-			z.zw.Write(data)
-			if !done && !emit(false) {
-				return false, false, nil
-			}
+		if (len(data) > 0 || done) && !w.write(data, done) {
+			return false, false, nil
 		}
 		if done {
-			if !emit(true) {
-				return false, false, nil
-			}
 			return reusable, chunked, nil
 		}
 		if !l.set.ProxyIgnoreClientAbort {
@@ -530,7 +525,7 @@ func (c *conn) sendGzipped(r *request, l *location, uc *upConn, tb []byte, n, ha
 				return false, false, nil
 			}
 			if resp.Body == h1.BodyUntilClose && errors.Is(err, io.EOF) {
-				if !emit(true) {
+				if !w.write(nil, true) {
 					return false, false, nil
 				}
 				return false, chunked, nil

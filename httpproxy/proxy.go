@@ -1098,8 +1098,9 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		return false, false, nil
 	}
 	c.startRate(r, l)
-	if gz && resp.Body != h1.BodyNone {
-		return c.sendGzipped(r, l, uc, tb, n, have, out)
+	if resp.Body != h1.BodyNone && (gz || r.sub != nil) {
+		c.req.out = out                                  // the head
+		return c.sendFiltered(r, l, uc, tb, n, have, gz) // gzip.go
 	}
 	switch resp.Body {
 	case h1.BodyNone:
@@ -1271,6 +1272,10 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 		uh = scanUpHeaders(resp.Headers, l, upgrade)
 	}
 	c.setExpires(r, l.exp, status, uh.lastMod)
+	// sub_filter (subfilter.go): before gzip, as in nginx; it sets r.sub
+	if l.sub != nil && !upgrade {
+		c.subProxied(r, l)
+	}
 	// gzip (gzip.go)
 	var gzVary bool
 	if l.gz != nil && !upgrade {
@@ -1278,8 +1283,11 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 		scanRespHeaders(resp.Headers, &rh)
 		r.exp.patch(&rh)
 		clen := int64(-1)
-		if resp.Body == h1.BodyLength || resp.ContentLength >= 0 {
+		if (resp.Body == h1.BodyLength || resp.ContentLength >= 0) && r.sub == nil {
 			clen = resp.ContentLength
+		}
+		if r.sub != nil && !l.sub.lastModified {
+			rh.hasLastMod, rh.hasETag = false, false
 		}
 		gzVary, gz = c.gzipCheck(r, l.gz, status, &rh, clen)
 		if gz && resp.Body != h1.BodyNone && !c.chunked(r, l) {
@@ -1307,6 +1315,12 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 			out = append(out, '\r', '\n')
 			continue
 		}
+		if r.sub != nil {
+			var skip bool
+			if out, skip = subSkipHeader(h, out, r.sub); skip {
+				continue
+			}
+		}
 		if gz {
 			var skip bool
 			if out, skip = gzipSkipHeader(h, out); skip {
@@ -1329,7 +1343,7 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 	}
 	out = appendGzipHeaders(out, gzVary, gz)
 	switch {
-	case gz:
+	case gz || r.sub != nil:
 		if resp.Body != h1.BodyNone && c.chunked(r, l) {
 			out = append(out, "Transfer-Encoding: chunked\r\n"...)
 		}

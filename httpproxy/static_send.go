@@ -64,18 +64,26 @@ func (c *conn) sendFile(r *request, sc *staticConf, f *os.File, fi os.FileInfo) 
 			ctype = append([]byte(nil), v...)
 		}
 	}
+	gzLen := size
+	var sf *subFilter
+	keepLM := true        // Last-Modified and ETag are sent
+	if r.loc.sub != nil { // sub_filter (subfilter.go)
+		if sf = c.subStart(r, r.loc.sub, ctype, size); sf != nil {
+			gzLen, keepLM = -1, r.loc.sub.lastModified
+		}
+	}
 	var gzVary, gz bool
 	if g := r.loc.gz; g != nil {
-		rh := respHeaders{ctype: ctype, lastMod: lastMod, hasLastMod: true, etag: etag, hasETag: etag != nil}
+		rh := respHeaders{ctype: ctype, lastMod: lastMod, hasLastMod: keepLM, etag: etag, hasETag: etag != nil && keepLM}
 		r.exp.patch(&rh)
-		gzVary, gz = c.gzipCheck(r, g, status, &rh, size)
-		if gz && !c.chunked(r, r.loc) && !r.h1.IsHead() {
-			r.keepAlive = false // close-delimited
-		}
+		gzVary, gz = c.gzipCheck(r, g, status, &rh, gzLen)
+	}
+	if (gz || sf != nil) && !c.chunked(r, r.loc) && !r.h1.IsHead() {
+		r.keepAlive = false // close-delimited
 	}
 	var ranges []byteRange
 	acceptRanges := false
-	if status == 200 && !gz && sc.maxRanges != 0 {
+	if status == 200 && !gz && sf == nil && sc.maxRanges != 0 {
 		var ok bool
 		ranges, ok = c.parseRanges(r, sc, size, lastMod, etag)
 		if !ok {
@@ -115,7 +123,7 @@ func (c *conn) sendFile(r *request, sc *staticConf, f *os.File, fi os.FileInfo) 
 		out = append(out, ctype...)
 	}
 	out = append(out, '\r', '\n')
-	if gz {
+	if gz || sf != nil {
 		if c.chunked(r, r.loc) && !r.h1.IsHead() {
 			out = append(out, "Transfer-Encoding: chunked\r\n"...)
 		}
@@ -124,7 +132,7 @@ func (c *conn) sendFile(r *request, sc *staticConf, f *os.File, fi os.FileInfo) 
 		out = strconv.AppendInt(out, clen, 10)
 		out = append(out, '\r', '\n')
 	}
-	if status == 200 || status == 206 {
+	if (status == 200 || status == 206) && keepLM {
 		// nginx's header filter drops it for other statuses (error pages)
 		out = append(out, "Last-Modified: "...)
 		out = append(out, lastMod...)
@@ -135,9 +143,9 @@ func (c *conn) sendFile(r *request, sc *staticConf, f *os.File, fi os.FileInfo) 
 		out = appendRange(out, ranges[0], size)
 		out = append(out, '\r', '\n')
 	}
-	if etag != nil {
+	if etag != nil && keepLM {
 		out = append(out, "ETag: "...)
-		if gz {
+		if gz || sf != nil {
 			out = append(out, "W/"...)
 		}
 		out = append(out, etag...)
@@ -152,7 +160,7 @@ func (c *conn) sendFile(r *request, sc *staticConf, f *os.File, fi os.FileInfo) 
 	if !r.h1.IsHead() {
 		c.startRate(r, r.loc)
 	}
-	if !r.h1.IsHead() && !gz && len(ranges) <= 1 && clen <= smallFile && r.rate.rate == 0 {
+	if !r.h1.IsHead() && !gz && sf == nil && len(ranges) <= 1 && clen <= smallFile && r.rate.rate == 0 {
 		var off int64
 		if len(ranges) == 1 {
 			off = ranges[0].start
@@ -168,8 +176,8 @@ func (c *conn) sendFile(r *request, sc *staticConf, f *os.File, fi os.FileInfo) 
 		return true
 	}
 	switch {
-	case gz:
-		return c.sendFileGzipped(r, f, size)
+	case gz || sf != nil:
+		return c.sendFileFiltered(r, f, size, gz)
 	case len(ranges) == 0:
 		return c.sendFileRange(r, f, 0, size)
 	case len(ranges) == 1:
@@ -265,10 +273,20 @@ func (c *conn) sendNotModified(r *request, lastMod, etag []byte) bool {
 	c.keepAliveOK(r)
 	r.status = 304
 	c.setExpires(r, r.loc.exp, 304, lastMod)
+	if sc := r.loc.sub; sc != nil && sc.anyType && c.subStart(r, sc, nil, -1) != nil {
+		// sub_filter_types * takes the 304 too, as in nginx
+		if !sc.lastModified {
+			lastMod, etag = nil, nil
+		} else if etag != nil {
+			etag = append([]byte("W/"), etag...)
+		}
+	}
 	out := c.appendHeadStart(c.req.out[:0], r, 304, nil)
-	out = append(out, "Last-Modified: "...)
-	out = append(out, lastMod...)
-	out = append(out, '\r', '\n')
+	if lastMod != nil {
+		out = append(out, "Last-Modified: "...)
+		out = append(out, lastMod...)
+		out = append(out, '\r', '\n')
+	}
 	if etag != nil {
 		out = append(out, "ETag: "...)
 		out = append(out, etag...)
@@ -337,12 +355,15 @@ func (c *conn) sendFailed(r *request, err error) {
 	}
 }
 
-// sendFileGzipped sends f compressed (gzip, by gzip_types).
-func (c *conn) sendFileGzipped(r *request, f *os.File, size int64) bool {
-	level := r.loc.gz.level
-	z := getGzip(level)
-	defer putGzip(level, z)
-	chunked := c.chunked(r, r.loc)
+// sendFileFiltered sends f through the sub filter (r.sub, if any) and
+// compressed when gz says so (gzip_types).
+func (c *conn) sendFileFiltered(r *request, f *os.File, size int64, gz bool) bool {
+	w := bodyWriter{c: c, r: r, sub: r.sub, chunked: c.chunked(r, r.loc)}
+	if gz {
+		level := r.loc.gz.level
+		w.z = getGzip(level)
+		defer putGzip(level, w.z)
+	}
 	buf := getBuf(fileBufSize)
 	defer putBuf(buf)
 	var off int64
@@ -351,9 +372,7 @@ func (c *conn) sendFileGzipped(r *request, f *os.File, size int64) bool {
 		m, err := f.ReadAt(buf[:k], off)
 		if m > 0 {
 			off += int64(m)
-			r.gzIn += int64(m)
-			z.zw.Write(buf[:m])
-			if len(z.buf) >= fileBufSize && !c.emitGzip(r, z, chunked, false) {
+			if !w.write(buf[:m], off == size) {
 				return false
 			}
 		}
@@ -361,5 +380,5 @@ func (c *conn) sendFileGzipped(r *request, f *os.File, size int64) bool {
 			return false
 		}
 	}
-	return c.emitGzip(r, z, chunked, true)
+	return size > 0 || w.write(nil, true)
 }

@@ -58,6 +58,7 @@ type request struct {
 	limitConn   string       // $limit_conn_status
 	ep          epState      // error_page state (errorpage.go)
 	gzIn, gzOut int64        // bytes compressed and what they became, for $gzip_ratio (gzip.go)
+	sub         *subFilter   // the sub filter of the response being sent, or nil (subfilter.go)
 	upTLS       *upstreamTLS // TLS to the upstream of this request, or nil (upstream_tls.go)
 	tb          []byte       // the buffer upstream responses are read with, or nil (proxy.go)
 	exp         expiresOut   // the response's expires headers (headers.go)
@@ -107,6 +108,7 @@ func (r *request) reset() {
 	r.sentClose = false
 	r.ep.reset()
 	r.gzIn, r.gzOut = 0, 0
+	r.sub = nil
 	r.upTLS = nil
 	r.rw = rwState{}
 	r.rate = rateState{}

@@ -37,6 +37,7 @@ var modules = []struct {
 	{"http_ssl_module", true},
 	{"http_v2_module", true},
 	{"http_realip_module", true},
+	{"http_sub_module", true},
 	{"http_auth_request_module", true},
 	{"http_stub_status_module", true},
 	{"http_gzip_module", true},
