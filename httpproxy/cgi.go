@@ -1,9 +1,7 @@
 package httpproxy
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -12,7 +10,6 @@ import (
 	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/config"
 	"github.com/sluicelb/sluice/errlog"
-	"github.com/sluicelb/sluice/httpproxy/h1"
 )
 
 // cgiPass sends the request to an application server over FastCGI, uwsgi
@@ -60,21 +57,10 @@ func (c *conn) cgiPass(r *request) bool {
 		if pending != nil {
 			sel, pending = *pending, nil
 		} else {
-			if len(r.tries) > 0 && !c.mayRetry(r, l, 0, false, false) {
+			var ok bool
+			if sel, ok = c.pickServer(r, l, up, false); !ok {
 				break
 			}
-			r.bal.Client = r.remote.Addr()
-			if up.key != nil {
-				r.bal.Key = up.key.Append(r.bal.Key[:0], r)
-			}
-			s, err := up.group.Pick(&r.bal)
-			if err != nil {
-				if len(r.tries) == 0 {
-					c.logf(r.srv, errlog.LevelError, "no live upstreams while connecting to upstream")
-				}
-				break
-			}
-			sel = s
 		}
 		peer := sel.Peer
 		r.tries = append(r.tries, try{addr: peer.Addr(), connect: -1, header: -1, response: -1})
@@ -123,11 +109,8 @@ func (c *conn) cgiPass(r *request) bool {
 				}
 				break
 			}
-			c.logf(r.srv, errlog.LevelError, "send() failed "+errText(err)+" while sending request to upstream")
-			t.status, t.response = 502, c.h.p.now().Sub(tStart)
-			sel.Done(balance.Outcome{Failed: true})
-			lastStatus = 502
-			if c.mayRetry(r, l, nuError, !sent, false) {
+			var retry bool
+			if lastStatus, retry = c.upSendFailed(r, l, sel, t, tStart, err, sent, false); retry {
 				continue
 			}
 			break
@@ -142,25 +125,8 @@ func (c *conn) cgiPass(r *request) bool {
 				fresh = true // a pooled connection the server had closed
 				goto attempt
 			}
-			cond, status := nuError, 502
-			switch {
-			case isTimeout(err):
-				cond, status = nuTimeout, 504
-				c.logf(r.srv, errlog.LevelError, "upstream timed out (110: Connection timed out) while reading response header from upstream")
-			case h1.IsInvalidHeader(err):
-				cond = nuInvalidHeader
-				var he *h1.Error
-				errors.As(err, &he)
-				c.logf(r.srv, errlog.LevelError, he.Reason+" while reading response header from upstream")
-			case errors.Is(err, io.EOF):
-				c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading response header from upstream")
-			default:
-				c.logf(r.srv, errlog.LevelError, "recv() failed "+errText(err)+" while reading response header from upstream")
-			}
-			t.status, t.response = status, c.h.p.now().Sub(tStart)
-			sel.Done(balance.Outcome{Failed: true})
-			lastStatus = status
-			if c.mayRetry(r, l, cond, true, false) {
+			var retry bool
+			if lastStatus, retry = c.headFailed(r, l, sel, t, tStart, err, false); retry {
 				continue
 			}
 			break
@@ -169,16 +135,9 @@ func (c *conn) cgiPass(r *request) bool {
 		r.clock = c.h.p.now()
 		t.header = r.clock.Sub(tStart)
 		t.status = r.resp.Status
-		if cond := statusCond(r.resp.Status); cond != 0 && c.mayRetry(r, l, cond, true, false) {
-			r.bal.Client = r.remote.Addr()
-			if s, err := up.group.Pick(&r.bal); err == nil {
-				uc.nc.Close()
-				t.response = c.h.p.now().Sub(tStart)
-				sel.Done(balance.Outcome{Failed: cond != nuHTTP403 && cond != nuHTTP404})
-				next = s
-				pending = &next
-				continue
-			}
+		if cond := statusCond(r.resp.Status); cond != 0 && c.retryStatus(r, l, up, uc, sel, t, tStart, cond, false, &next) {
+			pending = &next
+			continue
 		}
 		if interceptable(l, r.resp.Status) {
 			intercept(r)
@@ -189,29 +148,8 @@ func (c *conn) cgiPass(r *request) bool {
 		}
 		r.haveResp = true
 		reusable, clientOK, upErr := c.sendResponse(r, l, uc, tb, n, have)
-		t.response = c.h.p.now().Sub(tStart)
-		lat := t.header
-		if up.group.Metric() == balance.MetricLastByte {
-			lat = t.response
-		}
-		switch {
-		case upErr != nil && isTimeout(upErr):
-			c.logf(r.srv, errlog.LevelError, "upstream timed out (110: Connection timed out) while reading upstream")
-		case upErr != nil:
-			c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading upstream")
-		}
-		sel.Done(balance.Outcome{Failed: upErr != nil, Latency: lat})
 		cg.c, cg.r = nil, nil // not kept alive by a pooled connection
-		if reusable && keep && cg.done() {
-			up.pool.put(uc, tStart.Add(t.response))
-		} else {
-			uc.nc.Close()
-		}
-		if !clientOK {
-			r.keepAlive = false
-			return false
-		}
-		return r.keepAlive
+		return c.responseDone(r, up, uc, sel, t, tStart, reusable && keep && cg.done(), clientOK, upErr)
 	}
 	return c.sendError(r, lastStatus)
 }

@@ -86,21 +86,10 @@ func (c *conn) proxyPass(r *request) bool {
 		if pending != nil {
 			sel, pending = *pending, nil
 		} else {
-			if len(r.tries) > 0 && !c.mayRetry(r, l, 0, false, bodyGone) {
+			var ok bool
+			if sel, ok = c.pickServer(r, l, up, bodyGone); !ok {
 				break
 			}
-			r.bal.Client = r.remote.Addr()
-			if up.key != nil {
-				r.bal.Key = up.key.Append(r.bal.Key[:0], r)
-			}
-			s, err := up.group.Pick(&r.bal)
-			if err != nil {
-				if len(r.tries) == 0 {
-					c.logf(r.srv, errlog.LevelError, "no live upstreams while connecting to upstream")
-				}
-				break
-			}
-			sel = s
 		}
 		peer := sel.Peer
 		r.tries = append(r.tries, try{addr: peer.Addr(), connect: -1, header: -1, response: -1})
@@ -170,11 +159,8 @@ func (c *conn) proxyPass(r *request) bool {
 				}
 				return false
 			}
-			c.logf(r.srv, errlog.LevelError, "send() failed "+errText(err)+" while sending request to upstream")
-			t.status, t.response = 502, c.h.p.now().Sub(tStart)
-			sel.Done(balance.Outcome{Failed: true})
-			lastStatus = 502
-			if c.mayRetry(r, l, nuError, !sent, bodyGone) {
+			var retry bool
+			if lastStatus, retry = c.upSendFailed(r, l, sel, t, tStart, err, sent, bodyGone); retry {
 				continue
 			}
 			break
@@ -190,25 +176,8 @@ func (c *conn) proxyPass(r *request) bool {
 				fresh = true
 				goto attempt
 			}
-			cond, status := nuError, 502
-			switch {
-			case isTimeout(err):
-				cond, status = nuTimeout, 504
-				c.logf(r.srv, errlog.LevelError, "upstream timed out (110: Connection timed out) while reading response header from upstream")
-			case h1.IsInvalidHeader(err):
-				cond = nuInvalidHeader
-				var he *h1.Error
-				errors.As(err, &he)
-				c.logf(r.srv, errlog.LevelError, he.Reason+" while reading response header from upstream")
-			case errors.Is(err, io.EOF):
-				c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading response header from upstream")
-			default:
-				c.logf(r.srv, errlog.LevelError, "recv() failed "+errText(err)+" while reading response header from upstream")
-			}
-			t.status, t.response = status, c.h.p.now().Sub(tStart)
-			sel.Done(balance.Outcome{Failed: true})
-			lastStatus = status
-			if c.mayRetry(r, l, cond, true, bodyGone) {
+			var retry bool
+			if lastStatus, retry = c.headFailed(r, l, sel, t, tStart, err, bodyGone); retry {
 				continue
 			}
 			break
@@ -217,18 +186,9 @@ func (c *conn) proxyPass(r *request) bool {
 		r.clock = c.h.p.now()
 		t.header = r.clock.Sub(tStart)
 		t.status = r.resp.Status
-		if cond := statusCond(r.resp.Status); cond != 0 && c.mayRetry(r, l, cond, true, bodyGone) {
-			// pick the next server before dropping this response: if there
-			// is none, this response goes to the client
-			r.bal.Client = r.remote.Addr()
-			if s, err := up.group.Pick(&r.bal); err == nil {
-				uc.nc.Close()
-				t.response = c.h.p.now().Sub(tStart)
-				sel.Done(balance.Outcome{Failed: cond != nuHTTP403 && cond != nuHTTP404})
-				next = s
-				pending = &next
-				continue
-			}
+		if cond := statusCond(r.resp.Status); cond != 0 && c.retryStatus(r, l, up, uc, sel, t, tStart, cond, bodyGone, &next) {
+			pending = &next
+			continue
 		}
 		if r.cache != nil && r.cache.on {
 			if done, ka := c.cacheResponse(r, uc, tb, n, have); done {
@@ -251,28 +211,7 @@ func (c *conn) proxyPass(r *request) bool {
 		if r.cache != nil && r.cache.on {
 			reusable, upErr = c.cacheFinish(r, l, uc, tb, reusable, clientOK, upErr)
 		}
-		t.response = c.h.p.now().Sub(tStart)
-		lat := t.header
-		if up.group.Metric() == balance.MetricLastByte {
-			lat = t.response
-		}
-		switch {
-		case upErr != nil && isTimeout(upErr):
-			c.logf(r.srv, errlog.LevelError, "upstream timed out (110: Connection timed out) while reading upstream")
-		case upErr != nil:
-			c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading upstream")
-		}
-		sel.Done(balance.Outcome{Failed: upErr != nil, Latency: lat})
-		if reusable && l.keepalive && up.pool != nil && !r.sentClose {
-			up.pool.put(uc, tStart.Add(t.response))
-		} else {
-			uc.nc.Close()
-		}
-		if !clientOK {
-			r.keepAlive = false
-			return false
-		}
-		return r.keepAlive
+		return c.responseDone(r, up, uc, sel, t, tStart, reusable && l.keepalive && up.pool != nil && !r.sentClose, clientOK, upErr)
 	}
 	if bodyGone || mode == bodyStreamLength || mode == bodyStreamChunked {
 		// a streamed body may be left unread: the connection cannot
@@ -285,6 +224,109 @@ func (c *conn) proxyPass(r *request) bool {
 		}
 	}
 	return c.sendError(r, lastStatus)
+}
+
+// pickServer chooses the server of the next try, or reports false when
+// none may be tried (the limits of *_next_upstream, or no live server).
+func (c *conn) pickServer(r *request, l *location, up *upstream, bodyGone bool) (balance.Selection, bool) {
+	if len(r.tries) > 0 && !c.mayRetry(r, l, 0, false, bodyGone) {
+		return balance.Selection{}, false
+	}
+	r.bal.Client = r.remote.Addr()
+	if up.key != nil {
+		r.bal.Key = up.key.Append(r.bal.Key[:0], r)
+	}
+	sel, err := up.group.Pick(&r.bal)
+	if err != nil {
+		if len(r.tries) == 0 {
+			c.logf(r.srv, errlog.LevelError, "no live upstreams while connecting to upstream")
+		}
+		return balance.Selection{}, false
+	}
+	return sel, true
+}
+
+// upSendFailed logs and accounts a request that could not be sent to the
+// server of sel; it returns the status to answer with and whether the
+// next server may be tried. sent says no byte of it reached the server.
+func (c *conn) upSendFailed(r *request, l *location, sel balance.Selection, t *try, tStart time.Time, err error, sent, bodyGone bool) (int, bool) {
+	c.logf(r.srv, errlog.LevelError, "send() failed "+errText(err)+" while sending request to upstream")
+	t.status, t.response = 502, c.h.p.now().Sub(tStart)
+	sel.Done(balance.Outcome{Failed: true})
+	return 502, c.mayRetry(r, l, nuError, !sent, bodyGone)
+}
+
+// headFailed logs and accounts a response head that could not be read
+// from the server of sel (the connection is closed already); it returns
+// the status to answer with and whether the next server may be tried.
+func (c *conn) headFailed(r *request, l *location, sel balance.Selection, t *try, tStart time.Time, err error, bodyGone bool) (int, bool) {
+	cond, status := nuError, 502
+	switch {
+	case isTimeout(err):
+		cond, status = nuTimeout, 504
+		c.logf(r.srv, errlog.LevelError, "upstream timed out (110: Connection timed out) while reading response header from upstream")
+	case h1.IsInvalidHeader(err):
+		cond = nuInvalidHeader
+		var he *h1.Error
+		errors.As(err, &he)
+		c.logf(r.srv, errlog.LevelError, he.Reason+" while reading response header from upstream")
+	case errors.Is(err, io.EOF):
+		c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading response header from upstream")
+	default:
+		c.logf(r.srv, errlog.LevelError, "recv() failed "+errText(err)+" while reading response header from upstream")
+	}
+	t.status, t.response = status, c.h.p.now().Sub(tStart)
+	sel.Done(balance.Outcome{Failed: true})
+	return status, c.mayRetry(r, l, cond, true, bodyGone)
+}
+
+// retryStatus drops a response whose status is the condition cond of
+// *_next_upstream (its connection closed) when another server may be
+// tried and one is left: it reports true with that server in next. If
+// there is none, the response goes to the client.
+func (c *conn) retryStatus(r *request, l *location, up *upstream, uc *upConn, sel balance.Selection, t *try, tStart time.Time, cond uint32, bodyGone bool, next *balance.Selection) bool {
+	if !c.mayRetry(r, l, cond, true, bodyGone) {
+		return false
+	}
+	r.bal.Client = r.remote.Addr()
+	s, err := up.group.Pick(&r.bal)
+	if err != nil {
+		return false
+	}
+	uc.nc.Close()
+	t.response = c.h.p.now().Sub(tStart)
+	sel.Done(balance.Outcome{Failed: cond != nuHTTP403 && cond != nuHTTP404})
+	*next = s
+	return true
+}
+
+// responseDone ends a try whose response went to the client: it logs an
+// upstream that failed meanwhile (upErr), accounts the try, pools the
+// connection when keep says so or closes it, and reports whether the
+// client connection stays open.
+func (c *conn) responseDone(r *request, up *upstream, uc *upConn, sel balance.Selection, t *try, tStart time.Time, keep, clientOK bool, upErr error) bool {
+	t.response = c.h.p.now().Sub(tStart)
+	lat := t.header
+	if up.group.Metric() == balance.MetricLastByte {
+		lat = t.response
+	}
+	switch {
+	case upErr != nil && isTimeout(upErr):
+		c.logf(r.srv, errlog.LevelError, "upstream timed out (110: Connection timed out) while reading upstream")
+	case upErr != nil:
+		c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading upstream")
+	}
+	sel.Done(balance.Outcome{Failed: upErr != nil, Latency: lat})
+	if keep {
+		up.pool.put(uc, tStart.Add(t.response))
+	} else {
+		uc.nc.Close()
+	}
+	if !clientOK {
+		r.keepAlive = false
+		return false
+	}
+	return r.keepAlive
 }
 
 var errClientBody = errors.New("httpproxy: client body read failed")
