@@ -360,27 +360,8 @@ func setCGIPass(proto string) func(c *compiler, d *Directive, parent any) (any, 
 				return nil, errorf(d.File, d.Line, `"uwsgi_pass" with "suwsgi://" is not supported by sluice`)
 			}
 		}
-		if strings.HasPrefix(rest, "unix:") {
-			if len(rest) == 5 {
-				return nil, errorf(d.File, d.Line, `no path in the unix domain socket in upstream "%s"`, rest)
-			}
-			pp.Host = rest
-		} else {
-			if rest == "" {
-				return nil, errorf(d.File, d.Line, `no host in upstream "%s"`, rest)
-			}
-			if strings.ContainsAny(rest, "/?") {
-				return nil, errorf(d.File, d.Line, `invalid host in upstream "%s"`, rest)
-			}
-			host, _, n, err := splitUpstreamHost(d, rest, rest)
-			if err != nil {
-				return nil, err
-			}
-			pp.port = n
-			pp.Host = rest
-			if u := h.ups[strings.ToLower(host)]; u != nil && !u.Implicit && n != 0 {
-				return nil, errorf(d.File, d.Line, `upstream "%s" may not have port %d`, host, n)
-			}
+		if err := h.passHost(d, pp, rest); err != nil {
+			return nil, err
 		}
 		l.CGIPass, l.ProxyPass, l.GRPCPass = cp, nil, nil
 		h.passes = append(h.passes, pp)

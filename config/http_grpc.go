@@ -427,6 +427,37 @@ func setGRPCNextUpstream(c *compiler, d *Directive, parent any) (any, error) {
 	return nil, nil
 }
 
+// passHost sets the address of a grpc_pass or *_pass (fastcgi_pass,
+// ...) without its scheme, rest: unix:/path, or a host with an optional
+// port, which an upstream of that name may not have.
+func (h *HTTP) passHost(d *Directive, pp *HTTPProxyPass, rest string) error {
+	if strings.HasPrefix(rest, "unix:") {
+		if len(rest) == 5 {
+			return errorf(d.File, d.Line, `no path in the unix domain socket in upstream "%s"`, rest)
+		}
+		pp.Host = rest
+		return nil
+	}
+	if rest == "" {
+		return errorf(d.File, d.Line, `no host in upstream "%s"`, rest)
+	}
+	if strings.ContainsAny(rest, "/?") {
+		return errorf(d.File, d.Line, `invalid host in upstream "%s"`, rest)
+	}
+	host, _, n, err := splitUpstreamHost(d, rest, rest)
+	if err != nil {
+		return err
+	}
+	if n != 0 {
+		pp.port = n
+	}
+	pp.Host = rest
+	if u := h.ups[strings.ToLower(host)]; u != nil && !u.Implicit && n != 0 {
+		return errorf(d.File, d.Line, `upstream "%s" may not have port %d`, host, n)
+	}
+	return nil
+}
+
 // setGRPCPass parses grpc_pass [grpc://|grpcs://]host[:port], an upstream
 // name or unix:/path. The address is linked to its upstream (or an
 // implicit one) when the http block closes, as proxy_pass's.
@@ -452,29 +483,8 @@ func setGRPCPass(c *compiler, d *Directive, parent any) (any, error) {
 	case len(url) >= 8 && strings.EqualFold(url[:8], "grpcs://"):
 		pp.Scheme, rest, pp.def = "grpcs", url[8:], 443
 	}
-	if strings.HasPrefix(rest, "unix:") {
-		if len(rest) == 5 {
-			return nil, errorf(d.File, d.Line, `no path in the unix domain socket in upstream "%s"`, rest)
-		}
-		pp.Host = rest
-	} else {
-		if rest == "" {
-			return nil, errorf(d.File, d.Line, `no host in upstream "%s"`, rest)
-		}
-		if strings.ContainsAny(rest, "/?") {
-			return nil, errorf(d.File, d.Line, `invalid host in upstream "%s"`, rest)
-		}
-		host, _, n, err := splitUpstreamHost(d, rest, rest)
-		if err != nil {
-			return nil, err
-		}
-		if n != 0 {
-			pp.port = n
-		}
-		pp.Host = rest
-		if u := h.ups[strings.ToLower(host)]; u != nil && !u.Implicit && pp.port != 0 {
-			return nil, errorf(d.File, d.Line, `upstream "%s" may not have port %d`, host, pp.port)
-		}
+	if err := h.passHost(d, pp, rest); err != nil {
+		return nil, err
 	}
 	l.GRPCPass, l.CGIPass = pp, nil
 	h.passes = append(h.passes, pp)
