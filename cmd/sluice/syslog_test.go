@@ -244,7 +244,8 @@ func TestSyslogNginxDifferential(t *testing.T) {
 		n, s := runs["nginx"][name], runs["sluice"][name]
 		for i := range n {
 			if n[i] != s[i] {
-				t.Errorf("%s datagram %d:\n nginx  %q\n sluice %q", name, i, n[i], s[i])
+				t.Errorf("%s datagram %d:\n nginx  %q\n sluice %q\nall of nginx's:\n %q\nall of sluice's:\n %q", name, i, n[i], s[i], n, s)
+				break
 			}
 		}
 	}
