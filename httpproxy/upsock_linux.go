@@ -35,11 +35,11 @@ const haveSock = true
 // Reads and writes are made as the raw connection's callbacks, outside
 // the system-call state, like those of conn; deadlines are the file's.
 type upSock struct {
-	f      *os.File
-	rc     syscall.RawConn
-	remote *net.TCPAddr
-	ap     netip.AddrPort // the address connect(2) takes
-	v6     bool
+	f    *os.File
+	rc   syscall.RawConn
+	peer netip.AddrPort // the server's address as given, for RemoteAddr and errors
+	ap   netip.AddrPort // the address connect(2) takes
+	v6   bool
 
 	connecting bool // connect(2) left the handshake under way (lazy)
 	nodelay    bool // TCP_NODELAY is set
@@ -59,14 +59,14 @@ type upSock struct {
 // (connecting): the first write learns how it ended, or finishConnect
 // waits for it; TCP_NODELAY is then left for setNoDelay.
 func dialSock(ap netip.AddrPort, timeout time.Duration, keepalive, lazy bool) (*upSock, error) {
-	remote := net.TCPAddrFromAddrPort(ap)
+	peer := ap
 	family, v6 := syscall.AF_INET, false
 	if a := ap.Addr(); !a.Unmap().Is4() {
 		family, v6 = syscall.AF_INET6, true
 	} else {
 		ap = netip.AddrPortFrom(a.Unmap(), ap.Port())
 	}
-	s := &upSock{remote: remote, ap: ap, v6: v6, nodelay: !lazy}
+	s := &upSock{peer: peer, ap: ap, v6: v6, nodelay: !lazy}
 	r, _, e := syscall.RawSyscall(syscall.SYS_SOCKET, uintptr(family), syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if e != 0 {
 		return nil, s.dialError("socket", e)
@@ -104,7 +104,7 @@ func dialSock(ap netip.AddrPort, timeout time.Duration, keepalive, lazy bool) (*
 
 // dialError is a failure of the system call op while connecting.
 func (s *upSock) dialError(op string, err error) error {
-	return &net.OpError{Op: "dial", Net: "tcp", Addr: s.remote, Err: os.NewSyscallError(op, err)}
+	return &net.OpError{Op: "dial", Net: "tcp", Addr: s.RemoteAddr(), Err: os.NewSyscallError(op, err)}
 }
 
 // isDialError says whether err is a failure to connect, from dialSock or
@@ -136,7 +136,7 @@ func (s *upSock) finishConnect(timeout time.Duration) error {
 		return cres != syscall.EALREADY && cres != syscall.EINPROGRESS && cres != syscall.EINTR
 	})
 	if werr != nil {
-		return &net.OpError{Op: "dial", Net: "tcp", Addr: s.remote, Err: werr}
+		return &net.OpError{Op: "dial", Net: "tcp", Addr: s.RemoteAddr(), Err: werr}
 	}
 	s.f.SetWriteDeadline(time.Time{})
 	if cres != 0 && cres != syscall.EISCONN {
@@ -205,7 +205,7 @@ func (s *upSock) writeStep(fd uintptr) bool {
 }
 
 func (s *upSock) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: "tcp", Addr: s.remote, Err: err}
+	return &net.OpError{Op: op, Net: "tcp", Addr: s.RemoteAddr(), Err: err}
 }
 
 // Read reads as net.Conn.Read: io.EOF at the end of the stream.
@@ -277,7 +277,9 @@ func (s *upSock) LocalAddr() net.Addr {
 	return &net.TCPAddr{}
 }
 
-func (s *upSock) RemoteAddr() net.Addr               { return s.remote }
+// RemoteAddr returns the server's address, made when asked: most
+// connections are never asked.
+func (s *upSock) RemoteAddr() net.Addr               { return net.TCPAddrFromAddrPort(s.peer) }
 func (s *upSock) SetDeadline(t time.Time) error      { return s.f.SetDeadline(t) }
 func (s *upSock) SetReadDeadline(t time.Time) error  { return s.f.SetReadDeadline(t) }
 func (s *upSock) SetWriteDeadline(t time.Time) error { return s.f.SetWriteDeadline(t) }
