@@ -150,14 +150,17 @@ func (s *upSock) finishConnect(timeout time.Duration) error {
 // dial error when the handshake failed, and whether it is still under way
 // (nothing written, EAGAIN).
 func (s *upSock) firstWrite(m int, err error) (underWay bool, derr error) {
-	var errno syscall.Errno
 	switch {
 	case m > 0 || err == nil:
 	case errors.Is(err, syscall.EAGAIN):
 		return true, nil
-	case errors.As(err, &errno):
-		derr = s.dialError("connect", errno)
 	default:
+		// errno is declared here: taking its address makes it escape,
+		// and it would be allocated on every call
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			err = errno
+		}
 		derr = s.dialError("connect", err)
 	}
 	s.connecting = false
