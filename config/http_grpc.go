@@ -476,7 +476,7 @@ func setGRPCPass(c *compiler, d *Directive, parent any) (any, error) {
 			return nil, errorf(d.File, d.Line, `upstream "%s" may not have port %d`, host, pp.port)
 		}
 	}
-	l.GRPCPass = pp
+	l.GRPCPass, l.EmptyGIF = pp, false
 	h.passes = append(h.passes, pp)
 	return nil, nil
 }

@@ -217,6 +217,9 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	if err := defineStaticVars(p.tab); err != nil {
 		return b, err
 	}
+	if err := defineModsVars(p.tab); err != nil {
+		return b, err
+	}
 	if err := p.buildCaches(hc, b); err != nil {
 		return b, err
 	}
@@ -525,6 +528,7 @@ type location struct {
 
 	script []scriptOp // the rewrite directives (rewrite.go)
 	stub   bool
+	gif    bool // empty_gif (emptygif.go)
 	pass   *passConf
 	grpc   *grpcConf // grpc_pass (grpc.go)
 
@@ -562,6 +566,7 @@ type location struct {
 	rate            *rateConf      // limit_rate, limit_rate_after; nil for none (rate.go)
 	static          *staticConf    // root, alias, index, try_files, types (static.go)
 	cache           *cacheConf     // proxy_cache, nil when off (cache.go)
+	mods            *modsConf      // secure_link, userid, gunzip; nil for none (mods.go)
 }
 
 // nextUpstream is a compiled proxy_next_upstream.
@@ -638,7 +643,7 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 			return nil, err
 		}
 		l.exact = lc.Modifier == config.LocExact
-		l.stub = lc.StubStatus
+		l.stub, l.gif = lc.StubStatus, lc.EmptyGIF
 		if lc.ProxyPass != nil {
 			pc, err := p.buildPass(lc.ProxyPass)
 			if err != nil {
@@ -776,6 +781,9 @@ func (p *proxy) buildLocation(s *server, name string, lc *config.HTTPLocation, s
 		return nil, err
 	}
 	if err := p.buildCache(l, st, pos); err != nil {
+		return nil, err
+	}
+	if l.mods, err = p.buildMods(st, pos); err != nil {
 		return nil, err
 	}
 	if !st.AccessLogOff {

@@ -1091,6 +1091,9 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 	if gz && resp.Body != h1.BodyNone {
 		return c.sendGzipped(r, l, uc, tb, n, have, out)
 	}
+	if r.mods.gunzip && resp.Body != h1.BodyNone {
+		return c.sendGunzipped(r, l, uc, tb, n, have, out) // gunzip.go
+	}
 	switch resp.Body {
 	case h1.BodyNone:
 		c.req.out = out
@@ -1246,9 +1249,10 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 
 // responseHead builds the head of a proxied response for the client:
 // the status line, the upstream headers as the location's filters
-// (proxy_hide_header, proxy_redirect, proxy_cookie_*, gzip, charset,
-// expires) leave them, the framing and the final headers. It reports
-// whether the body is to be compressed. It is a function of its own so
+// (proxy_hide_header, proxy_redirect, proxy_cookie_*, gzip, gunzip,
+// charset, expires) leave them, the framing and the final headers. It
+// reports whether the body is to be compressed (and sets r.mods.gunzip
+// when it is to be decompressed). It is a function of its own so
 // that its working state is off the stack while the body is copied: a
 // goroutine that grows past its first stack keeps the larger one while
 // its connection waits idle.
@@ -1276,6 +1280,12 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 			r.keepAlive = false // close-delimited
 		}
 	}
+	var gunz bool
+	if l.mods != nil && l.mods.gunzip != nil && !upgrade {
+		var v bool
+		v, gunz = c.gunzipCheck(r, l, l.mods.gunzip) // gunzip.go
+		gzVary = gzVary || v
+	}
 	out = c.appendHeadStart(c.req.out[:0], r, status, line)
 	for i := range resp.Headers {
 		h := &resp.Headers[i]
@@ -1297,9 +1307,12 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 			out = append(out, '\r', '\n')
 			continue
 		}
-		if gz {
+		if gz || gunz {
 			var skip bool
 			if out, skip = gzipSkipHeader(h, out); skip {
+				continue
+			}
+			if gunz && len(h.Name) == 16 && equalFoldLower(h.Name, "content-encoding") {
 				continue
 			}
 		}
@@ -1319,7 +1332,7 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 	}
 	out = appendGzipHeaders(out, gzVary, gz)
 	switch {
-	case gz:
+	case gz || gunz:
 		if resp.Body != h1.BodyNone && c.chunked(r, l) {
 			out = append(out, "Transfer-Encoding: chunked\r\n"...)
 		}

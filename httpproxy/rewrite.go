@@ -112,6 +112,7 @@ func (p *proxy) buildIfLocation(lc *config.HTTPLocation, parent *location) (*loc
 	}
 	if l.pass == nil && l.grpc == nil {
 		l.pass, l.grpc, l.stub, l.keepalive = parent.pass, parent.grpc, parent.stub, parent.keepalive
+		l.gif = parent.gif
 	}
 	return l, nil
 }
