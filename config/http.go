@@ -167,6 +167,9 @@ type HTTPSettings struct {
 	SubFilter HTTPSubFilter
 	// Expires is the expires directive (http_expires.go).
 	Expires HTTPExpires `json:",omitzero"`
+	// Mods holds the directives of the small modules: secure_link,
+	// userid, random_index, gunzip (http_mods.go).
+	Mods HTTPMods `json:",omitzero"`
 
 	// ProxySetHeaders are the headers sent upstream in order, with
 	// nginx's defaults "Host: $proxy_host" and "Connection: close"
@@ -535,6 +538,10 @@ type HTTPLocation struct {
 	// they run once the location is chosen.
 	Script     []HTTPScriptOp `json:",omitempty"`
 	StubStatus bool           `json:",omitempty"`
+	// EmptyGIF is empty_gif: the location answers with a 1x1 GIF
+	// (http_emptygif.go). It is the location's handler even when a
+	// proxy_pass, grpc_pass or stub_status came before it.
+	EmptyGIF bool `json:",omitempty"`
 	// Alias is the alias directive: a path (made absolute under the
 	// prefix unless it starts with "$") that replaces the location's
 	// name in the file path; in a regular expression location, the whole
@@ -886,7 +893,7 @@ var httpDirectives = []*Spec{
 		case *HTTPServer:
 			p.StubStatus = true
 		case *HTTPLocation:
-			p.StubStatus = true
+			p.StubStatus, p.EmptyGIF = true, false
 		}
 		return nil, nil
 	}},
@@ -1732,7 +1739,7 @@ func setHTTPProxyPass(c *compiler, d *Directive, parent any) (any, error) {
 	if (l.IsRegex() || l.Modifier == LocNamed || l.ifBlock != nil) && pp.HasURI {
 		return nil, errorf(d.File, d.Line, `"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block`)
 	}
-	l.ProxyPass, l.CGIPass = pp, nil // the last handler of a location wins
+	l.ProxyPass, l.CGIPass, l.EmptyGIF = pp, nil, false // the last handler of a location wins
 	h.passes = append(h.passes, pp)
 	return nil, nil
 }
@@ -2072,6 +2079,9 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 		}
 	}
 	if err := checkCharsetMaps(h); err != nil {
+		return err
+	}
+	if err := checkHTTPMods(h, endFile, endLine); err != nil {
 		return err
 	}
 	// limit zones must exist

@@ -348,7 +348,7 @@ func setCGIPass(proto string) func(c *compiler, d *Directive, parent any) (any, 
 		cp := &HTTPCGIPass{Proto: proto, Pass: pp}
 		if hasVariables(url) {
 			pp.HasVars, pp.Scheme = true, ""
-			l.CGIPass, l.ProxyPass, l.GRPCPass = cp, nil, nil
+			l.CGIPass, l.ProxyPass, l.GRPCPass, l.EmptyGIF = cp, nil, nil, false
 			return nil, nil
 		}
 		rest := url
@@ -363,7 +363,7 @@ func setCGIPass(proto string) func(c *compiler, d *Directive, parent any) (any, 
 		if err := h.passHost(d, pp, rest); err != nil {
 			return nil, err
 		}
-		l.CGIPass, l.ProxyPass, l.GRPCPass = cp, nil, nil
+		l.CGIPass, l.ProxyPass, l.GRPCPass, l.EmptyGIF = cp, nil, nil, false
 		h.passes = append(h.passes, pp)
 		return nil, nil
 	}

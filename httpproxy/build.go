@@ -220,6 +220,9 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	if err := defineStaticVars(p.tab); err != nil {
 		return b, err
 	}
+	if err := defineModsVars(p.tab); err != nil {
+		return b, err
+	}
 	if err := p.buildCaches(hc, b); err != nil {
 		return b, err
 	}
@@ -528,6 +531,7 @@ type location struct {
 
 	script []scriptOp // the rewrite directives (rewrite.go)
 	stub   bool
+	gif    bool // empty_gif (emptygif.go)
 	pass   *passConf
 	grpc   *grpcConf // grpc_pass (grpc.go)
 	cgi    *cgiConf  // fastcgi_pass, uwsgi_pass, scgi_pass (cgi.go)
@@ -568,6 +572,7 @@ type location struct {
 	rate            *rateConf      // limit_rate, limit_rate_after; nil for none (rate.go)
 	static          *staticConf    // root, alias, index, try_files, types (static.go)
 	cache           *cacheConf     // proxy_cache, nil when off (cache.go)
+	mods            *modsConf      // secure_link, userid, gunzip; nil for none (mods.go)
 }
 
 // nextUpstream is a compiled proxy_next_upstream.
@@ -658,7 +663,7 @@ func (p *proxy) buildLocationFor(s *server, name string, lc *config.HTTPLocation
 			return nil, err
 		}
 		l.exact = lc.Modifier == config.LocExact
-		l.stub = lc.StubStatus
+		l.stub, l.gif = lc.StubStatus, lc.EmptyGIF
 		if lc.ProxyPass != nil {
 			pc, err := p.buildPass(lc.ProxyPass)
 			if err != nil {
@@ -813,6 +818,9 @@ func (p *proxy) buildLocationFor(s *server, name string, lc *config.HTTPLocation
 		return nil, err
 	}
 	if err := p.buildCache(l, st, pos); err != nil {
+		return nil, err
+	}
+	if l.mods, err = p.buildMods(st, pos); err != nil {
 		return nil, err
 	}
 	if !st.AccessLogOff {

@@ -572,6 +572,8 @@ func (c *conn) handle() bool {
 		}
 	}
 	switch {
+	case l.gif:
+		return c.finish(r, c.sendEmptyGIF(r))
 	case l.stub:
 		c.discardBody(r)
 		body := appendStubStatus(r.scratch[:0])
@@ -600,6 +602,8 @@ func (c *conn) content(r *request, l *location) bool {
 		}
 	}
 	switch {
+	case l.gif:
+		return c.sendEmptyGIF(r)
 	case l.stub:
 		c.discardBody(r)
 		body := appendStubStatus(r.scratch[:0])
@@ -763,8 +767,8 @@ func (c *conn) appendHeadStart(dst []byte, r *request, status int, line []byte) 
 }
 
 // appendHeadEnd appends Connection, the Expires and Cache-Control of
-// expires (r.exp, set by setExpires) not yet sent, the add_header headers
-// and the blank line.
+// expires (r.exp, set by setExpires) not yet sent, the add_header headers,
+// the userid cookie and the blank line.
 func (c *conn) appendHeadEnd(dst []byte, r *request, status int) []byte {
 	if r.keepAlive {
 		dst = append(dst, "Connection: keep-alive\r\n"...)
@@ -796,6 +800,9 @@ func (c *conn) appendHeadEnd(dst []byte, r *request, status int) []byte {
 			}
 			dst = append(dst, '\r', '\n')
 		}
+	}
+	if m := r.loc.mods; m != nil && m.uid != nil {
+		dst = c.appendUserID(dst, r, m.uid) // userid.go
 	}
 	return append(dst, '\r', '\n')
 }

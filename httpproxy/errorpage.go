@@ -155,6 +155,7 @@ func (c *conn) internalRedirect(r *request, path, args []byte) bool {
 	r.ep.internal = true
 	r.h1.URI, r.h1.Args = path, args
 	r.vs.Reset()
+	r.mods.reset()          // nginx clears the modules' contexts (mods.go)
 	r.rw.noLocation = false // nginx's valid_location is set again
 	r.loc = r.srv.def
 	// nginx starts again at the server rewrite phase
@@ -190,6 +191,7 @@ func (c *conn) namedRedirect(r *request, name string) bool {
 	}
 	r.ep.internal = true
 	r.vs.Reset()
+	r.mods.reset()
 	r.loc = c.h.p.locs[nl.Conf]
 	return c.serveRedirected(r)
 }

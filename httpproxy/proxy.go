@@ -1140,6 +1140,9 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		return false, false, nil
 	}
 	c.startRate(r, l)
+	if r.mods.gunzip && resp.Body != h1.BodyNone {
+		return c.sendGunzipped(r, l, uc, tb, n, have, out) // gunzip.go (and sub_filter)
+	}
 	if resp.Body != h1.BodyNone && (gz || r.sub != nil) {
 		c.req.out = out                                  // the head
 		return c.sendFiltered(r, l, uc, tb, n, have, gz) // gzip.go
@@ -1299,9 +1302,10 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 
 // responseHead builds the head of a proxied response for the client:
 // the status line, the upstream headers as the location's filters
-// (proxy_hide_header, proxy_redirect, proxy_cookie_*, gzip, charset,
-// expires) leave them, the framing and the final headers. It reports
-// whether the body is to be compressed. It is a function of its own so
+// (proxy_hide_header, proxy_redirect, proxy_cookie_*, gzip, gunzip,
+// charset, expires) leave them, the framing and the final headers. It
+// reports whether the body is to be compressed (and sets r.mods.gunzip
+// when it is to be decompressed). It is a function of its own so
 // that its working state is off the stack while the body is copied: a
 // goroutine that grows past its first stack keeps the larger one while
 // its connection waits idle.
@@ -1336,6 +1340,12 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 			r.keepAlive = false // close-delimited
 		}
 	}
+	var gunz bool
+	if l.mods != nil && l.mods.gunzip != nil && !upgrade {
+		var v bool
+		v, gunz = c.gunzipCheck(r, l, l.mods.gunzip) // gunzip.go
+		gzVary = gzVary || v
+	}
 	out = c.appendHeadStart(c.req.out[:0], r, status, line)
 	for i := range resp.Headers {
 		h := &resp.Headers[i]
@@ -1363,9 +1373,12 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 				continue
 			}
 		}
-		if gz {
+		if gz || gunz {
 			var skip bool
 			if out, skip = gzipSkipHeader(h, out); skip {
+				continue
+			}
+			if gunz && len(h.Name) == 16 && equalFoldLower(h.Name, "content-encoding") {
 				continue
 			}
 		}
@@ -1385,7 +1398,7 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 	}
 	out = appendGzipHeaders(out, gzVary, gz)
 	switch {
-	case gz || r.sub != nil:
+	case gz || gunz || r.sub != nil:
 		if resp.Body != h1.BodyNone && c.chunked(r, l) {
 			out = append(out, "Transfer-Encoding: chunked\r\n"...)
 		}

@@ -43,6 +43,8 @@ type staticConf struct {
 	autoindexExactSize bool
 	autoindexFormat    string
 	autoindexLocaltime bool
+
+	randomIndex bool // random_index (randomindex.go)
 }
 
 // tryFile is one try_files argument but the last: a file, or a directory
@@ -57,7 +59,8 @@ func (p *proxy) buildStatic(lc *config.HTTPLocation, st *config.HTTPSettings, po
 	sc := &staticConf{defType: st.Static.DefaultType, etag: st.Static.ETag, ims: st.Static.IfModifiedSince,
 		maxRanges: st.Static.MaxRanges, logMissing: st.Static.LogNotFound, types: st.Static.Types,
 		autoindex: st.Static.Autoindex, autoindexExactSize: st.Static.AutoindexExactSize,
-		autoindexFormat: st.Static.AutoindexFormat, autoindexLocaltime: st.Static.AutoindexLocaltime}
+		autoindexFormat: st.Static.AutoindexFormat, autoindexLocaltime: st.Static.AutoindexLocaltime,
+		randomIndex: st.Mods.RandomIndex}
 	if sc.types == nil {
 		sc.types = config.DefaultTypes
 	}
@@ -275,6 +278,11 @@ func (c *conn) serveStatic(r *request) bool {
 	m := bstr(r.h1.Method)
 	getHeadPost := m == "GET" || m == "HEAD" || m == "POST"
 	if len(uri) > 0 && uri[len(uri)-1] == '/' && getHeadPost && !escapes(uri) {
+		if sc.randomIndex {
+			if done, ok := c.serveRandomIndex(r, sc); done { // randomindex.go
+				return ok
+			}
+		}
 		if done, ok := c.serveIndex(r, sc); done {
 			return ok
 		}

@@ -268,6 +268,8 @@ func (c *conn) serveSub(r *request) (proxied bool) {
 		}
 	}
 	switch {
+	case l.gif:
+		c.sendEmptyGIF(r)
 	case l.stub:
 		body := appendStubStatus(r.scratch[:0])
 		r.scratch = body

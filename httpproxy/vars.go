@@ -80,6 +80,7 @@ type request struct {
 	// location with alias: the URI is added to the alias (static.go).
 	addURIToAlias bool
 	cache         *cacheReq // proxy_cache state, nil outside a location with a cache (cache.go)
+	mods          modsState // secure_link, userid (mods.go)
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -115,6 +116,7 @@ func (r *request) reset() {
 	r.bodyRead, r.preBody = false, nil
 	r.bodyDone, r.addURIToAlias = false, false
 	r.cache = nil
+	r.mods.reset()
 }
 
 // bstr views b as a string without copying; the string must not outlive b's
