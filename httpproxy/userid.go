@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicelb/sluice/config"
 	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/httpproxy/h1"
 	"github.com/sluicelb/sluice/vars"
 )
 
@@ -282,7 +283,7 @@ func multiHeaderValue(r *request, name string, item []byte) (val, header []byte,
 		v := h.Value
 		p := 0
 		for p < len(v) {
-			if len(v)-p >= len(item) && equalFoldBytes(v[p:p+len(item)], item) {
+			if len(v)-p >= len(item) && h1.EqualFold(v[p:p+len(item)], item) {
 				q := p + len(item)
 				for q < len(v) && v[q] == ' ' {
 					q++
@@ -316,27 +317,6 @@ func multiHeaderValue(r *request, name string, item []byte) (val, header []byte,
 		}
 	}
 	return nil, nil, false
-}
-
-// equalFoldBytes reports whether a and b are equal without regard to
-// ASCII case.
-func equalFoldBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // userIDVars returns the definitions of $uid_got, $uid_set and

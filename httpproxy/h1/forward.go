@@ -165,7 +165,7 @@ func dropClientHeader(r *Request, f *Forward, name []byte) bool {
 		}
 	}
 	for i := range f.Set {
-		if equalFold(name, f.Set[i].Name) {
+		if EqualFold(name, f.Set[i].Name) {
 			return true
 		}
 	}
@@ -199,7 +199,7 @@ func listedInConnection(r *Request, name []byte) bool {
 				j++
 			}
 			v = v[j:]
-			if equalFold(tok, name) {
+			if EqualFold(tok, name) {
 				return true
 			}
 		}
@@ -207,8 +207,8 @@ func listedInConnection(r *Request, name []byte) bool {
 	return false
 }
 
-// equalFold compares a and b without regard to ASCII case.
-func equalFold(a, b []byte) bool {
+// EqualFold compares a and b without regard to ASCII case.
+func EqualFold(a, b []byte) bool {
 	if len(a) != len(b) {
 		return false
 	}
