@@ -873,6 +873,13 @@ func (c *conn) sendSimple(r *request, status int, ctype string, body []byte, loc
 	default:
 		out = append(out, body...)
 	}
+	return c.writeWhole(r, out, head)
+}
+
+// writeWhole sends a response held whole, out, whose first head bytes
+// are its head, and accounts what was sent of each. It reports whether
+// the client took it all.
+func (c *conn) writeWhole(r *request, out []byte, head int) bool {
 	c.req.out = out
 	n, err := c.write(r, out)
 	if n > head {

@@ -110,12 +110,5 @@ func (c *conn) sendEmptyGIF(r *request) bool {
 	default:
 		out = append(out, emptyGIF...)
 	}
-	c.req.out = out
-	n, err := c.write(r, out)
-	if n > head {
-		r.headSent, r.bodySent = int64(head), int64(n-head)
-	} else {
-		r.headSent = int64(n)
-	}
-	return err == nil
+	return c.writeWhole(r, out, head)
 }
