@@ -287,15 +287,8 @@ func (c *conn) grpcPass(r *request) bool {
 		if len(r.tries) > 0 && !grpcMayRetry(c, r, g, 0, false, body) {
 			break
 		}
-		r.bal.Client = r.remote.Addr()
-		if up.key != nil {
-			r.bal.Key = up.key.Append(r.bal.Key[:0], r)
-		}
-		sel, err := up.group.Pick(&r.bal)
-		if err != nil {
-			if len(r.tries) == 0 {
-				c.logf(r.srv, errlog.LevelError, "no live upstreams while connecting to upstream")
-			}
+		sel, ok := c.pick(r, up)
+		if !ok {
 			break
 		}
 		peer := sel.Peer

@@ -232,6 +232,12 @@ func (c *conn) pickServer(r *request, l *location, up *upstream, bodyGone bool) 
 	if len(r.tries) > 0 && !c.mayRetry(r, l, 0, false, bodyGone) {
 		return balance.Selection{}, false
 	}
+	return c.pick(r, up)
+}
+
+// pick asks up's balancer for a server, logging nginx's "no live
+// upstreams" when the first try finds none.
+func (c *conn) pick(r *request, up *upstream) (balance.Selection, bool) {
 	r.bal.Client = r.remote.Addr()
 	if up.key != nil {
 		r.bal.Key = up.key.Append(r.bal.Key[:0], r)
