@@ -505,6 +505,14 @@ type setHeader struct {
 	isVar bool
 }
 
+// appendValue appends the header's value for r to dst.
+func (s *setHeader) appendValue(dst []byte, r *request) []byte {
+	if s.isVar {
+		return s.value.Append(dst, r)
+	}
+	return append(dst, s.konst...)
+}
+
 type addHeader struct {
 	name   string
 	value  *vars.Template[*request]

@@ -26,10 +26,7 @@ type cgiConf struct {
 
 // cgiParam is one compiled *_param.
 type cgiParam struct {
-	name       []byte
-	value      *vars.Template[*request]
-	konst      []byte // the value when constant
-	isVar      bool
+	setHeader  // the name and its value, as proxy_set_header's
 	ifNotEmpty bool
 }
 
@@ -104,7 +101,7 @@ func (p *proxy) buildCGI(cp *config.HTTPCGIPass, st *config.HTTPSettings, pos st
 			return nil, vars.NginxError(err)
 		}
 		k, isConst := t.Const()
-		cc.params = append(cc.params, cgiParam{name: []byte(prm.Name), value: t, konst: []byte(k), isVar: !isConst, ifNotEmpty: prm.IfNotEmpty})
+		cc.params = append(cc.params, cgiParam{setHeader: setHeader{name: []byte(prm.Name), value: t, konst: []byte(k), isVar: !isConst}, ifNotEmpty: prm.IfNotEmpty})
 	}
 	return cc, nil
 }

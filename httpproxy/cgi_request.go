@@ -36,11 +36,7 @@ func (c *conn) cgiParams(r *request, cc *cgiConf) []h1.Header {
 	for i := range cc.params {
 		p := &cc.params[i]
 		a := len(sb)
-		if p.isVar {
-			sb = p.value.Append(sb, r)
-		} else {
-			sb = append(sb, p.konst...)
-		}
+		sb = p.appendValue(sb, r)
 		spans = append(spans, span{a, len(sb)})
 	}
 	type hspan struct{ a, b, i int }

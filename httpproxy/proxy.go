@@ -923,11 +923,7 @@ func (c *conn) buildUpstreamHead(r *request, l *location, uri []byte, mode int, 
 	for i := range l.sets {
 		s := &l.sets[i]
 		a := len(sb)
-		if s.isVar {
-			sb = s.value.Append(sb, r)
-		} else {
-			sb = append(sb, s.konst...)
-		}
+		sb = s.appendValue(sb, r)
 		spans = append(spans, span{a, len(sb)})
 	}
 	c.req.setBuf = sb
