@@ -8,10 +8,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/sluicelb/sluice/internal/rtpoll"
 )
 
 // haveSock says whether dialSock can be used.
@@ -23,7 +24,9 @@ const haveSock = true
 // calls in the scheduler's system-call state (where a loopback connect,
 // which runs the whole handshake, often has its processor taken away).
 // Here a connection costs socket, connect, and registering with the
-// runtime's poller through os.NewFile (fcntl and epoll_ctl). A lazy one
+// runtime's poller (epoll_ctl, through rtpoll: no os.File, whose fcntl,
+// finalizer and allocations cost a tenth of the proxy's time per request
+// when each request has a connection of its own). A lazy one
 // (plain HTTP) leaves the handshake to the first write of the request,
 // which fails with the handshake's error if it failed, or with EAGAIN
 // while it is under way (nginx asks getsockopt(SO_ERROR) before writing);
@@ -34,10 +37,10 @@ const haveSock = true
 // saves about a tenth of the proxy's CPU time per request.
 //
 // Reads and writes are made as the raw connection's callbacks, outside
-// the system-call state, like those of conn; deadlines are the file's.
+// the system-call state, like those of conn; deadlines are the poller's.
 type upSock struct {
-	f    *os.File
-	rc   syscall.RawConn
+	pfd  rtpoll.FD
+	rc   syscall.RawConn // &pfd
 	peer netip.AddrPort // the server's address as given, for RemoteAddr and errors
 	ap   netip.AddrPort // the address connect(2) takes
 	v6   bool
@@ -84,20 +87,18 @@ func dialSock(ap netip.AddrPort, timeout time.Duration, keepalive, lazy bool) (*
 		syscall.Close(fd)
 		return nil, s.dialError("connect", cerr)
 	}
-	s.f = os.NewFile(uintptr(fd), "tcp")
-	rc, err := s.f.SyscallConn()
-	if err != nil {
-		s.f.Close()
+	if err := s.pfd.Open(fd); err != nil {
+		syscall.Close(fd)
 		return nil, s.dialError("connect", err)
 	}
-	s.rc = rc
+	s.rc = &s.pfd
 	s.rfn, s.wfn = s.readStep, s.writeStep
 	s.connecting = cerr != nil
 	if lazy {
 		return s, nil
 	}
 	if err := s.finishConnect(timeout); err != nil {
-		s.f.Close()
+		s.pfd.Close()
 		return nil, err
 	}
 	return s, nil
@@ -126,7 +127,7 @@ func (s *upSock) finishConnect(timeout time.Duration) error {
 	}
 	s.connecting = false
 	if timeout > 0 {
-		s.f.SetWriteDeadline(time.Now().Add(timeout))
+		s.pfd.SetWriteDeadline(time.Now().Add(timeout))
 	}
 	var cres syscall.Errno
 	werr := s.rc.Write(func(fd uintptr) bool {
@@ -139,7 +140,7 @@ func (s *upSock) finishConnect(timeout time.Duration) error {
 	if werr != nil {
 		return &net.OpError{Op: "dial", Net: "tcp", Addr: s.RemoteAddr(), Err: werr}
 	}
-	s.f.SetWriteDeadline(time.Time{})
+	s.pfd.SetWriteDeadline(time.Time{})
 	if cres != 0 && cres != syscall.EISCONN {
 		return s.dialError("connect", cres)
 	}
@@ -251,44 +252,13 @@ func (s *upSock) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// Close closes the connection. The socket itself is closed first, by
-// putting a descriptor of /dev/null in its place with dup3(2), made
-// outside the scheduler's system-call state: closing a TCP socket runs
-// its shutdown (tens of microseconds on loopback), long enough for the
-// runtime's monitor to take the processor from a close(2) made in that
-// state and start another thread, at the price of wake-ups and context
-// switches for every connection. The file's own Close then wakes any
-// waiter and closes the /dev/null descriptor, which is quick.
+// Close closes the connection: it wakes a waiting read or write, and the
+// socket is closed once they have returned (rtpoll.FD.Close).
 func (s *upSock) Close() error {
-	if nullFd() >= 0 {
-		s.rc.Control(s.closeSock)
+	if err := s.pfd.Close(); err != nil {
+		return s.opError("close", err)
 	}
-	return s.f.Close()
-}
-
-// closeSock replaces the socket fd with /dev/null, which closes it.
-func (s *upSock) closeSock(fd uintptr) {
-	for {
-		_, _, e := syscall.RawSyscall(syscall.SYS_DUP3, uintptr(devNull), fd, syscall.O_CLOEXEC)
-		if e != syscall.EINTR {
-			return
-		}
-	}
-}
-
-var (
-	devNull     = -1
-	devNullOnce sync.Once
-)
-
-// nullFd returns a descriptor of /dev/null, opened once, or -1.
-func nullFd() int {
-	devNullOnce.Do(func() {
-		if fd, err := syscall.Open("/dev/null", syscall.O_RDWR|syscall.O_CLOEXEC, 0); err == nil {
-			devNull = fd
-		}
-	})
-	return devNull
+	return nil
 }
 
 // CloseWrite shuts the connection down for writing.
@@ -322,9 +292,9 @@ func (s *upSock) LocalAddr() net.Addr {
 // RemoteAddr returns the server's address, made when asked: most
 // connections are never asked.
 func (s *upSock) RemoteAddr() net.Addr               { return net.TCPAddrFromAddrPort(s.peer) }
-func (s *upSock) SetDeadline(t time.Time) error      { return s.f.SetDeadline(t) }
-func (s *upSock) SetReadDeadline(t time.Time) error  { return s.f.SetReadDeadline(t) }
-func (s *upSock) SetWriteDeadline(t time.Time) error { return s.f.SetWriteDeadline(t) }
+func (s *upSock) SetDeadline(t time.Time) error      { return s.pfd.SetDeadline(t) }
+func (s *upSock) SetReadDeadline(t time.Time) error  { return s.pfd.SetReadDeadline(t) }
+func (s *upSock) SetWriteDeadline(t time.Time) error { return s.pfd.SetWriteDeadline(t) }
 
 // SyscallConn returns the socket's raw connection.
 func (s *upSock) SyscallConn() (syscall.RawConn, error) { return s.rc, nil }
