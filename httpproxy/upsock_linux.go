@@ -41,8 +41,8 @@ const haveSock = true
 type upSock struct {
 	pfd  rtpoll.FD
 	rc   syscall.RawConn // &pfd
-	peer netip.AddrPort // the server's address as given, for RemoteAddr and errors
-	ap   netip.AddrPort // the address connect(2) takes
+	peer netip.AddrPort  // the server's address as given, for RemoteAddr and errors
+	ap   netip.AddrPort  // the address connect(2) takes
 	v6   bool
 
 	connecting bool // connect(2) left the handshake under way (lazy)
