@@ -48,8 +48,9 @@ type upSock struct {
 	connecting bool // connect(2) left the handshake under way (lazy)
 	nodelay    bool // TCP_NODELAY is set
 
-	// State of the read and write callbacks, bound once; a read and a
-	// write may run at once (a tunnel).
+	// State of the read and write callbacks, bound at their first use
+	// (a request written by exchange uses neither); a read and a write
+	// may run at once (a tunnel).
 	rfn, wfn   func(fd uintptr) bool
 	rbuf, wbuf []byte
 	rn, wn     int
@@ -92,7 +93,6 @@ func dialSock(ap netip.AddrPort, timeout time.Duration, keepalive, lazy bool) (*
 		return nil, s.dialError("connect", err)
 	}
 	s.rc = &s.pfd
-	s.rfn, s.wfn = s.readStep, s.writeStep
 	s.connecting = cerr != nil
 	if lazy {
 		return s, nil
@@ -219,6 +219,9 @@ func (s *upSock) Read(b []byte) (int, error) {
 		return 0, nil
 	}
 	s.rbuf = b
+	if s.rfn == nil {
+		s.rfn = s.readStep
+	}
 	err := s.rc.Read(s.rfn)
 	s.rbuf = nil
 	switch {
@@ -240,6 +243,9 @@ func (s *upSock) Write(b []byte) (int, error) {
 		}
 	}
 	s.wbuf, s.wn, s.werr = b, 0, nil
+	if s.wfn == nil {
+		s.wfn = s.writeStep
+	}
 	err := s.rc.Write(s.wfn)
 	if err == nil {
 		err = s.werr
