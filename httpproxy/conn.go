@@ -91,7 +91,9 @@ type conn struct {
 
 	tls connTLS // TLS state (tls.go)
 
-	// raw reads of the request head (see readSome)
+	// raw reads of the request head (see readSome); drain is rc when it
+	// can wait for bytes without a first read that finds none
+	drain drainer
 	rfn   func(fd uintptr) bool
 	rsize int
 	rn    int
@@ -117,7 +119,13 @@ func (c *conn) readSome(size int) (int, error) {
 		c.rfn = c.rawRead
 	}
 	c.rsize, c.rn, c.rerr = size, 0, nil
-	if err := c.rc.Read(c.rfn); err != nil {
+	var err error
+	if c.drain != nil {
+		err = c.drain.ReadDrained(c.rfn)
+	} else {
+		err = c.rc.Read(c.rfn)
+	}
+	if err != nil {
 		return 0, err
 	}
 	if c.rerr != nil {
@@ -135,7 +143,8 @@ func (c *conn) rawRead(fd uintptr) bool {
 	if c.buf == nil {
 		c.buf = getBuf(c.rsize)
 	}
-	n, err := sysRead(int(fd), c.buf[c.r1:])
+	b := c.buf[c.r1:]
+	n, err := sysRead(int(fd), b)
 	if err == syscall.EAGAIN || err == syscall.EINTR {
 		if c.r1 == 0 {
 			putBuf(c.buf)
@@ -148,7 +157,30 @@ func (c *conn) rawRead(fd uintptr) bool {
 		return true
 	}
 	c.rn = n
+	if n < len(b) && c.drain != nil {
+		c.drain.MarkDrained()
+	}
 	return true
+}
+
+// drainer is a raw connection (an rtpoll.FD, through tcpsock) that can
+// wait for the next bytes without first trying a read(2) when the last
+// read emptied the socket, as a keep-alive connection's read of its next
+// request does after each response.
+type drainer interface {
+	ReadDrained(fn func(fd uintptr) bool) error
+	MarkDrained()
+}
+
+// TakesSockets says that the handler takes the TCP connections it is
+// given as tcpsock connections (runtime.SocketHandler).
+func (h *Handler) TakesSockets() bool { return true }
+
+// tcpConn is what ServeConn sets on an accepted TCP connection: a
+// *net.TCPConn or a *tcpsock.Conn.
+type tcpConn interface {
+	SetNoDelay(bool) error
+	SetKeepAliveConfig(net.KeepAliveConfig) error
 }
 
 // ServeConn serves the requests of one client connection and closes it.
@@ -178,7 +210,7 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 		c.unix = true
 		c.remote, c.local = netip.AddrPort{}, netip.AddrPort{}
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
+	if tc, ok := nc.(tcpConn); ok {
 		if !h.def.def.set.TCPNodelay {
 			tc.SetNoDelay(false)
 		}
@@ -192,6 +224,7 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 	}
 	tlsOK := ppOK && (h.tls == nil || stream || c.startTLS(ctx)) // tls.go
 	c.rc = rawConn(c.nc)
+	c.drain, _ = c.rc.(drainer)
 	if tlsOK && (stream || h.listen.SSL || !h.h2c() || !c.sniffH2(ctx)) {
 		c.serve(ctx)
 	}
@@ -224,7 +257,7 @@ func resetOnClose(nc net.Conn) {
 	if tc, ok := nc.(interface{ NetConn() net.Conn }); ok {
 		nc = tc.NetConn()
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
+	if tc, ok := nc.(interface{ SetLinger(int) error }); ok {
 		tc.SetLinger(0)
 	}
 }
@@ -237,7 +270,7 @@ func (c *conn) release() {
 	c.r0, c.r1, c.headEnd, c.requests = 0, 0, 0, 0
 	c.reset, c.unread, c.ended, c.noLinger = false, false, false, false
 	c.carry = c.carry[:0]
-	c.h, c.nc, c.rc, c.proto, c.pp, c.ctx = nil, nil, nil, nil, nil, nil
+	c.h, c.nc, c.rc, c.drain, c.proto, c.pp, c.ctx = nil, nil, nil, nil, nil, nil, nil
 	c.rdl, c.wdl = deadline{}, deadline{}
 	c.tls = connTLS{}
 	c.putRequest()

@@ -22,12 +22,27 @@ import (
 
 	"github.com/sluicelb/sluice/config"
 	"github.com/sluicelb/sluice/internal/listen"
+	"github.com/sluicelb/sluice/internal/tcpsock"
 )
 
 // ConnHandler serves one accepted connection. ServeConn owns c and closes
 // it before returning. ctx is cancelled on a fast stop.
 type ConnHandler interface {
 	ServeConn(ctx context.Context, c net.Conn)
+}
+
+// SocketHandler is a ConnHandler that takes the TCP connections it is
+// given as *tcpsock.Conn rather than *net.TCPConn, where the platform
+// has them (tcpsock.Supported).
+type SocketHandler interface {
+	ConnHandler
+	TakesSockets() bool
+}
+
+// takesSockets says whether h is a SocketHandler that takes them.
+func takesSockets(h ConnHandler) bool {
+	sh, ok := h.(SocketHandler)
+	return ok && sh.TakesSockets()
 }
 
 // ListenOptions are the socket options of a listening socket, from the
@@ -120,6 +135,37 @@ type listener struct {
 	net.Listener
 	binding Binding
 	handler atomic.Pointer[handlerRef]
+
+	accOnce sync.Once
+	acc     *tcpsock.Acceptor // nil: none (not TCP, or not supported)
+	closed  atomic.Bool
+}
+
+// acceptor returns the listener's tcpsock.Acceptor, made at the first
+// call, or nil.
+func (l *listener) acceptor() *tcpsock.Acceptor {
+	l.accOnce.Do(func() {
+		if tl, ok := l.Listener.(*net.TCPListener); ok && tcpsock.Supported && !l.closed.Load() {
+			if a, err := tcpsock.NewAcceptor(tl); err == nil {
+				l.acc = a
+				if l.closed.Load() { // closed meanwhile
+					a.Close()
+				}
+			}
+		}
+	})
+	return l.acc
+}
+
+// Close closes the listener and its acceptor.
+func (l *listener) Close() error {
+	l.closed.Store(true)
+	err := l.Listener.Close()
+	l.accOnce.Do(func() {}) // no acceptor from now on
+	if l.acc != nil {
+		l.acc.Close()
+	}
+	return err
 }
 
 type handlerRef struct {
@@ -215,8 +261,20 @@ func (s *Server) Apply(gen *Generation) (err error) {
 func (s *Server) acceptLoop(l *listener) {
 	defer s.loops.Done()
 	var delay time.Duration
+	// A TCP listener whose handler takes tcpsock connections accepts
+	// them through a tcpsock.Acceptor (the handler may change on reload,
+	// so it is asked for each connection).
 	for {
-		c, err := l.Accept()
+		var c net.Conn
+		var err error
+		if a := l.acceptor(); a != nil && takesSockets(l.handler.Load().h) {
+			var sc *tcpsock.Conn
+			if sc, err = a.Accept(); err == nil {
+				c = sc
+			}
+		} else {
+			c, err = l.Accept()
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return

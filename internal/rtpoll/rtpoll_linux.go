@@ -7,7 +7,7 @@
 // fcntl to learn the descriptor's mode, no finalizer, no file to
 // allocate. An FD is itself a syscall.RawConn.
 //
-// One goroutine may read and another write at a time; Close may be
+// Reads wait one at a time, and so do writes; Close may be
 // called by any goroutine, at any time: it wakes the waiting ones, and
 // the descriptor is closed when the last call using it has returned, so
 // that its number is never reused under a call still running.
@@ -62,9 +62,14 @@ var initOnce sync.Once
 // FD is a descriptor registered with the runtime's poller. Its zero
 // value is not usable: Open it.
 type FD struct {
-	fd    int
-	ctx   uintptr
-	state atomic.Int64
+	fd      int
+	ctx     uintptr
+	state   atomic.Int64
+	drained atomic.Bool // MarkDrained was called, and nothing used fd since
+
+	// One read and one write wait at a time, as internal/poll's locks
+	// have it: the runtime's poller throws on a second waiter.
+	rmu, wmu sync.Mutex
 }
 
 // Open registers fd, which must be non-blocking, with the poller. On an
@@ -77,6 +82,7 @@ func (f *FD) Open(fd int) error {
 	}
 	f.fd, f.ctx = fd, ctx
 	f.state.Store(0)
+	f.drained.Store(false)
 	return nil
 }
 
@@ -154,6 +160,7 @@ func (f *FD) Control(fn func(fd uintptr)) error {
 	if err := f.incref(); err != nil {
 		return err
 	}
+	f.drained.Store(false) // fn may read
 	fn(uintptr(f.fd))
 	f.decref()
 	return nil
@@ -167,14 +174,55 @@ func (f *FD) Read(fn func(fd uintptr) bool) error { return f.wait(fn, 'r') }
 // Write is Read for writability.
 func (f *FD) Write(fn func(fd uintptr) bool) error { return f.wait(fn, 'w') }
 
+// ReadDrained is Read for a reader that knows the socket is empty: when
+// the callback of the last Read marked it so (MarkDrained) and nothing
+// used the descriptor since, it waits until the descriptor is readable
+// before the first call. Bytes that arrived after that last read raised
+// the readiness this wait sees (the poller is edge-triggered), so they
+// are not missed; a readiness left from before that read only costs a
+// call that finds nothing and a second wait. Otherwise it is Read.
+func (f *FD) ReadDrained(fn func(fd uintptr) bool) error {
+	if !f.drained.Load() {
+		return f.wait(fn, 'r')
+	}
+	if err := f.incref(); err != nil {
+		return err
+	}
+	f.rmu.Lock()
+	f.drained.Store(false)
+	code := runtimePollWait(f.ctx, 'r')
+	for code == 0 && !fn(uintptr(f.fd)) {
+		code = runtimePollWait(f.ctx, 'r')
+	}
+	f.rmu.Unlock()
+	f.decref()
+	if code != 0 {
+		return mapErr(code)
+	}
+	return nil
+}
+
+// MarkDrained records, from a Read callback, that its read emptied the
+// socket: it returned fewer bytes than it asked for.
+func (f *FD) MarkDrained() { f.drained.Store(true) }
+
 func (f *FD) wait(fn func(fd uintptr) bool, mode int) error {
 	if err := f.incref(); err != nil {
 		return err
+	}
+	mu := &f.wmu
+	if mode == 'r' {
+		mu = &f.rmu
+	}
+	mu.Lock()
+	if mode == 'r' {
+		f.drained.Store(false)
 	}
 	code := runtimePollReset(f.ctx, mode)
 	for code == 0 && !fn(uintptr(f.fd)) {
 		code = runtimePollWait(f.ctx, mode)
 	}
+	mu.Unlock()
 	f.decref()
 	if code != 0 {
 		return mapErr(code)

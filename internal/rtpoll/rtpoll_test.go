@@ -181,3 +181,58 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// ReadDrained waits before its first call when the last read marked the
+// socket empty, and still sees bytes that came in between.
+func TestReadDrained(t *testing.T) {
+	f, peer := pair(t)
+	defer f.Close()
+	calls := 0
+	buf := make([]byte, 64)
+	var n int
+	step := func(fd uintptr) bool {
+		calls++
+		var err error
+		n, err = syscall.Read(int(fd), buf)
+		if err == syscall.EAGAIN {
+			return false
+		}
+		if n >= 0 && n < len(buf) {
+			f.MarkDrained()
+		}
+		return true
+	}
+	syscall.Write(peer, []byte("one"))
+	if err := f.Read(step); err != nil || string(buf[:n]) != "one" {
+		t.Fatalf("first read %q, %v", buf[:n], err)
+	}
+	// bytes that arrive before the wait are not missed
+	syscall.Write(peer, []byte("two"))
+	calls = 0
+	if err := f.ReadDrained(step); err != nil || string(buf[:n]) != "two" || calls != 1 {
+		t.Fatalf("read %q, %v after %d calls; want \"two\" after 1", buf[:n], err, calls)
+	}
+	// an empty socket is waited for without a first call
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		syscall.Write(peer, []byte("three"))
+	}()
+	calls = 0
+	if err := f.ReadDrained(step); err != nil || string(buf[:n]) != "three" || calls != 1 {
+		t.Fatalf("read %q, %v after %d calls; want \"three\" after 1", buf[:n], err, calls)
+	}
+	// a read by another way (Control) forgets that the socket was empty
+	syscall.Write(peer, []byte("four"))
+	f.Control(func(uintptr) {})
+	calls = 0
+	if err := f.ReadDrained(step); err != nil || string(buf[:n]) != "four" {
+		t.Fatalf("read %q, %v", buf[:n], err)
+	}
+	// a full read does not mark the socket empty
+	syscall.Write(peer, make([]byte, 100))
+	f.Read(step)
+	calls = 0
+	if err := f.ReadDrained(step); err != nil || n != 36 || calls != 1 {
+		t.Fatalf("read %d bytes, %v after %d calls; want the 36 left after 1", n, err, calls)
+	}
+}
