@@ -74,3 +74,7 @@ kill -TERM $SLUICE
 wait $SLUICE || true
 go tool pprof -proto "$W/cpu.pprof" > cmd/sluice/default.pgo 2>/dev/null
 echo "wrote cmd/sluice/default.pgo ($(wc -c < cmd/sluice/default.pgo) bytes)"
+
+# Inlining guided by the profile must not grow the stack that idle
+# keep-alive connections keep (see httpproxy's serve).
+go test -pgo="$PWD/cmd/sluice/default.pgo" -count=1 -run TestIdleStack ./httpproxy

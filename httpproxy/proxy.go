@@ -310,6 +310,10 @@ func (c *conn) retryStatus(r *request, l *location, up *upstream, uc *upConn, se
 // upstream that failed meanwhile (upErr), accounts the try, pools the
 // connection when keep says so or closes it, and reports whether the
 // client connection stays open.
+//
+// Never inlined: see serve.
+//
+//go:noinline
 func (c *conn) responseDone(r *request, up *upstream, uc *upConn, sel balance.Selection, t *try, tStart time.Time, keep, clientOK bool, upErr error) bool {
 	t.response = c.h.p.now().Sub(tStart)
 	lat := t.header
@@ -898,6 +902,10 @@ func (c *conn) readChunkedWhole(r *request, l *location) ([]byte, bool) {
 
 // buildUpstreamHead writes the request head for the upstream into c.req.uh,
 // followed by the body when it is in memory and small.
+//
+// Never inlined: see serve.
+//
+//go:noinline
 func (c *conn) buildUpstreamHead(r *request, l *location, uri []byte, mode int, body []byte) {
 	f := h1.Forward{URI: uri, HTTP10: l.http10, NoClientHeaders: !l.set.ProxyPassRequestHeaders}
 	// evaluate the header values into setBuf first, then slice it
@@ -961,6 +969,10 @@ func (c *conn) buildUpstreamHead(r *request, l *location, uri []byte, mode int, 
 // A request sent whole by exchange also has the first got bytes of the
 // response in tb, or the error that reading them met in rerr, for
 // readResponseHead.
+//
+// Never inlined: see serve.
+//
+//go:noinline
 func (c *conn) sendRequest(r *request, l *location, uc *upConn, mode int, body []byte, tb []byte) (sent, gone bool, got int, rerr, err error) {
 	uh := c.req.uh
 	if uc.rc != nil && uc.nc == uc.sock && (mode == bodyNone || mode == bodyMem && len(body) <= 64<<10) {
