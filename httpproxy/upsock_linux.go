@@ -4,7 +4,6 @@ package httpproxy
 
 import (
 	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -12,7 +11,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/sluicelb/sluice/internal/rtpoll"
+	"github.com/sluicelb/sluice/internal/tcpsock"
 )
 
 // haveSock says whether dialSock can be used.
@@ -36,26 +35,18 @@ const haveSock = true
 // algorithm. With nginx's default of one connection per request this
 // saves about a tenth of the proxy's CPU time per request.
 //
-// Reads and writes are made as the raw connection's callbacks, outside
-// the system-call state, like those of conn; deadlines are the poller's.
+// The connection itself (reads, writes, deadlines, close) is a
+// tcpsock.Conn made from the dialled descriptor; upSock adds the
+// handshake.
 type upSock struct {
-	pfd  rtpoll.FD
-	rc   syscall.RawConn // &pfd
+	tcpsock.Conn
+	rc   syscall.RawConn // the Conn's descriptor
 	peer netip.AddrPort  // the server's address as given, for RemoteAddr and errors
 	ap   netip.AddrPort  // the address connect(2) takes
 	v6   bool
 
 	connecting bool // connect(2) left the handshake under way (lazy)
 	nodelay    bool // TCP_NODELAY is set
-
-	// State of the read and write callbacks, bound at their first use
-	// (a request written by exchange uses neither); a read and a write
-	// may run at once (a tunnel).
-	rfn, wfn   func(fd uintptr) bool
-	rbuf, wbuf []byte
-	rn, wn     int
-	rerr       syscall.Errno
-	werr       error
 }
 
 // dialSock connects to ap within timeout (none when zero); keepalive
@@ -88,17 +79,17 @@ func dialSock(ap netip.AddrPort, timeout time.Duration, keepalive, lazy bool) (*
 		syscall.Close(fd)
 		return nil, s.dialError("connect", cerr)
 	}
-	if err := s.pfd.Open(fd); err != nil {
+	if err := s.Conn.Init(fd, peer); err != nil {
 		syscall.Close(fd)
 		return nil, s.dialError("connect", err)
 	}
-	s.rc = &s.pfd
+	s.rc = s.Conn.FD()
 	s.connecting = cerr != nil
 	if lazy {
 		return s, nil
 	}
 	if err := s.finishConnect(timeout); err != nil {
-		s.pfd.Close()
+		s.Conn.Close()
 		return nil, err
 	}
 	return s, nil
@@ -106,7 +97,7 @@ func dialSock(ap netip.AddrPort, timeout time.Duration, keepalive, lazy bool) (*
 
 // dialError is a failure of the system call op while connecting.
 func (s *upSock) dialError(op string, err error) error {
-	return &net.OpError{Op: "dial", Net: "tcp", Addr: s.RemoteAddr(), Err: os.NewSyscallError(op, err)}
+	return &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(s.peer), Err: os.NewSyscallError(op, err)}
 }
 
 // isDialError says whether err is a failure to connect, from dialSock or
@@ -127,7 +118,7 @@ func (s *upSock) finishConnect(timeout time.Duration) error {
 	}
 	s.connecting = false
 	if timeout > 0 {
-		s.pfd.SetWriteDeadline(time.Now().Add(timeout))
+		s.SetWriteDeadline(time.Now().Add(timeout))
 	}
 	var cres syscall.Errno
 	werr := s.rc.Write(func(fd uintptr) bool {
@@ -138,9 +129,9 @@ func (s *upSock) finishConnect(timeout time.Duration) error {
 		return cres != syscall.EALREADY && cres != syscall.EINPROGRESS && cres != syscall.EINTR
 	})
 	if werr != nil {
-		return &net.OpError{Op: "dial", Net: "tcp", Addr: s.RemoteAddr(), Err: werr}
+		return &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(s.peer), Err: werr}
 	}
-	s.pfd.SetWriteDeadline(time.Time{})
+	s.SetWriteDeadline(time.Time{})
 	if cres != 0 && cres != syscall.EISCONN {
 		return s.dialError("connect", cres)
 	}
@@ -185,122 +176,13 @@ func (s *upSock) setNoDelay() {
 	s.rc.Control(func(fd uintptr) { setBoolOpt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY) })
 }
 
-func (s *upSock) readStep(fd uintptr) bool {
-	s.rn, s.rerr = 0, 0
-	n, err := sysRead(int(fd), s.rbuf)
-	switch {
-	case err == syscall.EAGAIN || err == syscall.EINTR:
-		return false
-	case err != nil:
-		s.rerr = err.(syscall.Errno)
-	default:
-		s.rn = n
-	}
-	return true
-}
-
-func (s *upSock) writeStep(fd uintptr) bool {
-	m, err := writeAll(int(fd), s.wbuf[s.wn:])
-	s.wn += m
-	if err == syscall.EAGAIN {
-		return false
-	}
-	s.werr = err
-	return true
-}
-
-func (s *upSock) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: "tcp", Addr: s.RemoteAddr(), Err: err}
-}
-
-// Read reads as net.Conn.Read: io.EOF at the end of the stream.
-func (s *upSock) Read(b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	s.rbuf = b
-	if s.rfn == nil {
-		s.rfn = s.readStep
-	}
-	err := s.rc.Read(s.rfn)
-	s.rbuf = nil
-	switch {
-	case err != nil:
-		return 0, s.opError("read", err)
-	case s.rerr != 0:
-		return 0, s.opError("read", os.NewSyscallError("read", s.rerr))
-	case s.rn == 0:
-		return 0, io.EOF
-	}
-	return s.rn, nil
-}
-
-// Write writes all of b, waiting while the socket is full.
+// Write writes all of b, waiting while the socket is full; a lazy
+// connection's handshake is waited for first.
 func (s *upSock) Write(b []byte) (int, error) {
 	if s.connecting {
 		if err := s.finishConnect(0); err != nil {
 			return 0, err
 		}
 	}
-	s.wbuf, s.wn, s.werr = b, 0, nil
-	if s.wfn == nil {
-		s.wfn = s.writeStep
-	}
-	err := s.rc.Write(s.wfn)
-	if err == nil {
-		err = s.werr
-	}
-	n := s.wn
-	s.wbuf, s.werr = nil, nil
-	if err != nil {
-		return n, s.opError("write", err)
-	}
-	return n, nil
+	return s.Conn.Write(b)
 }
-
-// Close closes the connection: it wakes a waiting read or write, and the
-// socket is closed once they have returned (rtpoll.FD.Close).
-func (s *upSock) Close() error {
-	if err := s.pfd.Close(); err != nil {
-		return s.opError("close", err)
-	}
-	return nil
-}
-
-// CloseWrite shuts the connection down for writing.
-func (s *upSock) CloseWrite() error {
-	var errno syscall.Errno
-	if err := s.rc.Control(func(fd uintptr) {
-		_, _, errno = syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_WR, 0)
-	}); err != nil {
-		return s.opError("close", err)
-	}
-	if errno != 0 {
-		return s.opError("close", os.NewSyscallError("shutdown", errno))
-	}
-	return nil
-}
-
-// LocalAddr asks the kernel for the socket's address (nothing in the
-// proxy needs it on the way of a request).
-func (s *upSock) LocalAddr() net.Addr {
-	var sa syscall.Sockaddr
-	s.rc.Control(func(fd uintptr) { sa, _ = syscall.Getsockname(int(fd)) })
-	switch sa := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: sa.Addr[:], Port: sa.Port}
-	case *syscall.SockaddrInet6:
-		return &net.TCPAddr{IP: sa.Addr[:], Port: sa.Port}
-	}
-	return &net.TCPAddr{}
-}
-
-// RemoteAddr returns the server's address, made when asked: most
-// connections are never asked.
-func (s *upSock) RemoteAddr() net.Addr               { return net.TCPAddrFromAddrPort(s.peer) }
-func (s *upSock) SetDeadline(t time.Time) error      { return s.pfd.SetDeadline(t) }
-func (s *upSock) SetReadDeadline(t time.Time) error  { return s.pfd.SetReadDeadline(t) }
-func (s *upSock) SetWriteDeadline(t time.Time) error { return s.pfd.SetWriteDeadline(t) }
-
-// SyscallConn returns the socket's raw connection.
-func (s *upSock) SyscallConn() (syscall.RawConn, error) { return s.rc, nil }

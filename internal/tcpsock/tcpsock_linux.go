@@ -112,10 +112,10 @@ func (a *Acceptor) Accept() (*Conn, error) {
 	if aerr != nil {
 		return nil, os.NewSyscallError("accept4", aerr)
 	}
-	c := &Conn{}
+	var remote netip.AddrPort
 	switch sa := sa.(type) {
 	case *syscall.SockaddrInet4:
-		c.remote = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+		remote = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
 	case *syscall.SockaddrInet6:
 		a := netip.AddrFrom16(sa.Addr)
 		if sa.ZoneId != 0 {
@@ -123,13 +123,22 @@ func (a *Acceptor) Accept() (*Conn, error) {
 				a = a.WithZone(ifi.Name)
 			}
 		}
-		c.remote = netip.AddrPortFrom(a, uint16(sa.Port))
+		remote = netip.AddrPortFrom(a, uint16(sa.Port))
 	}
-	if err := c.fd.Open(nfd); err != nil {
+	c := &Conn{}
+	if err := c.Init(nfd, remote); err != nil {
 		syscall.Close(nfd)
 		return nil, err
 	}
 	return c, nil
+}
+
+// Init makes c the connection of fd, a connected (or connecting)
+// non-blocking TCP socket to remote, and registers it with the poller.
+// On an error fd is left open, for the caller to close.
+func (c *Conn) Init(fd int, remote netip.AddrPort) error {
+	c.remote = remote
+	return c.fd.Open(fd)
 }
 
 func (c *Conn) opError(op string, err error) error {
