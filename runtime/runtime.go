@@ -69,31 +69,50 @@ type Generation struct {
 	// Reopeners run on SIGUSR1 to reopen log files.
 	Reopeners []func()
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	active sync.WaitGroup
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	once   sync.Once
+	ctx     context.Context
+	cancel  context.CancelFunc
+	mu      sync.Mutex
+	idle    *sync.Cond // on mu: signalled when conns becomes empty
+	conns   map[net.Conn]struct{}
+	drained bool // retire has seen no session left: track refuses
+	once    sync.Once
 }
 
 func (g *Generation) init() {
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.conns = map[net.Conn]struct{}{}
+	g.idle = sync.NewCond(&g.mu)
 }
 
-func (g *Generation) track(c net.Conn) {
-	g.active.Add(1)
+// track counts c as a session of g. It reports false when g has been
+// retired already (an accept loop that read the handler just before a
+// reload replaced it): the caller then serves c with the new handler.
+func (g *Generation) track(c net.Conn) bool {
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.drained {
+		return false
+	}
 	g.conns[c] = struct{}{}
-	g.mu.Unlock()
+	return true
 }
 
 func (g *Generation) untrack(c net.Conn) {
 	g.mu.Lock()
 	delete(g.conns, c)
+	if len(g.conns) == 0 {
+		g.idle.Broadcast()
+	}
 	g.mu.Unlock()
-	g.active.Done()
+}
+
+// wait waits until g has no session left.
+func (g *Generation) wait() {
+	g.mu.Lock()
+	for len(g.conns) > 0 {
+		g.idle.Wait()
+	}
+	g.mu.Unlock()
 }
 
 // closeConns closes every connection still open (fast stop).
@@ -108,7 +127,12 @@ func (g *Generation) closeConns() {
 
 // retire waits for the generation's sessions and runs its closers.
 func (g *Generation) retire() {
-	g.active.Wait()
+	g.mu.Lock()
+	for len(g.conns) > 0 {
+		g.idle.Wait()
+	}
+	g.drained = true
+	g.mu.Unlock()
 	g.once.Do(func() {
 		for _, f := range g.Closers {
 			f()
@@ -267,7 +291,11 @@ func (s *Server) acceptLoop(l *listener) {
 	for {
 		var c net.Conn
 		var err error
-		if a := l.acceptor(); a != nil && takesSockets(l.handler.Load().h) {
+		var a *tcpsock.Acceptor
+		if takesSockets(l.handler.Load().h) {
+			a = l.acceptor()
+		}
+		if a != nil {
 			var sc *tcpsock.Conn
 			if sc, err = a.Accept(); err == nil {
 				c = sc
@@ -299,7 +327,20 @@ func (s *Server) acceptLoop(l *listener) {
 			s.conns.Add(1)
 		}
 		ref := l.handler.Load()
-		ref.gen.track(c)
+		for ref != nil && !ref.gen.track(c) {
+			// retired under this accept: a reload has replaced the
+			// handler, unless it dropped the listener too
+			next := l.handler.Load()
+			if next == ref {
+				next = nil
+			}
+			ref = next
+		}
+		if ref == nil {
+			s.conns.Add(-1)
+			c.Close()
+			continue
+		}
 		go func() {
 			defer s.conns.Add(-1)
 			defer ref.gen.untrack(c)
@@ -333,7 +374,7 @@ func (s *Server) Shutdown(ctx context.Context, graceful bool) {
 	} else {
 		done := make(chan struct{})
 		go func() {
-			cur.active.Wait()
+			cur.wait()
 			close(done)
 		}()
 		select {
