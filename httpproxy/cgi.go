@@ -53,20 +53,11 @@ func (c *conn) cgiPass(r *request) bool {
 	var pending *balance.Selection
 	var next balance.Selection
 	for {
-		var sel balance.Selection
-		if pending != nil {
-			sel, pending = *pending, nil
-		} else {
-			var ok bool
-			if sel, ok = c.pickServer(r, l, up, false); !ok {
-				break
-			}
+		sel, t, tStart, ok := c.beginTry(r, l, up, &pending, false)
+		if !ok {
+			break
 		}
 		peer := sel.Peer
-		r.tries = append(r.tries, try{addr: peer.Addr(), connect: -1, header: -1, response: -1})
-		t := &r.tries[len(r.tries)-1]
-		tStart := c.h.p.now()
-		r.clock = time.Time{}
 		fresh := false
 	attempt:
 		uc, reused, err := c.cgiUpstreamConn(r, up, peer, l, keep && !fresh, tStart)

@@ -82,20 +82,11 @@ func (c *conn) proxyPass(r *request) bool {
 	var pending *balance.Selection
 	var next balance.Selection
 	for {
-		var sel balance.Selection
-		if pending != nil {
-			sel, pending = *pending, nil
-		} else {
-			var ok bool
-			if sel, ok = c.pickServer(r, l, up, bodyGone); !ok {
-				break
-			}
+		sel, t, tStart, ok := c.beginTry(r, l, up, &pending, bodyGone)
+		if !ok {
+			break
 		}
 		peer := sel.Peer
-		r.tries = append(r.tries, try{addr: peer.Addr(), connect: -1, header: -1, response: -1})
-		t := &r.tries[len(r.tries)-1]
-		tStart := c.h.p.now()
-		r.clock = time.Time{} // a response dropped for a retry dates nothing
 		fresh := false
 	attempt:
 		uc, reused, err := c.upstreamConn(r, up, peer, l, fresh, tStart)
@@ -402,6 +393,21 @@ func (c *conn) connectFailed(r *request, l *location, sel balance.Selection, t *
 	t.status, t.response = status, c.h.p.now().Sub(tStart)
 	sel.Done(balance.Outcome{Failed: true})
 	return status, c.mayRetry(r, l, cond, false, bodyGone)
+}
+
+// beginTry starts the next try of a request to up: its server is the
+// selection kept in *pending (a retry on the same server), or the next
+// pick (pickServer), and the try is recorded in r.tries. It returns
+// false when no server is left. tStart is when the try began.
+func (c *conn) beginTry(r *request, l *location, up *upstream, pending **balance.Selection, bodyGone bool) (sel balance.Selection, t *try, tStart time.Time, ok bool) {
+	if *pending != nil {
+		sel, *pending = **pending, nil
+	} else if sel, ok = c.pickServer(r, l, up, bodyGone); !ok {
+		return sel, nil, time.Time{}, false
+	}
+	r.tries = append(r.tries, try{addr: sel.Peer.Addr(), connect: -1, header: -1, response: -1})
+	r.clock = time.Time{} // a response dropped for a retry dates nothing
+	return sel, &r.tries[len(r.tries)-1], c.h.p.now(), true
 }
 
 // upstreamConn returns a pooled connection to peer, or a new one; now is
