@@ -206,12 +206,7 @@ func cgiDirectives(proto string) []*Spec {
 		{Name: p + "ignore_headers", Ctx: ctxHTTPAll, Args: Args1More, Set: func(c *compiler, d *Directive, parent any) (any, error) {
 			var vals []string
 			for _, a := range d.Args {
-				v := ""
-				for _, n := range cgiHeaderValues {
-					if strings.EqualFold(a, n) {
-						v = n
-					}
-				}
+				v := canonical(a, cgiHeaderValues)
 				if v == "" {
 					return nil, errorf(d.File, d.Line, `invalid value "%s"`, a)
 				}
@@ -304,16 +299,23 @@ func cgiDirectives(proto string) []*Spec {
 
 // nextUpstreamList parses the conditions of fastcgi_next_upstream (and
 // its uwsgi and scgi twins), proxy_next_upstream's.
+// canonical returns the value of values that a names, ignoring case, or
+// "" when a names none.
+func canonical(a string, values []string) string {
+	v := ""
+	for _, n := range values {
+		if strings.EqualFold(a, n) {
+			v = n
+		}
+	}
+	return v
+}
+
 func nextUpstreamList(c *compiler, d *Directive) ([]string, error) {
 	var list []string
 	off := false
 	for _, a := range d.Args {
-		v := ""
-		for _, n := range nextUpstreamValues {
-			if strings.EqualFold(a, n) {
-				v = n
-			}
-		}
+		v := canonical(a, nextUpstreamValues)
 		if v == "" {
 			return nil, errorf(d.File, d.Line, `invalid value "%s"`, a)
 		}
