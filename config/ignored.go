@@ -26,7 +26,6 @@ var ignored = []struct {
 	{"user", CtxMain, Args12, false, checkNone, "sluice does not change its user"},
 	{"worker_cpu_affinity", CtxMain, Args1More, false, checkNone, "the Go scheduler places work on CPUs"},
 	{"worker_priority", CtxMain, Args1, false, checkNone, "sluice does not change its priority"},
-	{"worker_shutdown_timeout", CtxMain, Args1, false, checkTime, "not implemented yet"},
 	{"timer_resolution", CtxMain, Args1, false, checkTime, "timers are exact"},
 	{"pcre_jit", CtxMain, ArgsFlag, false, checkFlag, "regular expressions are Go's"},
 	{"lock_file", CtxMain, Args1, false, checkNone, "sluice has no lock file"},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Config is a compiled configuration: typed, defaulted and validated. It is
@@ -21,8 +22,11 @@ type Config struct {
 	Daemon             bool // sluice always runs in the foreground; kept for -T
 	MasterProcess      bool
 	WorkerRlimitNofile int // 0: leave the limit as it is
-	// WorkerShutdownTimeout bounds a graceful stop; 0 waits for sessions.
-	Env []string
+	// WorkerShutdownTimeout bounds a graceful stop and the life of a
+	// retired generation after a reload: when it has passed, the
+	// connections still open are closed. 0 (the default) waits for them.
+	WorkerShutdownTimeout time.Duration
+	Env                   []string
 
 	Events Events
 
@@ -128,6 +132,11 @@ var mainDirectives = []*Spec{
 	{Name: "worker_rlimit_nofile", Ctx: CtxMain, Args: Args1, Set: func(c *compiler, d *Directive, _ any) (any, error) {
 		n, err := parseNum(d, d.Args[0])
 		c.cfg.WorkerRlimitNofile = n
+		return nil, err
+	}},
+	{Name: "worker_shutdown_timeout", Ctx: CtxMain, Args: Args1, Set: func(c *compiler, d *Directive, _ any) (any, error) {
+		t, err := timeValue(c, d)
+		c.cfg.WorkerShutdownTimeout = t
 		return nil, err
 	}},
 	{Name: "env", Ctx: CtxMain, Args: Args1, Multi: true, Set: func(c *compiler, d *Directive, _ any) (any, error) {

@@ -193,6 +193,15 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 	}
 	c := connPool.Get().(*conn)
 	c.h, c.nc, c.ctx = h, nc, ctx
+	if ctx != nil && ctx.Done() != nil {
+		// When the context ends (a fast stop, or worker_shutdown_timeout
+		// after a reload or a graceful stop), the upstream connection
+		// in use is closed too, so that a request waiting for its
+		// upstream ends at once, as the runtime closes the client's.
+		up := &subUpstream{}
+		c.up = up
+		defer context.AfterFunc(ctx, up.stop)()
+	}
 	if stream {
 		c.id, c.proto, c.pp = pc.ConnID(), pc.Proto(), pc.proxyHeader()
 	} else {
@@ -270,7 +279,7 @@ func (c *conn) release() {
 	c.r0, c.r1, c.headEnd, c.requests = 0, 0, 0, 0
 	c.reset, c.unread, c.ended, c.noLinger = false, false, false, false
 	c.carry = c.carry[:0]
-	c.h, c.nc, c.rc, c.drain, c.proto, c.pp, c.ctx = nil, nil, nil, nil, nil, nil, nil
+	c.h, c.nc, c.rc, c.drain, c.proto, c.pp, c.ctx, c.up = nil, nil, nil, nil, nil, nil, nil, nil
 	c.rdl, c.wdl = deadline{}, deadline{}
 	c.tls = connTLS{}
 	c.putRequest()
@@ -664,6 +673,9 @@ func (c *conn) content(r *request, l *location) bool {
 // finish logs the request and decides whether the connection stays open.
 func (c *conn) finish(r *request, ok bool) bool {
 	c.writeLogs(r)
+	if c.up != nil {
+		c.up.track(nil) // the request's upstream connection is no longer its own
+	}
 	c.kaTimeout = r.loc.set.KeepaliveTimeout
 	return ok && r.keepAlive
 }

@@ -125,8 +125,23 @@ func (g *Generation) closeConns() {
 	g.mu.Unlock()
 }
 
-// retire waits for the generation's sessions and runs its closers.
+// shutdownTimeout is the generation's worker_shutdown_timeout: how long
+// it may keep its sessions once it stops serving new ones (0: no limit).
+func (g *Generation) shutdownTimeout() time.Duration {
+	if g.Config == nil {
+		return 0
+	}
+	return g.Config.WorkerShutdownTimeout
+}
+
+// retire waits for the generation's sessions and runs its closers. When
+// worker_shutdown_timeout passes first, the sessions still open are
+// closed, as nginx closes an old worker's connections.
 func (g *Generation) retire() {
+	if d := g.shutdownTimeout(); d > 0 {
+		t := time.AfterFunc(d, g.closeConns)
+		defer t.Stop()
+	}
 	g.mu.Lock()
 	for len(g.conns) > 0 {
 		g.idle.Wait()
@@ -353,7 +368,8 @@ func (s *Server) acceptLoop(l *listener) {
 func (s *Server) Active() int64 { return s.conns.Load() }
 
 // Shutdown stops accepting connections. With graceful set it waits for
-// sessions to end (or ctx to be done, after which it closes them); without
+// sessions to end (or ctx to be done, or the current generation's
+// worker_shutdown_timeout to pass, after which it closes them); without
 // it closes every connection at once. It then runs the closers of every
 // generation.
 func (s *Server) Shutdown(ctx context.Context, graceful bool) {
@@ -377,9 +393,17 @@ func (s *Server) Shutdown(ctx context.Context, graceful bool) {
 			cur.wait()
 			close(done)
 		}()
+		var timeout <-chan time.Time
+		if d := cur.shutdownTimeout(); d > 0 {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			timeout = t.C
+		}
 		select {
 		case <-done:
 		case <-ctx.Done():
+			cur.closeConns()
+		case <-timeout:
 			cur.closeConns()
 		}
 	}

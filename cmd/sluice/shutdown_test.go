@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
+)
+
+// shutdownConf has a stream server in front of an echo backend and an
+// http server in front of a backend that sends part of a response and
+// then holds it open. %[1]s is the worker_shutdown_timeout line.
+const shutdownConf = `%[1]s
+error_log stderr notice;
+events {}
+stream {
+    server { listen %[2]s; proxy_pass %[3]s; }
+}
+http {
+    access_log off;
+    server { listen %[4]s; location / { proxy_pass http://%[5]s; proxy_buffering off; } }
+}
+`
+
+// hangingHTTP answers every request with the head of a chunked response
+// and one chunk, then holds the connection until the client goes.
+func hangingHTTP(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Serve(t, ln, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		br := bufio.NewReader(c)
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if l == "\r\n" {
+				break
+			}
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n")
+		io.Copy(io.Discard, c)
+	})
+	return ln.Addr().String()
+}
+
+// openSessions opens a stream session that echoes and an HTTP request
+// whose response has begun, both through sluice.
+func openSessions(t *testing.T, streamAddr, httpAddr string) (echo net.Conn, resp net.Conn) {
+	t.Helper()
+	echo, err := net.DialTimeout("tcp", streamAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { echo.Close() })
+	echo.SetDeadline(time.Now().Add(10 * time.Second))
+	if l, err := bufio.NewReader(echo).ReadString('\n'); err != nil || l != "echo\n" {
+		t.Fatalf("stream session: %q %v", l, err)
+	}
+	resp, err = net.DialTimeout("tcp", httpAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Close() })
+	resp.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(resp, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if got := readUntil(t, resp, "first\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 200 OK") {
+		t.Fatalf("response began with %q", got)
+	}
+	return echo, resp
+}
+
+// readUntil reads from c until what it has read ends with want.
+func readUntil(t *testing.T, c net.Conn, want string) string {
+	t.Helper()
+	var b strings.Builder
+	buf := make([]byte, 512)
+	for !strings.HasSuffix(b.String(), want) {
+		n, err := c.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("read %q, then %v (waiting for %q)", b.String(), err, want)
+		}
+	}
+	return b.String()
+}
+
+// closedWithin waits until sluice closes c, and returns how long that
+// took from since; it fails the test after limit.
+func closedWithin(t *testing.T, c net.Conn, since time.Time, limit time.Duration) time.Duration {
+	t.Helper()
+	c.SetReadDeadline(since.Add(limit))
+	buf := make([]byte, 512)
+	for {
+		_, err := c.Read(buf)
+		if err == nil {
+			continue
+		}
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("connection still open %v after the signal", limit)
+		}
+		return time.Since(since)
+	}
+}
+
+// TestWorkerShutdownTimeout checks that worker_shutdown_timeout closes
+// the sessions a reload left on the old configuration, and those a
+// graceful stop waits for, once it has passed, and not before: the
+// stream session keeps echoing meanwhile. On reload the old
+// configuration's timeout applies, as to an old nginx worker.
+func TestWorkerShutdownTimeout(t *testing.T) {
+	echoBackend := nameServer(t, "echo")
+	httpBackend := hangingHTTP(t)
+	dir := t.TempDir()
+	streamAddr, httpAddr := freeAddr(t), freeAddr(t)
+	conf := filepath.Join(dir, "sluice.conf")
+	write := func(timeout string) {
+		writeFile(t, conf, fmt.Sprintf(shutdownConf, timeout, streamAddr, echoBackend, httpAddr, httpBackend))
+	}
+	const timeout = 700 * time.Millisecond
+	write("worker_shutdown_timeout 700ms;")
+	p := start(t, "-c", conf)
+	p.expect(`sluice/.* started`)
+
+	// Reload to a configuration without the directive: the sessions
+	// opened before are closed after the old one's 700ms.
+	echo, resp := openSessions(t, streamAddr, httpAddr)
+	write("")
+	reloaded := time.Now()
+	p.signal(syscall.SIGHUP)
+	p.expect(`configuration reloaded`)
+	io.WriteString(echo, "still\n")
+	if l, err := bufio.NewReader(echo).ReadString('\n'); err != nil || l != "still\n" {
+		t.Fatalf("stream session after the reload: %q %v", l, err)
+	}
+	for name, c := range map[string]net.Conn{"stream": echo, "http": resp} {
+		if d := closedWithin(t, c, reloaded, 5*time.Second); d < timeout-50*time.Millisecond {
+			t.Errorf("%s session closed %v after the reload, before worker_shutdown_timeout", name, d)
+		}
+	}
+
+	// The new configuration has no timeout: a graceful stop waits.
+	echo, resp = openSessions(t, streamAddr, httpAddr)
+	write("worker_shutdown_timeout 700ms;")
+	p.signal(syscall.SIGHUP)
+	p.expect(`configuration reloaded`)
+	io.WriteString(echo, "old\n")
+	if l, err := bufio.NewReader(echo).ReadString('\n'); err != nil || l != "old\n" {
+		t.Fatalf("stream session after the second reload: %q %v", l, err)
+	}
+	time.Sleep(timeout + 300*time.Millisecond)
+	io.WriteString(echo, "kept\n")
+	if l, err := bufio.NewReader(echo).ReadString('\n'); err != nil || l != "kept\n" {
+		t.Fatalf("a session of a configuration without worker_shutdown_timeout was closed: %q %v", l, err)
+	}
+	// (An old configuration without the timeout waits for its sessions
+	// even through a stop, as an old nginx worker does.)
+	echo.Close()
+	resp.Close()
+
+	// SIGQUIT with the timeout set: the stop closes what is left.
+	echo, resp = openSessions(t, streamAddr, httpAddr)
+	quit := time.Now()
+	p.signal(syscall.SIGQUIT)
+	for name, c := range map[string]net.Conn{"stream": echo, "http": resp} {
+		if d := closedWithin(t, c, quit, 5*time.Second); d < timeout-50*time.Millisecond {
+			t.Errorf("%s session closed %v after SIGQUIT, before worker_shutdown_timeout", name, d)
+		}
+	}
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit code %d after SIGQUIT", code)
+	}
+}
