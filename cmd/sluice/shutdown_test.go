@@ -182,3 +182,28 @@ func TestWorkerShutdownTimeout(t *testing.T) {
 		t.Fatalf("exit code %d after SIGQUIT", code)
 	}
 }
+
+// TestFastStopEndsUpstreamWaits checks that TERM ends at once a request
+// whose upstream holds its response open: the stop closes the upstream
+// connection too, rather than waiting for proxy_read_timeout.
+func TestFastStopEndsUpstreamWaits(t *testing.T) {
+	echoBackend := nameServer(t, "echo")
+	httpBackend := hangingHTTP(t)
+	dir := t.TempDir()
+	streamAddr, httpAddr := freeAddr(t), freeAddr(t)
+	conf := writeFile(t, filepath.Join(dir, "sluice.conf"), fmt.Sprintf(shutdownConf, "", streamAddr, echoBackend, httpAddr, httpBackend))
+	p := start(t, "-c", conf)
+	p.expect(`sluice/.* started`)
+	echo, resp := openSessions(t, streamAddr, httpAddr)
+	stop := time.Now()
+	p.signal(syscall.SIGTERM)
+	for _, c := range []net.Conn{echo, resp} {
+		closedWithin(t, c, stop, 5*time.Second)
+	}
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	if d := time.Since(stop); d > 5*time.Second {
+		t.Errorf("TERM took %v", d)
+	}
+}
