@@ -94,6 +94,9 @@ type proxy struct {
 	// bg counts the mirror subrequests running in the background; the
 	// build's first closer waits for them (subrequest.go).
 	bg sync.WaitGroup
+	// idle are the keep-alive connections waiting for a request, closed
+	// when the build stops serving (idle.go).
+	idle idleConns
 }
 
 // buildEpoch numbers successful builds.
@@ -180,6 +183,7 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	p.files = accesslog.NewFiles(func(path string, err error) {
 		opts.Log.Error(fmt.Sprintf("write() to %q failed (%v)", path, err))
 	})
+	b.Retirers = append(b.Retirers, p.idle.closeAll)
 	b.Closers = append(b.Closers, p.bg.Wait) // mirrors use the logs and pools
 	b.Closers = append(b.Closers, func() { p.files.Close() })
 	b.Reopeners = append(b.Reopeners, func() { p.files.Reopen() })

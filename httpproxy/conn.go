@@ -72,6 +72,11 @@ type conn struct {
 	// failed or timed out: they decide lingering_close (linger.go).
 	unread, ended, noLinger bool
 
+	// idlePrev and idleNext link the connection into its build's
+	// idleConns while it waits for its next request (idleIn).
+	idlePrev, idleNext *conn
+	idleIn             bool
+
 	// hw watches the client while a response head is awaited
 	// (proxy_ignore_client_abort off; proxy.go).
 	hw headWatch
@@ -386,7 +391,14 @@ func (c *conn) waitIdle() bool {
 	}
 	c.r0, c.r1 = 0, 0
 	c.rdl.set(c.nc, true, c.kaTimeout)
+	idle := &c.h.p.idle
+	if c.proto == nil && !idle.join(c) {
+		return false // the configuration has been replaced: close
+	}
 	m, err := c.readSome(c.h.def.limits.HeaderBufferSize)
+	if c.proto == nil {
+		idle.leave(c)
+	}
 	if err != nil {
 		return false
 	}

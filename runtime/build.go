@@ -31,12 +31,13 @@ func Build(cfg *config.Config, log *slog.Logger) (*Generation, error) {
 	return buildHTTP(gen, cfg, log)
 }
 
-// addBuilt adds what a block's build gives to gen: its sockets, closers
-// and reopeners.
+// addBuilt adds what a block's build gives to gen: its sockets,
+// retirers, closers and reopeners.
 func addBuilt[H ConnHandler](gen *Generation, b *listen.Built[H]) {
 	for _, l := range b.Listeners {
 		gen.Bindings = append(gen.Bindings, Binding{Network: l.Network, Address: l.Address, Options: l.Options, Handler: l.Handler})
 	}
+	gen.Retirers = append(gen.Retirers, b.Retirers...)
 	gen.Closers = append(gen.Closers, b.Closers...)
 	gen.Reopeners = append(gen.Reopeners, b.Reopeners...)
 }

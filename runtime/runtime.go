@@ -63,6 +63,10 @@ func (b Binding) key() string { return b.Network + " " + b.Address }
 type Generation struct {
 	Config   *config.Config
 	Bindings []Binding
+	// Retirers run when the generation stops serving new connections:
+	// a reload replaced it, or a graceful or fast stop began (idle
+	// keep-alive connections close then).
+	Retirers []func()
 	// Closers run when the generation is retired and its last session
 	// has ended (access log files, health-check goroutines, ...).
 	Closers []func()
@@ -76,6 +80,7 @@ type Generation struct {
 	conns   map[net.Conn]struct{}
 	drained bool // retire has seen no session left: track refuses
 	once    sync.Once
+	stopped sync.Once // the Retirers have run
 }
 
 func (g *Generation) init() {
@@ -134,10 +139,20 @@ func (g *Generation) shutdownTimeout() time.Duration {
 	return g.Config.WorkerShutdownTimeout
 }
 
+// stopServing runs the Retirers, once.
+func (g *Generation) stopServing() {
+	g.stopped.Do(func() {
+		for _, f := range g.Retirers {
+			f()
+		}
+	})
+}
+
 // retire waits for the generation's sessions and runs its closers. When
 // worker_shutdown_timeout passes first, the sessions still open are
 // closed, as nginx closes an old worker's connections.
 func (g *Generation) retire() {
+	g.stopServing()
 	if d := g.shutdownTimeout(); d > 0 {
 		t := time.AfterFunc(d, g.closeConns)
 		defer t.Stop()
@@ -385,6 +400,7 @@ func (s *Server) Shutdown(ctx context.Context, graceful bool) {
 	if cur == nil {
 		return
 	}
+	cur.stopServing()
 	if !graceful {
 		cur.closeConns()
 	} else {

@@ -207,3 +207,75 @@ func TestFastStopEndsUpstreamWaits(t *testing.T) {
 		t.Errorf("TERM took %v", d)
 	}
 }
+
+// TestIdleKeepAliveClosedOnRetire checks that the idle keep-alive
+// connections of a configuration are closed as soon as a reload replaces
+// it, as nginx's old workers close theirs, so that the client's next
+// request reaches the new configuration; and that a graceful stop closes
+// them at once rather than waiting for keepalive_timeout.
+func TestIdleKeepAliveClosedOnRetire(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	conf := filepath.Join(dir, "sluice.conf")
+	write := func(body string) {
+		writeFile(t, conf, "error_log stderr notice;\nevents {}\nhttp {\n    access_log off;\n    server { listen "+addr+"; location / { return 200 \""+body+"\\n\"; } }\n}\n")
+	}
+	// get sends a request on c and returns the response's body.
+	get := func(c net.Conn) string {
+		t.Helper()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		var b strings.Builder
+		buf := make([]byte, 512)
+		for {
+			head, body, ok := strings.Cut(b.String(), "\r\n\r\n")
+			if ok && strings.HasSuffix(body, "\n") {
+				if !strings.HasPrefix(head, "HTTP/1.1 200 OK") {
+					t.Fatalf("response %q", b.String())
+				}
+				return strings.TrimSuffix(body, "\n")
+			}
+			n, err := c.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				t.Fatalf("read %q, then %v", b.String(), err)
+			}
+		}
+	}
+	dialKA := func() net.Conn {
+		t.Helper()
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c
+	}
+	write("old")
+	p := start(t, "-c", conf)
+	p.expect(`sluice/.* started`)
+	c := dialKA()
+	if b := get(c); b != "old" {
+		t.Fatalf("first response %q", b)
+	}
+	write("new")
+	reloaded := time.Now()
+	p.signal(syscall.SIGHUP)
+	p.expect(`configuration reloaded`)
+	// keepalive_timeout is 75s: only the reload can close it this soon.
+	closedWithin(t, c, reloaded, 5*time.Second)
+	if b := get(dialKA()); b != "new" {
+		t.Fatalf("response after the reload %q", b)
+	}
+
+	c = dialKA()
+	if b := get(c); b != "new" {
+		t.Fatalf("response %q", b)
+	}
+	quit := time.Now()
+	p.signal(syscall.SIGQUIT)
+	closedWithin(t, c, quit, 5*time.Second)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit code %d after SIGQUIT", code)
+	}
+}

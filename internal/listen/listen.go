@@ -29,11 +29,14 @@ type Socket[H any] struct {
 	Handler H
 }
 
-// Built is what building a block gives: the sockets to open, and the
-// functions that release the generation's resources (log files, idle
-// upstream connections) and reopen its log files.
+// Built is what building a block gives: the sockets to open, the
+// functions to run when the generation stops serving new connections (a
+// reload replaced it, or a graceful stop began), those that release its
+// resources once its sessions have ended (log files, idle upstream
+// connections), and those that reopen its log files.
 type Built[H any] struct {
 	Listeners []Socket[H]
+	Retirers  []func()
 	Closers   []func()
 	Reopeners []func()
 }
