@@ -330,6 +330,7 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 			a := p.router.AddrByKey(key)
 			h := &Handler{p: p, addr: a, listen: l, def: p.servers[a.Default().Conf], key: key}
 			h.serving = h.markServing()
+			b.Retirers = append(b.Retirers, h.retireH2)
 			if l.SSL {
 				if h.tls, err = p.buildListenTLS(h, hc); err != nil {
 					return b, err

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"github.com/sluicelb/sluice/proxyproto"
 	"io"
 	"log"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/proxyproto"
 )
 
 // h2Preface is the connection preface of an HTTP/2 client (RFC 9113,
@@ -29,6 +29,7 @@ const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // h2State is a Handler's HTTP/2 server, made on first use.
 type h2State struct {
 	once sync.Once
+	made atomic.Bool // once has run
 	srv  *http2.Server
 	base *http.Server // limits x/net/http2 reads from net/http's server
 	set  *config.HTTP2Settings
@@ -77,8 +78,21 @@ func (h *Handler) h2server() *h2State {
 		if st.srv.IdleTimeout <= 0 {
 			st.srv.IdleTimeout = time.Nanosecond
 		}
+		// Tied to base, the server's connections end gracefully when
+		// base shuts down (retireH2).
+		http2.ConfigureServer(st.base, st.srv)
+		st.made.Store(true)
 	})
 	return st
+}
+
+// retireH2 ends h's HTTP/2 connections gracefully, as an nginx worker
+// does when a reload or a graceful stop retires it: each is sent GOAWAY
+// and closes once its streams are done (at once when it has none).
+func (h *Handler) retireH2() {
+	if st := &h.h2; st.made.Load() {
+		st.base.Shutdown(context.Background())
+	}
 }
 
 // clampWindow fits a buffer size into an HTTP/2 flow-control window

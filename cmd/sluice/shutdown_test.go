@@ -2,14 +2,20 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"github.com/sluicelb/sluice/internal/testutil"
 )
@@ -277,5 +283,58 @@ func TestIdleKeepAliveClosedOnRetire(t *testing.T) {
 	closedWithin(t, c, quit, 5*time.Second)
 	if code := p.wait(); code != 0 {
 		t.Fatalf("exit code %d after SIGQUIT", code)
+	}
+}
+
+// readWatch is a connection that reports when a read first fails: the
+// peer closed it (or the client did, after the peer's GOAWAY).
+type readWatch struct {
+	net.Conn
+	once   sync.Once
+	failed chan struct{}
+}
+
+func (w *readWatch) Read(b []byte) (int, error) {
+	n, err := w.Conn.Read(b)
+	if err != nil {
+		w.once.Do(func() { close(w.failed) })
+	}
+	return n, err
+}
+
+// TestHTTP2ClosedOnRetire checks that an idle HTTP/2 connection ends
+// soon after a reload (GOAWAY, then close), as nginx's old workers end
+// theirs, rather than at the end of its idle timeout.
+func TestHTTP2ClosedOnRetire(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	conf := writeFile(t, filepath.Join(dir, "sluice.conf"), "error_log stderr notice;\nevents {}\nhttp {\n    access_log off;\n    server { listen "+addr+" http2; location / { return 200 \"v\\n\"; } }\n}\n")
+	p := start(t, "-c", conf)
+	p.expect(`sluice/.* started`)
+	w := &readWatch{failed: make(chan struct{})}
+	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, a string, _ *tls.Config) (net.Conn, error) {
+		c, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, a)
+		if err != nil {
+			return nil, err
+		}
+		w.Conn = c
+		return w, nil
+	}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || string(body) != "v\n" {
+		t.Fatalf("HTTP/%d, %q", resp.ProtoMajor, body)
+	}
+	p.signal(syscall.SIGHUP)
+	p.expect(`configuration reloaded`)
+	select {
+	case <-w.failed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the idle HTTP/2 connection is still open 5s after the reload")
 	}
 }
