@@ -61,25 +61,28 @@ func hangingHTTP(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// dialTest connects to addr, closes the connection when the test ends,
+// and bounds its reads and writes to 10s.
+func dialTest(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
 // openSessions opens a stream session that echoes and an HTTP request
 // whose response has begun, both through sluice.
 func openSessions(t *testing.T, streamAddr, httpAddr string) (echo net.Conn, resp net.Conn) {
 	t.Helper()
-	echo, err := net.DialTimeout("tcp", streamAddr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { echo.Close() })
-	echo.SetDeadline(time.Now().Add(10 * time.Second))
+	echo = dialTest(t, streamAddr)
 	if l, err := bufio.NewReader(echo).ReadString('\n'); err != nil || l != "echo\n" {
 		t.Fatalf("stream session: %q %v", l, err)
 	}
-	resp, err = net.DialTimeout("tcp", httpAddr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Close() })
-	resp.SetDeadline(time.Now().Add(10 * time.Second))
+	resp = dialTest(t, httpAddr)
 	io.WriteString(resp, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	if got := readUntil(t, resp, "first\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 200 OK") {
 		t.Fatalf("response began with %q", got)
@@ -247,16 +250,7 @@ func TestIdleKeepAliveClosedOnRetire(t *testing.T) {
 			}
 		}
 	}
-	dialKA := func() net.Conn {
-		t.Helper()
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		return c
-	}
+	dialKA := func() net.Conn { return dialTest(t, addr) }
 	write("old")
 	p := start(t, "-c", conf)
 	p.expect(`sluice/.* started`)
