@@ -24,19 +24,27 @@ func listen(t *testing.T) (*net.TCPListener, *Acceptor) {
 	return l.(*net.TCPListener), a
 }
 
-// A connection accepted by an Acceptor carries both addresses, reads,
-// writes, shuts its side down and closes as a *net.TCPConn does.
-func TestAcceptedConn(t *testing.T) {
+// pair dials a listener made by listen and accepts the connection: the
+// client's end and the accepted Conn. The client's end closes when the
+// test ends.
+func pair(t *testing.T) (l *net.TCPListener, cli net.Conn, c *Conn) {
+	t.Helper()
 	l, a := listen(t)
 	cli, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cli.Close()
-	c, err := a.Accept()
-	if err != nil {
+	t.Cleanup(func() { cli.Close() })
+	if c, err = a.Accept(); err != nil {
 		t.Fatal(err)
 	}
+	return l, cli, c
+}
+
+// A connection accepted by an Acceptor carries both addresses, reads,
+// writes, shuts its side down and closes as a *net.TCPConn does.
+func TestAcceptedConn(t *testing.T) {
+	l, cli, c := pair(t)
 	defer c.Close()
 	if got, want := c.RemoteAddr().String(), cli.LocalAddr().String(); got != want {
 		t.Errorf("RemoteAddr %s, want %s", got, want)
@@ -82,16 +90,7 @@ func isTimeout(err error) bool {
 
 // SetLinger(0) makes Close reset the connection.
 func TestLingerReset(t *testing.T) {
-	l, a := listen(t)
-	cli, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	c, err := a.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cli, c := pair(t)
 	c.SetLinger(0)
 	c.Close()
 	cli.SetReadDeadline(time.Now().Add(5 * time.Second))
