@@ -60,11 +60,12 @@ type conn struct {
 	// proxy_protocol address, when it carried addresses (proxyproto.go).
 	pp    *proxyproto.Header
 	reset bool // close with a reset (reset_timedout_connection)
-	// sub says the connection serves a subrequest, whose upstream
-	// connection up closes when ctx, the connection's context, is done
-	// (subrequest.go); up is nil for a client's connection.
+	// sub says the connection serves a subrequest (subrequest.go). up
+	// is the upstream connection its request is using, which closes when
+	// ctx, the connection's context, is done (a fast stop, or
+	// worker_shutdown_timeout); nil when ctx can never be done.
 	sub bool
-	up  *subUpstream
+	up  *upstreamInUse
 	ctx context.Context
 	// unread says that a response which ends the connection left client
 	// bytes unread (a body it did not read); ended says the connection
@@ -203,7 +204,7 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 		// after a reload or a graceful stop), the upstream connection
 		// in use is closed too, so that a request waiting for its
 		// upstream ends at once, as the runtime closes the client's.
-		up := &subUpstream{}
+		up := &upstreamInUse{}
 		c.up = up
 		defer context.AfterFunc(ctx, up.stop)()
 	}

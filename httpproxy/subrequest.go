@@ -198,7 +198,7 @@ func (c *conn) newSub(r *request, uri, args []byte) *conn {
 	c.tlsState() // looked up once, for the subrequest's $https and $ssl_*
 	sc.tls = c.tls
 	sc.tls.raw = nil // the client's socket is not watched from here
-	sc.sub, sc.up, sc.ctx = true, &subUpstream{}, c.ctx
+	sc.sub, sc.up, sc.ctx = true, &upstreamInUse{}, c.ctx
 	sr := sc.getRequest()
 	r.h1.CopyTo(&sr.h1)
 	sr.h1.ExpectContinue = false
@@ -291,10 +291,10 @@ func (c *conn) serveSub(r *request) (proxied bool) {
 	return false
 }
 
-// subUpstream is the upstream connection a subrequest is using, so that
-// another goroutine can stop the subrequest by closing it. It is safe for
-// concurrent use.
-type subUpstream struct {
+// upstreamInUse is the upstream connection a request (a client's or a
+// subrequest) is using, so that another goroutine can stop the request by
+// closing it. It is safe for concurrent use.
+type upstreamInUse struct {
 	mu      sync.Mutex
 	nc      net.Conn
 	stopped bool
@@ -302,7 +302,7 @@ type subUpstream struct {
 
 // track records nc (nil: none) as the connection in use; it reports false
 // when the subrequest was stopped, nc is then not to be used.
-func (s *subUpstream) track(nc net.Conn) bool {
+func (s *upstreamInUse) track(nc net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nc = nc
@@ -310,7 +310,7 @@ func (s *subUpstream) track(nc net.Conn) bool {
 }
 
 // stop closes the connection in use and makes the next track fail.
-func (s *subUpstream) stop() {
+func (s *upstreamInUse) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopped = true
