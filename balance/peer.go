@@ -312,3 +312,6 @@ func (p *Peer) done(s *snapshot, start int64, o Outcome) {
 		p.sample(s, start+int64(o.Latency), o.Latency, n)
 	}
 }
+
+// Healthy reports whether no active health check excludes p.
+func (p *Peer) Healthy() bool { return !p.st.unhealthy() }

@@ -37,6 +37,8 @@ func addBuilt[H ConnHandler](gen *Generation, b *listen.Built[H]) {
 	for _, l := range b.Listeners {
 		gen.Bindings = append(gen.Bindings, Binding{Network: l.Network, Address: l.Address, Options: l.Options, Handler: l.Handler})
 	}
+	gen.Starters = append(gen.Starters, b.Starters...)
+	gen.Stoppers = append(gen.Stoppers, b.Stoppers...)
 	gen.Retirers = append(gen.Retirers, b.Retirers...)
 	gen.Closers = append(gen.Closers, b.Closers...)
 	gen.Reopeners = append(gen.Reopeners, b.Reopeners...)

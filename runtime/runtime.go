@@ -63,6 +63,11 @@ func (b Binding) key() string { return b.Network + " " + b.Address }
 type Generation struct {
 	Config   *config.Config
 	Bindings []Binding
+	// Starters run when the generation begins serving, after the
+	// Stoppers of the one it replaces; Stoppers run, once, when a reload
+	// replaces it or a stop begins (health checks run between the two).
+	Starters []func()
+	Stoppers []func()
 	// Retirers run when the generation stops serving new connections:
 	// a reload replaced it, or a graceful or fast stop began (idle
 	// keep-alive connections close then).
@@ -81,6 +86,7 @@ type Generation struct {
 	drained bool // retire has seen no session left: track refuses
 	once    sync.Once
 	stopped sync.Once // the Retirers have run
+	halted  sync.Once // the Stoppers have run
 }
 
 func (g *Generation) init() {
@@ -139,8 +145,18 @@ func (g *Generation) shutdownTimeout() time.Duration {
 	return g.Config.WorkerShutdownTimeout
 }
 
-// stopServing runs the Retirers, once.
+// halt runs the Stoppers, once.
+func (g *Generation) halt() {
+	g.halted.Do(func() {
+		for _, f := range g.Stoppers {
+			f()
+		}
+	})
+}
+
+// stopServing runs the Stoppers and the Retirers, once.
 func (g *Generation) stopServing() {
+	g.halt()
 	g.stopped.Do(func() {
 		for _, f := range g.Retirers {
 			f()
@@ -302,6 +318,12 @@ func (s *Server) Apply(gen *Generation) (err error) {
 	}
 	prev := s.current
 	s.current = gen
+	if prev != nil {
+		prev.halt()
+	}
+	for _, f := range gen.Starters {
+		f()
+	}
 	if prev != nil {
 		s.retired.Add(1)
 		go func() {

@@ -30,12 +30,16 @@ type Socket[H any] struct {
 }
 
 // Built is what building a block gives: the sockets to open, the
-// functions to run when the generation stops serving new connections (a
-// reload replaced it, or a graceful stop began), those that release its
-// resources once its sessions have ended (log files, idle upstream
-// connections), and those that reopen its log files.
+// functions to run when the generation starts serving and when it stops
+// (its background work: health checks), those to run when it stops
+// serving new connections (a reload replaced it, or a graceful stop
+// began), those that release its resources once its sessions have ended
+// (log files, idle upstream connections), and those that reopen its log
+// files.
 type Built[H any] struct {
 	Listeners []Socket[H]
+	Starters  []func()
+	Stoppers  []func()
 	Retirers  []func()
 	Closers   []func()
 	Reopeners []func()
