@@ -120,6 +120,7 @@ type PeerStats struct {
 	Fails    uint64        // attempts that failed
 	Unavail  uint64        // times max_fails made the server unavailable
 	Latency  time.Duration // least_time estimate; 0 before the first sample
+	Health   HealthStats   // active health checks
 }
 
 // Stats returns the server's counters and state.
@@ -137,6 +138,7 @@ func (p *Peer) Stats() PeerStats {
 		Requests: st.requests(),
 		Fails:    st.failsAll.Load(),
 		Unavail:  st.unavail.Load(),
+		Health:   p.Health(),
 	}
 	if b := st.ewma.Load(); b != 0 {
 		s.Latency = time.Duration(math.Float64frombits(b))
@@ -315,3 +317,49 @@ func (p *Peer) done(s *snapshot, start int64, o Outcome) {
 
 // Healthy reports whether no active health check excludes p.
 func (p *Peer) Healthy() bool { return !p.st.unhealthy() }
+
+// HealthStats counts the active health checks of a server (the NGINX Plus
+// API's health_checks object). Like the other counters, they are kept
+// across reloads.
+type HealthStats struct {
+	Checks     uint64 // checks made
+	Fails      uint64 // checks failed
+	Unhealthy  uint64 // times the server became unhealthy
+	LastPassed bool   // the last check passed
+	Checked    bool   // at least one check was made
+}
+
+// RecordCheck counts one active health check of p and its result, and
+// whether it made p unhealthy.
+func (p *Peer) RecordCheck(passed, becameUnhealthy bool) {
+	r := p.group.reg
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
+	if r.health == nil {
+		r.health = map[*peerState]*HealthStats{}
+	}
+	h := r.health[p.st]
+	if h == nil {
+		h = &HealthStats{}
+		r.health[p.st] = h
+	}
+	h.Checks++
+	if !passed {
+		h.Fails++
+	}
+	if becameUnhealthy {
+		h.Unhealthy++
+	}
+	h.LastPassed, h.Checked = passed, true
+}
+
+// Health returns p's health check counts.
+func (p *Peer) Health() HealthStats {
+	r := p.group.reg
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
+	if h := r.health[p.st]; h != nil {
+		return *h
+	}
+	return HealthStats{}
+}

@@ -24,6 +24,9 @@ type Registry struct {
 	peers  map[peerKey]*peerState
 	groups map[string]bool
 	nextID uint32
+
+	hmu    sync.Mutex
+	health map[*peerState]*HealthStats // active health checks' counts
 }
 
 type peerKey struct {

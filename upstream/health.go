@@ -226,6 +226,7 @@ func (gc *groupChecks) probeLoop(ctx context.Context, i int, hc *HealthCheck, p 
 		if ctx.Err() != nil {
 			return
 		}
+		before := p.Healthy()
 		switch {
 		case first && gc.checking(i, p):
 			// the first check of a server in the "checking" state decides
@@ -242,6 +243,7 @@ func (gc *groupChecks) probeLoop(ctx context.Context, i int, hc *HealthCheck, p 
 			}
 		}
 		first = false
+		p.RecordCheck(err == nil, before && !p.Healthy())
 		d := hc.Interval
 		if hc.Jitter > 0 {
 			d += rand.N(hc.Jitter)

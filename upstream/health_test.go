@@ -95,6 +95,14 @@ func TestHealthCheckFailsAndPasses(t *testing.T) {
 	if n := changes.Load(); n != 2 {
 		t.Errorf("%d state changes reported, want 2", n)
 	}
+	c.Stop()
+	hb, ha := g.Lookup("b:1").Stats().Health, g.Lookup("a:1").Stats().Health
+	if hb.Unhealthy != 1 || hb.Fails < 3 || hb.Checks < hb.Fails+2 || !hb.LastPassed || !hb.Checked {
+		t.Errorf("b's health counts %+v: want unhealthy once, at least 3 fails, 2 passes after", hb)
+	}
+	if ha.Fails != 0 || ha.Checks == 0 || ha.Unhealthy != 0 || !ha.LastPassed {
+		t.Errorf("a's health counts %+v", ha)
+	}
 }
 
 func TestHealthCheckThresholds(t *testing.T) {
