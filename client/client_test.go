@@ -316,3 +316,59 @@ func TestNoServer(t *testing.T) {
 		t.Fatalf("error %v, want no live upstreams", err)
 	}
 }
+
+func TestHealthChecks(t *testing.T) {
+	// a server whose health endpoint fails gets no requests, although it
+	// answers the others; it comes back when the endpoint passes again
+	var sick atomic.Bool
+	sick.Store(true)
+	var checks atomic.Int64
+	a := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			checks.Add(1)
+			if sick.Load() {
+				w.WriteHeader(503)
+			}
+			return
+		}
+		io.WriteString(w, "a")
+	})
+	b := newBackend(t, "b", nil)
+	tr, hc := newClient(t, []balance.Server{{Addr: a.addr()}, {Addr: b.addr()}}, balance.Config{})
+	changes := make(chan bool, 4)
+	stop := tr.StartHealthChecks(HealthCheck{Path: "/healthz", Interval: 10 * time.Millisecond,
+		Report: func(server string, healthy bool, err error) { changes <- healthy }})
+	defer stop()
+	select {
+	case h := <-changes:
+		if h {
+			t.Fatal("first change reported healthy")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the sick server was not found unhealthy")
+	}
+	for i := range 6 {
+		if got := get(t, hc, "http://backend/"); got != "b" {
+			t.Fatalf("request %d went to %s, an unhealthy server", i, got)
+		}
+	}
+	sick.Store(false)
+	select {
+	case h := <-changes:
+		if !h {
+			t.Fatal("second change reported unhealthy")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not come back")
+	}
+	seen := map[string]bool{}
+	for range 4 {
+		seen[get(t, hc, "http://backend/")] = true
+	}
+	if !seen["a"] || !seen["b"] {
+		t.Errorf("after recovery, requests went to %v", seen)
+	}
+	if checks.Load() < 2 {
+		t.Errorf("%d checks reached the server", checks.Load())
+	}
+}

@@ -1,4 +1,4 @@
-package upstream
+package balance_test
 
 import (
 	"context"
@@ -70,8 +70,8 @@ func TestHealthCheckFailsAndPasses(t *testing.T) {
 	ps := &probeSet{}
 	ps.set("b:1", true)
 	var changes atomic.Int64
-	var c Checks
-	c.Add(g, HealthCheck{Interval: 5 * time.Millisecond, Fails: 3, Passes: 2, Probe: ps.probe,
+	var c balance.Checks
+	c.Add(g, balance.HealthCheck{Interval: 5 * time.Millisecond, Fails: 3, Passes: 2, Probe: ps.probe,
 		Report: func(*balance.Peer, bool, error) { changes.Add(1) }})
 	c.Start()
 	defer c.Stop()
@@ -116,8 +116,8 @@ func TestHealthCheckThresholds(t *testing.T) {
 		}
 		return nil
 	}
-	var c Checks
-	c.Add(g, HealthCheck{Interval: time.Millisecond, Fails: 3, Probe: probe})
+	var c balance.Checks
+	c.Add(g, balance.HealthCheck{Interval: time.Millisecond, Fails: 3, Probe: probe})
 	c.Start()
 	for n.Load() < 30 {
 		if !healthy(g, "a:1") {
@@ -144,8 +144,8 @@ func TestHealthCheckMandatory(t *testing.T) {
 		}
 		return nil
 	}
-	var c Checks
-	c.Add(g, HealthCheck{Interval: time.Hour, Passes: 5, Mandatory: true, Probe: probe})
+	var c balance.Checks
+	c.Add(g, balance.HealthCheck{Interval: time.Hour, Passes: 5, Mandatory: true, Probe: probe})
 	c.Start()
 	defer c.Stop()
 	// before the first check: both in the "checking" state
@@ -168,8 +168,8 @@ func TestHealthCheckReload(t *testing.T) {
 	g := buildGroup(t, reg, "u", "a:1")
 	ps := &probeSet{}
 	ps.set("a:1", true)
-	var c1 Checks
-	c1.Add(g, HealthCheck{Interval: time.Millisecond, Probe: ps.probe})
+	var c1 balance.Checks
+	c1.Add(g, balance.HealthCheck{Interval: time.Millisecond, Probe: ps.probe})
 	c1.Start()
 	eventually(t, "a unhealthy", func() bool { return !healthy(g, "a:1") })
 	c1.Stop()
@@ -178,8 +178,8 @@ func TestHealthCheckReload(t *testing.T) {
 	g2 := buildGroup(t, reg, "u", "a:1")
 	slow := &probeSet{}
 	slow.set("a:1", true)
-	var c2 Checks
-	c2.Add(g2, HealthCheck{Interval: time.Hour, Probe: slow.probe})
+	var c2 balance.Checks
+	c2.Add(g2, balance.HealthCheck{Interval: time.Hour, Probe: slow.probe})
 	c2.Start()
 	eventually(t, "first check", func() bool { return slow.calls.Load() > 0 })
 	if healthy(g2, "a:1") {
@@ -189,14 +189,14 @@ func TestHealthCheckReload(t *testing.T) {
 
 	// mandatory persistent keeps a healthy server healthy
 	ps.set("a:1", false)
-	var c3 Checks
-	c3.Add(g2, HealthCheck{Interval: time.Millisecond, Probe: ps.probe})
+	var c3 balance.Checks
+	c3.Add(g2, balance.HealthCheck{Interval: time.Millisecond, Probe: ps.probe})
 	c3.Start()
 	eventually(t, "a healthy", func() bool { return healthy(g2, "a:1") })
 	c3.Stop()
 	g3 := buildGroup(t, reg, "u", "a:1")
-	var c4 Checks
-	c4.Add(g3, HealthCheck{Interval: time.Hour, Mandatory: true, Persistent: true,
+	var c4 balance.Checks
+	c4.Add(g3, balance.HealthCheck{Interval: time.Hour, Mandatory: true, Persistent: true,
 		Probe: func(ctx context.Context, p *balance.Peer) error { <-ctx.Done(); return ctx.Err() }})
 	c4.Start()
 	if !healthy(g3, "a:1") {
@@ -206,13 +206,13 @@ func TestHealthCheckReload(t *testing.T) {
 
 	// a configuration without checks makes every server healthy
 	ps.set("a:1", true)
-	var c5 Checks
-	c5.Add(g3, HealthCheck{Interval: time.Millisecond, Probe: ps.probe})
+	var c5 balance.Checks
+	c5.Add(g3, balance.HealthCheck{Interval: time.Millisecond, Probe: ps.probe})
 	c5.Start()
 	eventually(t, "a unhealthy", func() bool { return !healthy(g3, "a:1") })
 	c5.Stop()
 	g4 := buildGroup(t, reg, "u", "a:1")
-	var c6 Checks
+	var c6 balance.Checks
 	c6.Track(g4)
 	c6.Start()
 	defer c6.Stop()
@@ -227,9 +227,9 @@ func TestHealthChecksCombine(t *testing.T) {
 	g := buildGroup(t, reg, "u", "a:1")
 	ok, bad := &probeSet{}, &probeSet{}
 	bad.set("a:1", true)
-	var c Checks
-	c.Add(g, HealthCheck{Interval: time.Millisecond, Probe: ok.probe})
-	c.Add(g, HealthCheck{Interval: time.Millisecond, Probe: bad.probe})
+	var c balance.Checks
+	c.Add(g, balance.HealthCheck{Interval: time.Millisecond, Probe: ok.probe})
+	c.Add(g, balance.HealthCheck{Interval: time.Millisecond, Probe: bad.probe})
 	c.Start()
 	defer c.Stop()
 	eventually(t, "both checks ran", func() bool { return ok.calls.Load() > 20 && bad.calls.Load() > 20 })
@@ -252,8 +252,8 @@ func TestHealthCheckFollowsServers(t *testing.T) {
 		mu.Unlock()
 		return nil
 	}
-	var c Checks
-	c.Add(g, HealthCheck{Interval: 2 * time.Millisecond, Probe: probe})
+	var c balance.Checks
+	c.Add(g, balance.HealthCheck{Interval: 2 * time.Millisecond, Probe: probe})
 	c.Start()
 	defer c.Stop()
 	if err := g.Update([]balance.Server{{Addr: "b:1"}}); err != nil {
