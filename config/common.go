@@ -21,9 +21,12 @@ type dialect struct {
 	maxWeight int64
 	// serverTime parses fail_timeout= and slow_start=.
 	serverTime func(string) (time.Duration, error)
-	// plusServerParams refuses the NGINX Plus server parameters resolve
-	// and service= by name; without it they are invalid parameters.
+	// plusServerParams refuses the NGINX Plus server parameter service=
+	// by name; without it, it is an invalid parameter.
 	plusServerParams bool
+	// defaultPort is the port of an upstream server given without one
+	// (0: a port is required).
+	defaultPort int
 	// upstreamAddrs resolves the address of an upstream server line.
 	upstreamAddrs func(d *Directive, s string) ([]string, error)
 	// leastTimeMetrics are what least_time and random two least_time=

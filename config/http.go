@@ -592,7 +592,11 @@ type HTTPUpstream struct {
 	KeepaliveTimeout  time.Duration
 	Zone              string `json:",omitempty"`
 	ZoneSize          int64  `json:",omitempty"`
-	Pos               string
+	// Resolver and ResolverTimeout are the http block's resolver and
+	// resolver_timeout, which servers with the resolve parameter use.
+	Resolver        []string      `json:",omitempty"`
+	ResolverTimeout time.Duration `json:",omitempty"`
+	Pos             string
 }
 
 const (
@@ -614,6 +618,7 @@ var httpDialect = dialect{
 	maxWeight:          1<<31 - 1,
 	serverTime:         ParseSeconds,
 	plusServerParams:   true,
+	defaultPort:        80,
 	upstreamAddrs:      httpUpstreamAddrs,
 	leastTimeMetrics:   []string{"header", "last_byte"},
 	listenHTTP:         true,
@@ -2071,6 +2076,11 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 	h := child.(*HTTP)
 	h.init()
 	endFile, endLine := d.File, d.EndLine
+	for _, u := range h.Upstreams {
+		if resolves(u.Servers) {
+			u.Resolver, u.ResolverTimeout = h.settings.Resolver, h.settings.ResolverTimeout
+		}
+	}
 	for _, srv := range h.Servers {
 		srv.HTTPServerSettings.merge(h.srvconf)
 		srv.Settings.merge(h.settings)

@@ -154,7 +154,7 @@ var httpErrorCases = []errorCase{
 	{name: "zone_small", body: "upstream u { zone z 1k; server 127.0.0.1; }", want: `zone "z" is too small in FILE:3`},
 	{name: "weight_zero", body: "upstream u { server 127.0.0.1 weight=0; }", want: `invalid parameter "weight=0" in FILE:3`},
 	{name: "fail_timeout_ms", body: "upstream u { server 127.0.0.1 fail_timeout=10ms; }", want: `invalid parameter "fail_timeout=10ms" in FILE:3`},
-	{name: "resolve", body: "upstream u { server 127.0.0.1 resolve; }", want: `the "resolve" parameter of the "server" directive is not supported by sluice in FILE:3`, diff: "resolve is refused by name"},
+	{name: "resolve_no_zone", body: "upstream u { server localhost resolve; }", want: `resolving names at run time requires upstream "u" to be in shared memory in FILE:3`, diff: "resolve needs nginx 1.27.3"},
 	{name: "keepalive_zero", body: "upstream u { server 127.0.0.1; keepalive 0; }", want: `invalid value "0" in "keepalive" directive in FILE:3`},
 	{name: "upstream_port", body: "upstream u { server 127.0.0.1:abc; }", want: `invalid port in upstream "127.0.0.1:abc" in FILE:3`},
 	{name: "upstream_unix", body: "upstream u { server unix:; }", want: `no path in the unix domain socket in upstream "unix:" in FILE:3`},

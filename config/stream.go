@@ -272,6 +272,10 @@ type StreamUpstream struct {
 	Inflight        bool   `json:",omitempty"`
 	Zone            string `json:",omitempty"`
 	ZoneSize        int64  `json:",omitempty"`
+	// Resolver and ResolverTimeout are the stream block's resolver and
+	// resolver_timeout, which servers with the resolve parameter use.
+	Resolver        []string      `json:",omitempty"`
+	ResolverTimeout time.Duration `json:",omitempty"`
 	Pos             string
 }
 
@@ -819,6 +823,13 @@ func closeStream(c *compiler, d *Directive, child any) error {
 	st := child.(*Stream)
 	if st.upstreams == nil {
 		st.upstreams = map[string]*StreamUpstream{}
+	}
+	if st.defaults != nil {
+		for _, u := range st.Upstreams {
+			if resolves(u.Servers) {
+				u.Resolver, u.ResolverTimeout = st.defaults.Resolver, st.defaults.ResolverTimeout
+			}
+		}
 	}
 	zones := map[string]bool{}
 	for _, z := range st.LimitConnZones {

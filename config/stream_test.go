@@ -118,6 +118,8 @@ stream {
 func TestStreamErrors(t *testing.T) {
 	tests := []struct{ body, want string }{
 		{"upstream u { server 127.0.0.1:1 max_fails=x; }", `invalid parameter "max_fails=x"`},
+		{"upstream u { server localhost:1 resolve; }", `resolving names at run time requires upstream "u" to be in shared memory`},
+		{"upstream u { server localhost resolve; }", `no port in upstream "localhost"`},
 		{"upstream u { server 127.0.0.1:1; least_conn; hash $x; }", ``},
 		{"upstream u { server 127.0.0.1:1; random three; }", `invalid parameter "three"`},
 		{"upstream u { server 127.0.0.1:1; hash $x inconsistent; }", `invalid parameter "inconsistent"`},

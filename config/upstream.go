@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -21,6 +22,12 @@ type UpstreamServer struct {
 	Down        bool          `json:",omitempty"`
 	Drain       bool          `json:",omitempty"`
 	SlowStart   time.Duration `json:",omitempty"`
+	// Resolve (the resolve parameter): Host is looked up at run time and
+	// again when its answer expires; the server has no Addr of its own,
+	// and each address found becomes a server on Port.
+	Resolve bool   `json:",omitempty"`
+	Host    string `json:",omitempty"`
+	Port    int    `json:",omitempty"`
 }
 
 // StreamUpstreamServer is a server of a stream upstream.
@@ -127,11 +134,22 @@ func (dl *dialect) setUpstreamServer(c *compiler, d *Directive, parent any) (any
 			s.Down = true
 		case a == "drain":
 			s.Drain = true
-		case dl.plusServerParams && (a == "resolve" || key == "service"):
+		case a == "resolve":
+			s.Resolve = true
+		case dl.plusServerParams && key == "service":
 			return nil, errorf(d.File, d.Line, "the %s parameter of the \"server\" directive is not supported by sluice", dl.quote(key))
 		default:
 			return nil, invalid(a)
 		}
+	}
+	if s.Resolve {
+		host, port, ok := dl.splitResolve(d.Args[0])
+		if ok {
+			s.Host, s.Port = host, port
+			*u.servers = append(*u.servers, s)
+			return nil, nil
+		}
+		s.Resolve = false // an address, or a unix socket: nothing to resolve
 	}
 	addrs, err := dl.upstreamAddrs(d, d.Args[0])
 	if err != nil {
@@ -229,6 +247,39 @@ func (dl *dialect) setUpstreamZone(c *compiler, d *Directive, parent any) (any, 
 	return nil, nil
 }
 
+// resolves reports whether a server of list has the resolve parameter.
+func resolves(list []UpstreamServer) bool {
+	return slices.ContainsFunc(list, func(s UpstreamServer) bool { return s.Resolve })
+}
+
+// splitResolve splits the address of a server with the resolve parameter
+// into a host name and a port (the dialect's default port when there is
+// none, if it has one). ok is false for an IP address or a unix socket,
+// and for an address whose port is missing or invalid (the caller's
+// usual parsing then reports it).
+func (dl *dialect) splitResolve(s string) (host string, port int, ok bool) {
+	if strings.HasPrefix(s, "unix:") {
+		return "", 0, false
+	}
+	h, p, err := net.SplitHostPort(s)
+	switch {
+	case err == nil:
+		n, digits := parseDigits(p)
+		if !digits || n < 1 || n > 65535 {
+			return "", 0, false
+		}
+		host, port = h, int(n)
+	case dl.defaultPort > 0 && !strings.Contains(s, ":"):
+		host, port = s, dl.defaultPort
+	default:
+		return "", 0, false
+	}
+	if _, err := netip.ParseAddr(host); err == nil || host == "" {
+		return "", 0, false
+	}
+	return host, port, true
+}
+
 // closeUpstream checks an upstream block when it ends: it must have a
 // server that is not a backup. Backup servers given before a method that
 // ignores them are dropped, as nginx never uses them.
@@ -236,6 +287,9 @@ func (dl *dialect) closeUpstream(c *compiler, d *Directive, child any) error {
 	u := dl.upstream(child)
 	if len(*u.servers) == 0 {
 		return errorf(d.File, d.EndLine, "no servers are inside upstream")
+	}
+	if *u.zone == "" && resolves(*u.servers) {
+		return errorf(d.File, d.Line, "resolving names at run time requires upstream %s to be in shared memory", dl.quote(u.name))
 	}
 	if methodNoBackup(*u.method) {
 		*u.servers = slices.DeleteFunc(*u.servers, func(s UpstreamServer) bool { return s.Backup })

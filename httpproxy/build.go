@@ -73,6 +73,7 @@ type proxy struct {
 	tab       *vars.Table[*request]
 	router    *route.Router
 	groups    map[string]*upstream                 // the upstream blocks, by lower-case name; read-only once built
+	resolving ups.Resolving                        // keeps the servers with the resolve parameter up to date
 	dyn       atomic.Pointer[map[string]*upstream] // see dynamicUpstream
 	dynMu     sync.Mutex
 	connZones map[string]*connZone
@@ -183,6 +184,15 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	p.files = accesslog.NewFiles(func(path string, err error) {
 		opts.Log.Error(fmt.Sprintf("write() to %q failed (%v)", path, err))
 	})
+	p.resolving.Log = func(warn bool, msg string) {
+		if warn {
+			opts.Log.Warn(msg)
+		} else {
+			opts.Log.Info(msg)
+		}
+	}
+	b.Starters = append(b.Starters, p.resolving.Start)
+	b.Stoppers = append(b.Stoppers, p.resolving.Stop)
 	b.Retirers = append(b.Retirers, p.idle.closeAll)
 	b.Closers = append(b.Closers, p.bg.Wait) // mirrors use the logs and pools
 	b.Closers = append(b.Closers, func() { p.files.Close() })
@@ -357,7 +367,7 @@ func (p *proxy) buildUpstream(u *config.HTTPUpstream) (*upstream, error) {
 		up.key = key
 	}
 	// http and stream upstreams of the same name are different groups
-	g, err := ups.Build(p.opts.Registry, "http:"+u.Name, m, u.Servers, u.Pos)
+	g, err := p.resolving.Build(p.opts.Registry, "http:"+u.Name, m, u.Servers, u.Pos, u.Resolver, u.ResolverTimeout)
 	if err != nil {
 		return nil, err
 	}

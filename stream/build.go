@@ -51,6 +51,8 @@ type proxy struct {
 	tab    *vars.Table[*session]
 	groups map[string]*upstream
 	zones  map[string]*zone
+	// resolving keeps the servers with the resolve parameter up to date
+	resolving ups.Resolving
 	// syslogs are the access logs' syslog senders, by target
 	syslogs map[string]*errlog.Syslog
 
@@ -183,6 +185,9 @@ func Build(st *config.Stream, opts Options) (b *Built, err error) {
 		}
 		p.zones[z.Name] = newZone(z.Name, key)
 	}
+	p.resolving.Log = resolveLog(opts.Log)
+	b.Starters = append(b.Starters, p.resolving.Start)
+	b.Stoppers = append(b.Stoppers, p.resolving.Stop)
 	for _, u := range st.Upstreams {
 		up, err := p.buildUpstream(u)
 		if err != nil {
@@ -233,7 +238,7 @@ func (p *proxy) buildUpstream(u *config.StreamUpstream) (*upstream, error) {
 		}
 		up.key = key
 	}
-	g, err := ups.Build(p.opts.Registry, u.Name, m, u.Servers, u.Pos)
+	g, err := p.resolving.Build(p.opts.Registry, u.Name, m, u.Servers, u.Pos, u.Resolver, u.ResolverTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -354,4 +359,16 @@ func matchAccess(rules []config.StreamAccessRule, addr netip.Addr, unix bool) bo
 		}
 	}
 	return true
+}
+
+// resolveLog writes the messages of the upstream names' resolution to
+// the error log.
+func resolveLog(log *slog.Logger) func(warn bool, msg string) {
+	return func(warn bool, msg string) {
+		if warn {
+			log.Warn(msg)
+		} else {
+			log.Info(msg)
+		}
+	}
 }

@@ -32,6 +32,7 @@ var forbidden = map[string][]string{
 	// standard library.
 	"internal/testutil": {"project"},
 	"internal/splice":   {"project"},
+	"internal/dnstest":  {"project"},
 	"internal/listen":   {"project"},
 	"internal/pcre":     {"project"},
 }
