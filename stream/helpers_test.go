@@ -62,6 +62,9 @@ func startProxy(t *testing.T, conf string, reg *balance.Registry) *harness {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
+	for _, f := range b.Starters {
+		f()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var lns []net.Listener
 	for _, l := range b.Listeners {
@@ -98,6 +101,9 @@ func startProxy(t *testing.T, conf string, reg *balance.Registry) *harness {
 	t.Cleanup(func() {
 		for _, ln := range lns {
 			ln.Close()
+		}
+		for _, f := range b.Stoppers {
+			f()
 		}
 		cancel()
 		h.wg.Wait()
