@@ -466,3 +466,46 @@ stream {
 	}
 	h.waitLog(fmt.Sprintf(`peer is unhealthy while reading from upstream, health check "m" of peer %s`, silent.addr()))
 }
+
+// Stopping a configuration ends the checks under way at once, even one
+// waiting for a long health_check_timeout.
+func TestHealthCheckStop(t *testing.T) {
+	accepted := make(chan struct{}, 10)
+	silent := startBackend(t, func(c net.Conn) {
+		accepted <- struct{}{}
+		io.Copy(io.Discard, c)
+	})
+	h := startProxy(t, fmt.Sprintf(`events {}
+stream {
+    upstream u {
+        zone u 64k;
+        server %s;
+    }
+    match m {
+        expect "never";
+    }
+    server {
+        listen 127.0.0.1:9000;
+        proxy_pass u;
+        health_check match=m;
+        health_check_timeout 1h;
+    }
+}`, silent.addr()), nil)
+	select {
+	case <-accepted:
+	case <-time.After(waitLimit):
+		t.Fatal("no check")
+	}
+	done := make(chan struct{})
+	go func() {
+		for _, f := range h.built.Stoppers {
+			f()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("stopping waited for a check's health_check_timeout")
+	}
+}

@@ -36,6 +36,7 @@ type harness struct {
 	errs    *testutil.SyncBuffer
 	ended   chan struct{} // one value per finished session
 	wg      sync.WaitGroup
+	built   *Built
 }
 
 // startProxy compiles conf (a whole configuration; {{LOG}} is replaced by
@@ -62,6 +63,7 @@ func startProxy(t *testing.T, conf string, reg *balance.Registry) *harness {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
+	h.built = b
 	for _, f := range b.Starters {
 		f()
 	}
