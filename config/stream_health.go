@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -154,7 +155,7 @@ func setStreamMatch(c *compiler, d *Directive, parent any) (any, error) {
 			if m.SendSet {
 				return nil, errorf(l.File, l.Line, "\"send\" directive is duplicate")
 			}
-			s, err := unescapeHex(l.Args[0])
+			s, err := unescapeStreamMatch(l.Args[0])
 			if err != nil {
 				return nil, errorf(l.File, l.Line, "invalid \"send\" value \"%s\": %v", l.Args[0], err)
 			}
@@ -166,7 +167,7 @@ func setStreamMatch(c *compiler, d *Directive, parent any) (any, error) {
 			expectSet = true
 			switch {
 			case len(l.Args) == 1:
-				s, err := unescapeHex(l.Args[0])
+				s, err := unescapeStreamMatch(l.Args[0])
 				if err != nil {
 					return nil, errorf(l.File, l.Line, "invalid \"expect\" value \"%s\": %v", l.Args[0], err)
 				}
@@ -193,9 +194,11 @@ func setStreamMatch(c *compiler, d *Directive, parent any) (any, error) {
 	return nil, nil
 }
 
-// unescapeHex decodes the "\xHH" escapes of send and expect (the
+var errStreamMatchHex = errors.New(`"\x" needs two hexadecimal digits`)
+
+// unescapeStreamMatch decodes the "\xHH" escapes of send and expect (the
 // configuration lexer has already decoded \r, \n, \t, \" and \\).
-func unescapeHex(s string) (string, error) {
+func unescapeStreamMatch(s string) (string, error) {
 	if !strings.Contains(s, `\x`) {
 		return s, nil
 	}
@@ -203,11 +206,11 @@ func unescapeHex(s string) (string, error) {
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\\' && i+1 < len(s) && s[i+1] == 'x' {
 			if i+4 > len(s) {
-				return "", errInvalidHex
+				return "", errStreamMatchHex
 			}
 			n, err := strconv.ParseUint(s[i+2:i+4], 16, 8)
 			if err != nil {
-				return "", errInvalidHex
+				return "", errStreamMatchHex
 			}
 			b.WriteByte(byte(n))
 			i += 3
@@ -217,12 +220,6 @@ func unescapeHex(s string) (string, error) {
 	}
 	return b.String(), nil
 }
-
-type hexError struct{}
-
-func (hexError) Error() string { return `"\x" needs two hexadecimal digits` }
-
-var errInvalidHex error = hexError{}
 
 // MatchByName returns the match block called name, or nil.
 func (s *Stream) MatchByName(name string) *StreamMatch {
