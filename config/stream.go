@@ -28,6 +28,8 @@ type Stream struct {
 	VarBlocks []StreamVarBlock `json:",omitempty"`
 	// LimitConnZones are the limit_conn_zone directives.
 	LimitConnZones []StreamLimitConnZone `json:",omitempty"`
+	// Matches are the match blocks of health checks (stream_health.go).
+	Matches []*StreamMatch `json:",omitempty"`
 
 	defaults  *StreamSettings // stream-level values of inheritable directives
 	listens   map[string]bool // network+address of every listen, for duplicates
@@ -90,6 +92,10 @@ type StreamSettings struct {
 	// ProxyResponses is proxy_responses (UDP): the datagrams expected in
 	// answer to each client datagram; -1 (the default): not limited.
 	ProxyResponses int
+
+	// healthCheckTimeout is health_check_timeout (default 5s), copied into
+	// each StreamHealthCheck of the server.
+	healthCheckTimeout time.Duration
 
 	set map[string]bool
 }
@@ -196,6 +202,8 @@ type StreamServer struct {
 	ReturnSet bool   `json:",omitempty"`
 	// Sets are the set directives in order.
 	Sets []StreamSet `json:",omitempty"`
+	// HealthChecks are the health_check directives (stream_health.go).
+	HealthChecks []StreamHealthCheck `json:",omitempty"`
 	StreamSettings
 }
 
@@ -880,7 +888,7 @@ func closeStream(c *compiler, d *Directive, child any) error {
 		st.upstreams[u.Name] = u
 		st.Upstreams = append(st.Upstreams, u)
 	}
-	return nil
+	return checkStreamHealth(st)
 }
 
 func splitPos(p string) (string, int) {

@@ -165,6 +165,30 @@ func TestStreamErrors(t *testing.T) {
 		{"server { listen 9000 ssl; ssl_certificate c; ssl_certificate_key k; ssl_ecdh_curve secp384r1:X448; ssl_dhparam /nonexistent; proxy_pass 127.0.0.1:1; }", ``},
 		{"ssl_dhparam a; ssl_dhparam b;", `"ssl_dhparam" directive is duplicate`},
 		{"server { listen 9000; ssl on; proxy_pass 127.0.0.1:1; }", `"ssl" directive is not allowed here`},
+		{"upstream u { zone u 64k; server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check interval=1s jitter=100ms fails=3 passes=2 mandatory persistent port=8080 udp; }", ``},
+		{"upstream u { zone u 64k; server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check; health_check match=m; health_check_timeout 1s; } match m { send \"PING\\r\\n\"; expect ~* \"^\\+pong\"; }", ``},
+		{"upstream u { zone u 64k; server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check interval=x; }", `invalid parameter "interval=x" in FILE:3`},
+		{"upstream u { zone u 64k; server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check interval=0; }", `invalid parameter "interval=0"`},
+		{"upstream u { zone u 64k; server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check fails=0; }", `invalid parameter "fails=0"`},
+		{"upstream u { zone u 64k; server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check passes=x; }", `invalid parameter "passes=x"`},
+		{"upstream u { zone u 64k; server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check port=65536; }", `invalid parameter "port=65536"`},
+		{"upstream u { zone u 64k; server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check tcp; }", `invalid parameter "tcp"`},
+		{"upstream u { zone u 64k; server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check persistent; }", `"persistent" requires "mandatory"`},
+		{"upstream u { zone u 64k; server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check match=nope; }", `match "nope" not found in FILE:3`},
+		{"server { listen 9000; proxy_pass 127.0.0.1:1; health_check; }", `"health_check" requires "proxy_pass" to an upstream group in FILE:3`},
+		{"upstream u { zone u 64k; server 127.0.0.1:1; } server { listen 9000; proxy_pass $x; health_check; }", `"health_check" requires "proxy_pass" to an upstream group`},
+		{"server { listen 9000; return x; health_check; }", `"health_check" requires "proxy_pass" to an upstream group`},
+		{"upstream u { server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check; }", `"health_check" requires upstream "u" to be in a shared memory zone`},
+		{"health_check;", `"health_check" directive is not allowed here`},
+		{"health_check_timeout x;", `"health_check_timeout" directive invalid value`},
+		{"match m { send a; send b; }", `"send" directive is duplicate`},
+		{"match m { expect a; expect ~ b; }", `"expect" directive is duplicate`},
+		{"match m { expect = a; }", `invalid parameter "="`},
+		{"match m { expect ~ \"(\"; }", `invalid regular expression "("`},
+		{"match m { send \"\\xZZ\"; }", `invalid "send" value`},
+		{"match m { status 200; }", `unknown directive "status"`},
+		{"match m { } match m { }", `duplicate match "m"`},
+		{"server { listen 9000; proxy_pass 127.0.0.1:1; match m { } }", `"match" directive is not allowed here`},
 	}
 	for _, tc := range tests {
 		_, err := loadText(t, "events {}\nstream {\n"+tc.body+"\n}\n")
@@ -174,5 +198,37 @@ func TestStreamErrors(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: got %v, want %q", tc.body, err, tc.want)
 		}
+	}
+}
+
+func TestStreamHealthCheckValues(t *testing.T) {
+	cfg, err := loadText(t, `events {}
+stream {
+    health_check_timeout 2s;
+    upstream u { zone u 64k; server 127.0.0.1:1; }
+    match redis {
+        send "PING\r\n\x00\x7f";
+        expect "+PONG";
+    }
+    server { listen 9000; proxy_pass u; health_check match=redis interval=250ms port=6380; }
+    server { listen 9001; proxy_pass u; health_check_timeout 300ms; health_check udp mandatory; }
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := cfg.Stream
+	hc := st.Servers[0].HealthChecks[0]
+	want := StreamHealthCheck{Interval: 250 * time.Millisecond, Fails: 1, Passes: 1, Match: "redis", Port: 6380, Timeout: 2 * time.Second, Pos: hc.Pos}
+	if hc != want {
+		t.Errorf("health_check: %+v, want %+v", hc, want)
+	}
+	m := st.MatchByName("redis")
+	if m == nil || m.Send != "PING\r\n\x00\x7f" || m.Expect != "+PONG" || m.ExpectRegex {
+		t.Errorf("match: %+v", m)
+	}
+	hc = st.Servers[1].HealthChecks[0]
+	if !hc.UDP || !hc.Mandatory || hc.Timeout != 300*time.Millisecond || hc.Interval != 5*time.Second {
+		t.Errorf("udp health_check: %+v", hc)
 	}
 }

@@ -188,12 +188,16 @@ func Build(st *config.Stream, opts Options) (b *Built, err error) {
 	p.resolving.Log = resolveLog(opts.Log)
 	b.Starters = append(b.Starters, p.resolving.Start)
 	b.Stoppers = append(b.Stoppers, p.resolving.Stop)
+	// every group is tracked, so that the servers of a group whose checks
+	// a reload removed are healthy again
+	checks := &ups.Checks{}
 	for _, u := range st.Upstreams {
 		up, err := p.buildUpstream(u)
 		if err != nil {
 			return b, err
 		}
 		p.groups[u.Name] = up
+		checks.Track(up.group)
 	}
 	files := map[string]*logFile{}
 	var servers []*server
@@ -203,7 +207,12 @@ func Build(st *config.Stream, opts Options) (b *Built, err error) {
 			return b, err
 		}
 		servers = append(servers, s)
+		if err := p.addHealthChecks(st, s, checks); err != nil {
+			return b, err
+		}
 	}
+	b.Starters = append(b.Starters, checks.Start)
+	b.Stoppers = append(b.Stoppers, checks.Stop)
 	if err := p.tab.Freeze(); err != nil {
 		return b, vars.NginxError(err)
 	}

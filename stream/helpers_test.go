@@ -36,6 +36,7 @@ type harness struct {
 	errs    *testutil.SyncBuffer
 	ended   chan struct{} // one value per finished session
 	wg      sync.WaitGroup
+	built   *Built
 }
 
 // startProxy compiles conf (a whole configuration; {{LOG}} is replaced by
@@ -61,6 +62,10 @@ func startProxy(t *testing.T, conf string, reg *balance.Registry) *harness {
 	b, err := Build(cfg.Stream, Options{Log: elog.Logger(), Registry: reg})
 	if err != nil {
 		t.Fatalf("build: %v", err)
+	}
+	h.built = b
+	for _, f := range b.Starters {
+		f()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var lns []net.Listener
@@ -98,6 +103,9 @@ func startProxy(t *testing.T, conf string, reg *balance.Registry) *harness {
 	t.Cleanup(func() {
 		for _, ln := range lns {
 			ln.Close()
+		}
+		for _, f := range b.Stoppers {
+			f()
 		}
 		cancel()
 		h.wg.Wait()
