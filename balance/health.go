@@ -132,7 +132,8 @@ func (c *Checks) Stop() {
 
 // initial sets the servers' state before the first checks: healthy
 // without checks; "checking" (excluded) under a mandatory check, unless
-// the check is persistent and the server was healthy; otherwise as it
+// the check is persistent and the server was checked and healthy before
+// a reload; otherwise as it
 // was (state kept across a reload).
 func (gc *groupChecks) initial() {
 	mandatory, persistent := false, true
@@ -146,7 +147,7 @@ func (gc *groupChecks) initial() {
 		switch {
 		case len(gc.checks) == 0:
 			p.SetHealthy(true)
-		case mandatory && !(persistent && p.Healthy()):
+		case mandatory && !(persistent && p.Healthy() && p.Health().Checked):
 			p.SetHealthy(false)
 			v := make([]bool, len(gc.checks))
 			for i, hc := range gc.checks {

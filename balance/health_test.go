@@ -145,7 +145,8 @@ func TestHealthCheckMandatory(t *testing.T) {
 		return nil
 	}
 	var c balance.Checks
-	c.Add(g, balance.HealthCheck{Interval: time.Hour, Passes: 5, Mandatory: true, Probe: probe})
+	// persistent keeps only what a check found: a new server is checking too
+	c.Add(g, balance.HealthCheck{Interval: time.Hour, Passes: 5, Mandatory: true, Persistent: true, Probe: probe})
 	c.Start()
 	defer c.Stop()
 	// before the first check: both in the "checking" state
