@@ -38,6 +38,8 @@ type HTTP struct {
 	// CachePaths are the proxy_cache_path directives in order
 	// (http_cache.go).
 	CachePaths []HTTPCachePath `json:",omitempty"`
+	// Matches are the match blocks of health checks (http_health.go).
+	Matches []*HTTPMatch `json:",omitempty"`
 
 	settings *HTTPSettings       // http-level values, starting at the defaults
 	srvconf  *HTTPServerSettings // http-level server settings
@@ -560,7 +562,10 @@ type HTTPLocation struct {
 	// internal requests (subrequests, error_page and rewrite
 	// redirects); a client's request for it gets 404.
 	Internal bool `json:",omitempty"`
-	Settings HTTPSettings
+	// HealthChecks are the health_check directives of the location
+	// (http_health.go).
+	HealthChecks []HTTPHealthCheck `json:",omitempty"`
+	Settings     HTTPSettings
 
 	ifBlock *HTTPIf // set on the configuration of an if block (HTTPIf.Location)
 }
@@ -2171,6 +2176,9 @@ func closeHTTP(c *compiler, d *Directive, child any) error {
 		h.ups[key] = u
 		h.Upstreams = append(h.Upstreams, u)
 		pp.Upstream = u.Name
+	}
+	if err := checkHealthChecks(h); err != nil { // http_health.go
+		return err
 	}
 	// proxy buffer checks, per server and location, as nginx's merge
 	var bufErr error

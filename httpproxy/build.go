@@ -89,6 +89,7 @@ type proxy struct {
 	tlsb      *tlsBuilder            // certificates loaded by this build (tls.go)
 	charsets  []string               // the charset table (config.HTTP.Charsets)
 	caches    map[string]*cache.Zone // proxy_cache_path zones by name (cache.go)
+	checks    *ups.Checks            // the active health checks of the groups (health.go)
 
 	vBinaryRemoteAddr vars.Var
 
@@ -278,12 +279,14 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 		}
 		p.reqZones[z.Name] = newReqZone(z.Name, key, z.Rate)
 	}
+	p.checks = &ups.Checks{}
 	for _, u := range hc.Upstreams {
 		up, err := p.buildUpstream(u)
 		if err != nil {
 			return b, err
 		}
 		p.groups[strings.ToLower(u.Name)] = up
+		p.checks.Track(up.group)
 		if up.pool != nil {
 			b.Closers = append(b.Closers, up.pool.close)
 		}
@@ -297,6 +300,10 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	srvCaps := map[*config.HTTPServer]map[string][]namedCapture{}
 	locCaps := map[*config.HTTPLocation][]namedCapture{}
 	if err := p.declareCaptures(hc, srvCaps, locCaps); err != nil {
+		return b, err
+	}
+	matches, err := buildMatches(hc.Matches)
+	if err != nil {
 		return b, err
 	}
 	for _, sc := range hc.Servers {
@@ -315,6 +322,11 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 				}
 				l.captures = locCaps[lc]
 				p.locs[lc] = l
+				if len(lc.HealthChecks) > 0 {
+					if err := p.addHealthChecks(l, lc, matches); err != nil {
+						return err
+					}
+				}
 				if err := walk(lc.Locations); err != nil {
 					return err
 				}
@@ -328,6 +340,10 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	if err := p.tab.Freeze(); err != nil {
 		return b, vars.NginxError(err)
 	}
+	// the checks start when the build begins serving and stop, before
+	// their kept connections close, when it stops (health.go)
+	b.Starters = append(b.Starters, p.checks.Start)
+	b.Stoppers = append([]func(){p.checks.Stop}, b.Stoppers...)
 	p.epoch = buildEpoch.Add(1)
 	seen := map[string]bool{}
 	for _, sc := range hc.Servers {
