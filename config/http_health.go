@@ -280,7 +280,7 @@ func checkHealthCheck(h *HTTP, l *HTTPLocation, hc *HTTPHealthCheck, matches map
 		return errorf(file, line, `"health_check" requires "proxy_pass" to an upstream group, not to "%s"`, pp.Host)
 	}
 	if u.Zone == "" {
-		return errorf(file, line, `health check requires upstream "%s" to be in shared memory ("zone")`, u.Name)
+		return errorf(file, line, `health checks require upstream "%s" to be in shared memory`, u.Name)
 	}
 	if hc.Match != "" && !matches[hc.Match] {
 		return errorf(file, line, `match "%s" not found`, hc.Match)

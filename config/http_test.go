@@ -337,7 +337,7 @@ var httpErrorCases = []errorCase{
 	{name: "health_check_implicit", body: `server { listen 127.0.0.1:18080; location / { proxy_pass http://127.0.0.1:1; health_check; } }`, want: `"health_check" requires "proxy_pass" to an upstream group, not to "127.0.0.1:1" in FILE:3`, diff: "NGINX Plus directive"},
 	{name: "health_check_no_pass", body: `server { listen 127.0.0.1:18080; location / { health_check; } }`, want: `"health_check" requires "proxy_pass" to an upstream group in FILE:3`, diff: "NGINX Plus directive"},
 	{name: "health_check_vars", body: `server { listen 127.0.0.1:18080; location / { proxy_pass http://$host; health_check; } }`, want: `"health_check" requires "proxy_pass" to an upstream group in FILE:3`, diff: "NGINX Plus directive"},
-	{name: "health_check_no_zone", body: `upstream u { server 127.0.0.1:1; } server { listen 127.0.0.1:18080; location / { proxy_pass http://u; health_check; } }`, want: `health check requires upstream "u" to be in shared memory ("zone") in FILE:3`, diff: "NGINX Plus directive"},
+	{name: "health_check_no_zone", body: `upstream u { server 127.0.0.1:1; } server { listen 127.0.0.1:18080; location / { proxy_pass http://u; health_check; } }`, want: `health checks require upstream "u" to be in shared memory in FILE:3`, diff: "NGINX Plus directive"},
 	{name: "health_check_server", body: `server { listen 127.0.0.1:18080; health_check; }`, want: `"health_check" directive is not allowed here in FILE:3`, diff: "NGINX Plus directive"},
 	{name: "match_status", body: `match m { status 99; }`, want: `invalid status "99" in FILE:3`, diff: "NGINX Plus directive"},
 	{name: "match_status_range", body: `match m { status 400-300; }`, want: `invalid status "400-300" in FILE:3`, diff: "NGINX Plus directive"},

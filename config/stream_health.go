@@ -246,7 +246,7 @@ func checkStreamHealth(st *Stream) error {
 				return errorf(file, line, "\"health_check\" requires \"proxy_pass\" to an upstream group")
 			}
 			if u.Zone == "" {
-				return errorf(file, line, "\"health_check\" requires upstream \"%s\" to be in a shared memory zone (the \"zone\" directive)", u.Name)
+				return errorf(file, line, `health checks require upstream "%s" to be in shared memory`, u.Name)
 			}
 			if hc.Match != "" && st.MatchByName(hc.Match) == nil {
 				return errorf(file, line, "match \"%s\" not found", hc.Match)

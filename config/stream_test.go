@@ -178,7 +178,7 @@ func TestStreamErrors(t *testing.T) {
 		{"server { listen 9000; proxy_pass 127.0.0.1:1; health_check; }", `"health_check" requires "proxy_pass" to an upstream group in FILE:3`},
 		{"upstream u { zone u 64k; server 127.0.0.1:1; } server { listen 9000; proxy_pass $x; health_check; }", `"health_check" requires "proxy_pass" to an upstream group`},
 		{"server { listen 9000; return x; health_check; }", `"health_check" requires "proxy_pass" to an upstream group`},
-		{"upstream u { server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check; }", `"health_check" requires upstream "u" to be in a shared memory zone`},
+		{"upstream u { server 127.0.0.1:1; } server { listen 9000; proxy_pass u; health_check; }", `health checks require upstream "u" to be in shared memory`},
 		{"health_check;", `"health_check" directive is not allowed here`},
 		{"health_check_timeout x;", `"health_check_timeout" directive invalid value`},
 		{"match m { send a; send b; }", `"send" directive is duplicate`},
