@@ -14,6 +14,9 @@ type Group struct {
 	reg  *Registry
 	cfg  Config
 	snap atomic.Pointer[snapshot]
+	// nextID is the number the next new server takes (Peer.ID); guarded
+	// by reg.mu.
+	nextID int
 }
 
 // snapshot is one immutable server list with its precomputed tables.
@@ -90,6 +93,14 @@ func (g *Group) Update(servers []Server) error {
 	s.timed = cfg.Method == LeastTime || (cfg.Method == Random && cfg.Two && cfg.TwoLeastTime)
 	s.inflight = s.timed && cfg.Inflight
 
+	// Servers that stay keep their numbers (Peer.ID).
+	ids := map[peerKey]int{}
+	if old := g.snap.Load(); old != nil {
+		for _, p := range old.peers {
+			ids[peerKey{group: g.name, addr: p.srv.Addr, dup: p.dup}] = p.id
+		}
+	}
+
 	r := g.reg
 	r.mu.Lock()
 	existed := r.groups[g.name]
@@ -111,6 +122,13 @@ func (g *Group) Update(servers []Server) error {
 			maxConns: int32(d.MaxConns),
 			failTO:   int64(d.FailTimeout),
 			slowTO:   int64(d.SlowStart),
+			dup:      k.dup,
+		}
+		if id, ok := ids[k]; ok {
+			p.id = id
+		} else {
+			p.id = g.nextID
+			g.nextID++
 		}
 		p.network, p.address = network(d.Addr)
 		if st.weight.Swap(p.weight) != p.weight || created {

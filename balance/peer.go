@@ -26,7 +26,17 @@ type Peer struct {
 
 	slowPending bool // set while building: start slow_start
 	plain       bool // neither down nor limited by max_conns
+
+	id  int // number in the group (see ID)
+	dup int // n-th server with the same address in the group
 }
+
+// ID returns the server's number in its group, as the NGINX Plus API
+// names it: the servers a group is built with are numbered from 0 in the
+// order given, and a server that Update adds takes the next number never
+// used in the group. A server keeps its number through Updates that keep
+// its address.
+func (p *Peer) ID() int { return p.id }
 
 // Addr returns the configured address ("host:port" or "unix:/path").
 func (p *Peer) Addr() string { return p.srv.Addr }
@@ -42,6 +52,9 @@ func (p *Peer) DialAddr() string { return p.address }
 
 // Server returns the server's configuration with defaults applied.
 func (p *Peer) Server() Server { return p.srv }
+
+// Draining reports whether p is draining, by configuration or SetDrain.
+func (p *Peer) Draining() bool { return p.st.draining() }
 
 // Backup reports whether p is a backup server.
 func (p *Peer) Backup() bool { return p.backup }
@@ -109,6 +122,7 @@ const (
 
 // PeerStats is a point-in-time view of a server for a status API.
 type PeerStats struct {
+	ID       int // see Peer.ID
 	Addr     string
 	Name     string
 	Backup   bool
@@ -128,6 +142,7 @@ func (p *Peer) Stats() PeerStats {
 	st := p.st
 	now := p.group.reg.now()
 	s := PeerStats{
+		ID:       p.id,
 		Addr:     p.srv.Addr,
 		Name:     p.srv.Name,
 		Backup:   p.backup,

@@ -565,7 +565,9 @@ type HTTPLocation struct {
 	// HealthChecks are the health_check directives of the location
 	// (http_health.go).
 	HealthChecks []HTTPHealthCheck `json:",omitempty"`
-	Settings     HTTPSettings
+	// API is the api directive (http_api.go), nil for none.
+	API      *HTTPAPI `json:",omitempty"`
+	Settings HTTPSettings
 
 	ifBlock *HTTPIf // set on the configuration of an if block (HTTPIf.Location)
 }
@@ -903,7 +905,7 @@ var httpDirectives = []*Spec{
 		case *HTTPServer:
 			p.StubStatus = true
 		case *HTTPLocation:
-			p.StubStatus, p.EmptyGIF = true, false
+			p.StubStatus, p.EmptyGIF, p.API = true, false, nil
 		}
 		return nil, nil
 	}},
@@ -1749,7 +1751,7 @@ func setHTTPProxyPass(c *compiler, d *Directive, parent any) (any, error) {
 	if (l.IsRegex() || l.Modifier == LocNamed || l.ifBlock != nil) && pp.HasURI {
 		return nil, errorf(d.File, d.Line, `"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block`)
 	}
-	l.ProxyPass, l.CGIPass, l.EmptyGIF = pp, nil, false // the last handler of a location wins
+	l.ProxyPass, l.CGIPass, l.EmptyGIF, l.API = pp, nil, false, nil // the last handler of a location wins
 	h.passes = append(h.passes, pp)
 	return nil, nil
 }

@@ -350,7 +350,7 @@ func setCGIPass(proto string) func(c *compiler, d *Directive, parent any) (any, 
 		cp := &HTTPCGIPass{Proto: proto, Pass: pp}
 		if hasVariables(url) {
 			pp.HasVars, pp.Scheme = true, ""
-			l.CGIPass, l.ProxyPass, l.GRPCPass, l.EmptyGIF = cp, nil, nil, false
+			l.CGIPass, l.ProxyPass, l.GRPCPass, l.EmptyGIF, l.API = cp, nil, nil, false, nil
 			return nil, nil
 		}
 		rest := url
@@ -365,7 +365,7 @@ func setCGIPass(proto string) func(c *compiler, d *Directive, parent any) (any, 
 		if err := h.passHost(d, pp, rest); err != nil {
 			return nil, err
 		}
-		l.CGIPass, l.ProxyPass, l.GRPCPass, l.EmptyGIF = cp, nil, nil, false
+		l.CGIPass, l.ProxyPass, l.GRPCPass, l.EmptyGIF, l.API = cp, nil, nil, false, nil
 		h.passes = append(h.passes, pp)
 		return nil, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicelb/sluice/accesslog"
+	"github.com/sluicelb/sluice/admin"
 	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/config"
 	"github.com/sluicelb/sluice/errlog"
@@ -55,6 +56,17 @@ type Options struct {
 	// idle upstream connections per worker; Sluice, one process, keeps N
 	// times Workers.
 	Workers int
+	// Upstreams collects the groups of the configuration's upstream
+	// blocks, the http ones this build makes added to the stream ones
+	// built before it: what the api directive reports and changes. Nil
+	// makes a set of the http groups alone.
+	Upstreams *balance.GroupSet
+	// Generation numbers the configuration among those the process
+	// loaded, 1 for the first, and LoadTime is when it was loaded: the
+	// api directive's nginx generation and load_timestamp. Zero values
+	// mean 1 and the time of the build.
+	Generation uint64
+	LoadTime   time.Time
 }
 
 // Listener is a socket the http block needs, with its handler.
@@ -167,12 +179,21 @@ func Build(hc *config.HTTP, opts Options) (b *Built, err error) {
 	if opts.Version == "" {
 		opts.Version = DefaultVersion
 	}
+	if opts.Upstreams == nil {
+		opts.Upstreams = new(balance.GroupSet)
+	}
+	if opts.Generation == 0 {
+		opts.Generation = 1
+	}
 	p := &proxy{opts: opts, now: opts.Now, sleep: opts.Sleep, groups: map[string]*upstream{},
 		connZones: map[string]*connZone{}, reqZones: map[string]*reqZone{},
 		servers: map[*config.HTTPServer]*server{}, locs: map[*config.HTTPLocation]*location{},
 		charsets: hc.Charsets}
 	if p.now == nil {
 		p.now = time.Now
+	}
+	if p.opts.LoadTime.IsZero() {
+		p.opts.LoadTime = p.now()
 	}
 	if p.sleep == nil {
 		p.sleep = time.Sleep
@@ -388,6 +409,7 @@ func (p *proxy) buildUpstream(u *config.HTTPUpstream) (*upstream, error) {
 		return nil, err
 	}
 	up.group = g
+	p.opts.Upstreams.Add(g, u.Zone)
 	if u.Keepalive > 0 {
 		w := p.opts.Workers
 		if w < 1 {
@@ -570,7 +592,8 @@ type location struct {
 
 	script []scriptOp // the rewrite directives (rewrite.go)
 	stub   bool
-	gif    bool // empty_gif (emptygif.go)
+	gif    bool       // empty_gif (emptygif.go)
+	api    *admin.API // api (api.go)
 	pass   *passConf
 	grpc   *grpcConf // grpc_pass (grpc.go)
 	cgi    *cgiConf  // fastcgi_pass, uwsgi_pass, scgi_pass (cgi.go)
@@ -703,6 +726,9 @@ func (p *proxy) buildLocationFor(s *server, name string, lc *config.HTTPLocation
 		}
 		l.exact = lc.Modifier == config.LocExact
 		l.stub, l.gif = lc.StubStatus, lc.EmptyGIF
+		if lc.API != nil {
+			l.api = p.newAPI(lc.API) // api.go
+		}
 		if lc.ProxyPass != nil {
 			pc, err := p.buildPass(lc.ProxyPass)
 			if err != nil {

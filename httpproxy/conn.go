@@ -642,6 +642,8 @@ func (c *conn) handle() bool {
 		body := appendStubStatus(r.scratch[:0])
 		r.scratch = body
 		return c.finish(r, c.sendSimple(r, 200, "text/plain", body, nil))
+	case l.api != nil:
+		return c.finish(r, c.serveAPI(r, l)) // api.go
 	case l.grpc != nil:
 		return c.finish(r, c.grpcPass(r))
 	case l.pass != nil:
@@ -672,6 +674,8 @@ func (c *conn) content(r *request, l *location) bool {
 		body := appendStubStatus(r.scratch[:0])
 		r.scratch = body
 		return c.sendSimple(r, 200, "text/plain", body, nil)
+	case l.api != nil:
+		return c.serveAPI(r, l)
 	case l.grpc != nil:
 		c.discardBody(r)
 		return c.sendError(r, 404)

@@ -274,6 +274,8 @@ func (c *conn) serveSub(r *request) (proxied bool) {
 		body := appendStubStatus(r.scratch[:0])
 		r.scratch = body
 		c.sendSimple(r, 200, "text/plain", body, nil)
+	case l.api != nil:
+		c.serveAPI(r, l)
 	case l.pass != nil:
 		c.proxyPass(r)
 		c.up.track(nil)

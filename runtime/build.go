@@ -3,6 +3,7 @@ package runtime
 import (
 	"log/slog"
 	goruntime "runtime"
+	"sync/atomic"
 
 	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/config"
@@ -21,15 +22,27 @@ var Peers = balance.NewRegistry(nil)
 // (access logs) are closed by the generation's Closers.
 func Build(cfg *config.Config, log *slog.Logger) (*Generation, error) {
 	gen := &Generation{Config: cfg}
+	// The groups of this configuration, stream and http, for the api
+	// directive.
+	groups := new(balance.GroupSet)
 	if cfg.Stream != nil {
-		b, err := stream.Build(cfg.Stream, stream.Options{Log: log, Registry: Peers})
+		b, err := stream.Build(cfg.Stream, stream.Options{Log: log, Registry: Peers, Upstreams: groups})
 		if err != nil {
 			return nil, err
 		}
 		addBuilt(gen, b)
 	}
-	return buildHTTP(gen, cfg, log)
+	n := loads.Load() + 1
+	gen, err := buildHTTP(gen, cfg, log, groups, n)
+	if err == nil {
+		loads.CompareAndSwap(n-1, n)
+	}
+	return gen, err
 }
+
+// loads counts the configurations built successfully: the api directive
+// reports the count as nginx's generation.
+var loads atomic.Uint64
 
 // addBuilt adds what a block's build gives to gen: its sockets,
 // retirers, closers and reopeners.

@@ -34,6 +34,9 @@ type Options struct {
 	// Dial opens upstream connections; nil uses net.Dialer. Tests may
 	// replace it.
 	Dial func(network, address string, timeout time.Duration, local net.Addr) (net.Conn, error)
+	// Upstreams, when not nil, collects the groups of the upstream
+	// blocks, for the http block's api directive.
+	Upstreams *balance.GroupSet
 }
 
 // Listener is a socket the stream block needs, with its handler.
@@ -252,6 +255,9 @@ func (p *proxy) buildUpstream(u *config.StreamUpstream) (*upstream, error) {
 		return nil, err
 	}
 	up.group = g
+	if p.opts.Upstreams != nil {
+		p.opts.Upstreams.Add(g, u.Zone)
+	}
 	return up, nil
 }
 

@@ -24,7 +24,7 @@ var forbidden = map[string][]string{
 	"accesslog":    {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
 	"stream":       {mod + "httpproxy", mod + "runtime"},
 	"httpproxy":    {mod + "stream", mod + "runtime"},
-	"admin":        {mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"admin":        {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "vars"},
 	"client":       {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "admin"},
 	"errlog":       {"project"},
 	"httpproxy/h1": {"project", "net/http"},
