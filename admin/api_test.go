@@ -53,12 +53,12 @@ func TestServe(t *testing.T) {
 		{"GET", "/9/connections", "fields=idle,accepted", "", 200, `{"accepted":10,"idle":2}`},
 		{"GET", "/9/http/requests", "", "", 200, `{"total":25,"current":2}`},
 		{"GET", "/9/http/upstreams/back", "", "", 200, `{"peers":[` +
-			`{"id":0,"server":"127.0.0.1:8081","name":"127.0.0.1:8081","backup":false,"weight":5,"state":"up","active":0,"requests":0,"fails":0,"unavail":0},` +
-			`{"id":1,"server":"127.0.0.1:8082","name":"localhost:8082","backup":true,"weight":1,"state":"up","active":0,"max_conns":20,"requests":0,"fails":0,"unavail":0}],` +
+			`{"id":0,"server":"127.0.0.1:8081","name":"127.0.0.1:8081","backup":false,"weight":5,"state":"up","active":0,"requests":0,"fails":0,"unavail":0,"health_checks":{"checks":0,"fails":0,"unhealthy":0}},` +
+			`{"id":1,"server":"127.0.0.1:8082","name":"localhost:8082","backup":true,"weight":1,"state":"up","active":0,"max_conns":20,"requests":0,"fails":0,"unavail":0,"health_checks":{"checks":0,"fails":0,"unhealthy":0}}],` +
 			`"keepalive":0,"zombies":0,"zone":"back"}`},
 		{"GET", "/9/http/upstreams", "fields=", "", 200, `{"back":{}}`},
 		{"GET", "/9/http/upstreams", "fields=zone", "", 200, `{"back":{"zone":"back"}}`},
-		{"GET", "/9/stream/upstreams", "", "", 200, `{"tcp":{"peers":[{"id":0,"server":"127.0.0.1:9001","name":"127.0.0.1:9001","backup":false,"weight":1,"state":"up","active":0,"connections":0,"fails":0,"unavail":0}],"zombies":0}}`},
+		{"GET", "/9/stream/upstreams", "", "", 200, `{"tcp":{"peers":[{"id":0,"server":"127.0.0.1:9001","name":"127.0.0.1:9001","backup":false,"weight":1,"state":"up","active":0,"connections":0,"fails":0,"unavail":0,"health_checks":{"checks":0,"fails":0,"unhealthy":0}}],"zombies":0}}`},
 		{"GET", "/9/http/upstreams/back/servers/1", "", "", 200, `{"id":1,"server":"127.0.0.1:8082","weight":1,"max_conns":20,"max_fails":0,"fail_timeout":"10s","slow_start":"0s","route":"","backup":true,"down":false}`},
 		{"GET", "/9/stream/upstreams/tcp/servers/", "", "", 200, `[{"id":0,"server":"127.0.0.1:9001","weight":1,"max_conns":0,"max_fails":1,"fail_timeout":"10s","slow_start":"0s","backup":false,"down":false}]`},
 		{"PATCH", "/9/http/upstreams/back/servers/0", "", `{"weight":2,"max_conns":3,"max_fails":4,"fail_timeout":"1m","slow_start":"500ms","drain":true}`, 200,

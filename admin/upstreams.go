@@ -144,6 +144,11 @@ func upstreamObject(g *balance.Group, zone string, stream bool) object {
 			o = append(o, member{"requests", st.Requests})
 		}
 		o = append(o, member{"fails", st.Fails}, member{"unavail", st.Unavail})
+		hc := object{{"checks", st.Health.Checks}, {"fails", st.Health.Fails}, {"unhealthy", st.Health.Unhealthy}}
+		if st.Health.Checked {
+			hc = append(hc, member{"last_passed", st.Health.LastPassed})
+		}
+		o = append(o, member{"health_checks", hc})
 		peers = append(peers, o)
 	}
 	u := object{{"peers", peers}}

@@ -148,7 +148,7 @@ func (gc *groupChecks) initial() {
 		case len(gc.checks) == 0:
 			p.SetHealthy(true)
 		case mandatory && !(persistent && p.Healthy() && p.Health().Checked):
-			p.SetHealthy(false)
+			p.SetChecking()
 			v := make([]bool, len(gc.checks))
 			for i, hc := range gc.checks {
 				v[i] = hc.Mandatory

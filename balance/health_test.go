@@ -156,11 +156,17 @@ func TestHealthCheckMandatory(t *testing.T) {
 	if _, err := g.Pick(&balance.Request{}); err == nil {
 		t.Fatal("a pick succeeded with every server checking")
 	}
+	if st := g.Lookup("a:1").Stats().State; st != balance.StateChecking {
+		t.Fatalf("state %s before the first check, want checking", st)
+	}
 	close(block)
 	// the first check decides, whatever passes= says
 	eventually(t, "a healthy", func() bool { return healthy(g, "a:1") })
 	if healthy(g, "b:1") {
 		t.Fatal("b healthy after a failed first check")
+	}
+	if st := g.Lookup("b:1").Stats().State; st != balance.StateUnhealthy {
+		t.Fatalf("b's state %s after a failed first check, want unhealthy", st)
 	}
 }
 

@@ -66,6 +66,7 @@ func (p *Peer) Active() int { return int(p.st.conns()) }
 // server receives no requests; when it becomes healthy again its share
 // ramps up over slow_start, if set.
 func (p *Peer) SetHealthy(healthy bool) {
+	p.st.setExcl(exclChecking, false)
 	was := !p.st.setExcl(exclUnhealthy, !healthy)
 	if was == healthy {
 		return
@@ -75,6 +76,14 @@ func (p *Peer) SetHealthy(healthy bool) {
 	} else {
 		p.dirtyGroups(nil)
 	}
+}
+
+// SetChecking puts p in the "checking" state of a mandatory health
+// check: it receives nothing until a check says it is healthy
+// (SetHealthy).
+func (p *Peer) SetChecking() {
+	p.SetHealthy(false)
+	p.st.setExcl(exclChecking, true)
 }
 
 // dirtyGroups tells the groups that may pick p that it left its plain and
@@ -116,6 +125,7 @@ const (
 	StateDown      State = "down"
 	StateUnavail   State = "unavail"
 	StateUnhealthy State = "unhealthy"
+	StateChecking  State = "checking" // a mandatory health check has not run yet
 	StateDraining  State = "draining"
 	StateSlowStart State = "slow_start"
 )
@@ -161,6 +171,8 @@ func (p *Peer) Stats() PeerStats {
 	switch {
 	case p.srv.Down:
 		s.State = StateDown
+	case st.checking():
+		s.State = StateChecking
 	case st.unhealthy():
 		s.State = StateUnhealthy
 	case st.draining():

@@ -145,6 +145,7 @@ func (st *peerState) end() uint32 {
 const (
 	exclUnhealthy = 1 << iota // failed an active health check
 	exclDrain                 // draining
+	exclChecking              // with exclUnhealthy: not checked yet (mandatory)
 )
 
 // setExcl sets or clears bit in excl and reports whether it was set.
@@ -159,6 +160,7 @@ func (st *peerState) setExcl(bit uint32, on bool) (was bool) {
 }
 
 func (st *peerState) unhealthy() bool { return st.excl.Load()&exclUnhealthy != 0 }
+func (st *peerState) checking() bool  { return st.excl.Load()&exclChecking != 0 }
 func (st *peerState) draining() bool  { return st.excl.Load()&exclDrain != 0 }
 
 // acquire returns the state for key, creating it when absent. created

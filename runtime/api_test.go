@@ -457,3 +457,92 @@ func TestAPI(t *testing.T) {
 		t.Errorf("stream upstream after reload: %+v", su.Peers)
 	}
 }
+
+// TestAPIHealthChecks reads the health checks' findings through the API:
+// a server whose check fails is "unhealthy" with its failures counted,
+// one that passes is "up", and under a mandatory check a server no check
+// has reached yet is "checking".
+func TestAPIHealthChecks(t *testing.T) {
+	good := apiBackend(t, "good")
+	dead := freeAddr(t) // nothing listens there
+	// a server that takes connections and never answers: its first check
+	// does not end while the test runs
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hang.Close()
+	httpAddr := freeAddr(t)
+	conf := fmt.Sprintf(`events {}
+error_log stderr crit;
+http {
+    access_log off;
+    upstream hc_api {
+        zone hc_api 64k;
+        server %s;
+        server %s;
+    }
+    upstream hc_never {
+        zone hc_never 64k;
+        server %s;
+    }
+    server {
+        listen %s;
+        location / {
+            proxy_pass http://hc_api;
+            health_check interval=50ms fails=2;
+        }
+        location /never {
+            proxy_pass http://hc_never;
+            proxy_read_timeout 1h;
+            health_check interval=1h mandatory;
+        }
+        location /api {
+            api;
+        }
+    }
+}
+`, good, dead, hang.Addr().String(), httpAddr)
+	srv := NewServer(slog.New(slog.DiscardHandler))
+	if err := srv.Apply(loadAPIConf(t, conf)); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background(), false)
+	c := &apiClient{t: t, base: "http://" + httpAddr,
+		http: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+	type hcPeer struct {
+		Server       string
+		State        string
+		HealthChecks struct {
+			Checks, Fails, Unhealthy uint64
+			LastPassed               *bool `json:"last_passed"`
+		} `json:"health_checks"`
+	}
+	var u struct{ Peers []hcPeer }
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		u.Peers = nil
+		if st := c.do("GET", "/api/9/http/upstreams/hc_api", "", &u); st != 200 {
+			t.Fatalf("GET: %d", st)
+		}
+		if len(u.Peers) == 2 && u.Peers[1].State == "unhealthy" && u.Peers[0].HealthChecks.Checks >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peers %+v", u.Peers)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ok, bad := u.Peers[0], u.Peers[1]
+	if ok.Server != good || ok.State != "up" || ok.HealthChecks.Fails != 0 || ok.HealthChecks.LastPassed == nil || !*ok.HealthChecks.LastPassed {
+		t.Errorf("the passing server: %+v", ok)
+	}
+	if bad.Server != dead || bad.HealthChecks.Fails < 2 || bad.HealthChecks.Unhealthy != 1 || bad.HealthChecks.LastPassed == nil || *bad.HealthChecks.LastPassed {
+		t.Errorf("the failing server: %+v", bad)
+	}
+	var n struct{ Peers []hcPeer }
+	c.do("GET", "/api/9/http/upstreams/hc_never", "", &n)
+	if len(n.Peers) != 1 || n.Peers[0].State != "checking" || n.Peers[0].HealthChecks.Checks != 0 || n.Peers[0].HealthChecks.LastPassed != nil {
+		t.Errorf("under a mandatory check: %+v", n.Peers)
+	}
+}
