@@ -14,25 +14,11 @@ import (
 // servers of the group its proxy_pass names are sent "GET URI" every
 // Interval.
 type HTTPHealthCheck struct {
-	Interval time.Duration // interval=, default 5s
-	Jitter   time.Duration `json:",omitempty"` // jitter=, default none
-	Fails    int           // fails=, default 1
-	Passes   int           // passes=, default 1
-	URI      string        // uri=, default "/"
-	// Mandatory and Persistent are "mandatory [persistent]": servers are
-	// in the "checking" state (no requests) until their first check
-	// passes; with persistent, those healthy before a reload stay so.
-	Mandatory  bool `json:",omitempty"`
-	Persistent bool `json:",omitempty"`
-	// Match names the match block the response must satisfy; without
-	// one the status must be 2xx or 3xx.
-	Match string `json:",omitempty"`
-	// Port is port=: the port checked instead of the server's (0).
-	Port int `json:",omitempty"`
+	HealthCheck
+	URI string // uri=, default "/"
 	// KeepaliveTime is keepalive_time=: checks reuse a connection for
 	// that long; 0 (the default) opens one per check.
 	KeepaliveTime time.Duration `json:",omitempty"`
-	Pos           string
 }
 
 // HTTPMatch is a match block: the tests a health check response must pass,
@@ -77,62 +63,31 @@ var httpHealthDirectives = []*Spec{
 // [keepalive_time=].
 func setHTTPHealthCheck(c *compiler, d *Directive, parent any) (any, error) {
 	l := parent.(*HTTPLocation)
-	hc := HTTPHealthCheck{Interval: 5 * time.Second, Fails: 1, Passes: 1, URI: "/", Pos: pos(d)}
+	hc := HTTPHealthCheck{URI: "/"}
 	invalid := func(a string) error { return errorf(d.File, d.Line, "invalid parameter %s", quote(a)) }
-	for _, a := range d.Args {
-		key, val, hasVal := strings.Cut(a, "=")
+	var err error
+	hc.HealthCheck, err = parseHealthCheck(d, func(a, key, val string, hasVal bool) (bool, error) {
 		switch {
-		case hasVal && (key == "interval" || key == "jitter" || key == "keepalive_time"):
+		case hasVal && key == "keepalive_time":
 			t, err := ParseTime(val)
-			if err != nil || key == "interval" && t <= 0 {
-				return nil, invalid(a)
+			if err != nil {
+				return true, invalid(a)
 			}
-			switch key {
-			case "interval":
-				hc.Interval = t
-			case "jitter":
-				hc.Jitter = t
-			default:
-				hc.KeepaliveTime = t
-			}
-		case hasVal && (key == "fails" || key == "passes"):
-			n, ok := parseDigits(val)
-			if !ok || n < 1 || n > 1<<31-1 {
-				return nil, invalid(a)
-			}
-			if key == "fails" {
-				hc.Fails = int(n)
-			} else {
-				hc.Passes = int(n)
-			}
+			hc.KeepaliveTime = t
 		case hasVal && key == "uri":
 			if val == "" {
-				return nil, invalid(a)
+				return true, invalid(a)
 			}
 			hc.URI = val
-		case hasVal && key == "match":
-			if val == "" {
-				return nil, invalid(a)
-			}
-			hc.Match = val
-		case hasVal && key == "port":
-			n, ok := parseDigits(val)
-			if !ok || n < 1 || n > 65535 {
-				return nil, invalid(a)
-			}
-			hc.Port = int(n)
-		case a == "mandatory":
-			hc.Mandatory = true
-		case a == "persistent":
-			if !hc.Mandatory {
-				return nil, errorf(d.File, d.Line, `"persistent" requires "mandatory"`)
-			}
-			hc.Persistent = true
 		case hasVal && (key == "type" || key == "grpc_service" || key == "grpc_status"):
-			return nil, errorf(d.File, d.Line, `the %s parameter of the "health_check" directive is not supported by sluice`, quote(key))
+			return true, errorf(d.File, d.Line, `the %s parameter of the "health_check" directive is not supported by sluice`, quote(key))
 		default:
-			return nil, invalid(a)
+			return false, nil
 		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	l.HealthChecks = append(l.HealthChecks, hc)
 	return nil, nil

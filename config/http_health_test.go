@@ -28,12 +28,12 @@ func TestHTTPHealthCheck(t *testing.T) {
 	if len(hcs) != 2 {
 		t.Fatalf("checks: %+v", hcs)
 	}
-	def := HTTPHealthCheck{Interval: 5 * time.Second, Fails: 1, Passes: 1, URI: "/", Pos: hcs[0].Pos}
+	def := HTTPHealthCheck{HealthCheck: HealthCheck{Interval: 5 * time.Second, Fails: 1, Passes: 1, Pos: hcs[0].Pos}, URI: "/"}
 	if hcs[0] != def {
 		t.Errorf("defaults: %+v", hcs[0])
 	}
-	all := HTTPHealthCheck{Interval: 150 * time.Millisecond, Jitter: time.Second, Fails: 3, Passes: 2, URI: "/hc?x=1",
-		Mandatory: true, Persistent: true, Match: "ok", Port: 8081, KeepaliveTime: time.Minute, Pos: hcs[1].Pos}
+	all := HTTPHealthCheck{HealthCheck: HealthCheck{Interval: 150 * time.Millisecond, Jitter: time.Second, Fails: 3, Passes: 2,
+		Mandatory: true, Persistent: true, Match: "ok", Port: 8081, Pos: hcs[1].Pos}, URI: "/hc?x=1", KeepaliveTime: time.Minute}
 	if hcs[1] != all {
 		t.Errorf("parameters: %+v", hcs[1])
 	}

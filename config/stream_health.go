@@ -11,27 +11,11 @@ import (
 // (NGINX Plus's ngx_stream_upstream_hc_module): periodic checks of the
 // servers of the upstream group its proxy_pass names.
 type StreamHealthCheck struct {
-	Interval time.Duration // interval=, default 5s
-	Jitter   time.Duration `json:",omitempty"` // jitter=, default none
-	Fails    int           // fails=, default 1
-	Passes   int           // passes=, default 1
-	// Mandatory keeps a server in the "checking" state, with no client
-	// connections, until its first check passes; Persistent leaves a
-	// server that was healthy before a reload so.
-	Mandatory  bool `json:",omitempty"`
-	Persistent bool `json:",omitempty"`
-	// Match names the match block whose send and expect the check uses;
-	// empty for a check that only connects (TCP) or only looks for an ICMP
-	// port unreachable (UDP).
-	Match string `json:",omitempty"`
-	// Port is the port checked instead of each server's own; 0: the
-	// server's port.
-	Port int  `json:",omitempty"`
-	UDP  bool `json:",omitempty"`
+	HealthCheck
+	UDP bool `json:",omitempty"` // udp: a UDP check
 	// Timeout is the server's health_check_timeout (default 5s): the time
 	// a check has, once connected, to send and to read what match expects.
 	Timeout time.Duration
-	Pos     string
 }
 
 // StreamMatch is a match block of the stream block: what a health check
@@ -72,60 +56,17 @@ func init() {
 // block ends.
 func setStreamHealthCheck(c *compiler, d *Directive, parent any) (any, error) {
 	srv := parent.(*StreamServer)
-	hc := StreamHealthCheck{Interval: 5 * time.Second, Fails: 1, Passes: 1, Pos: pos(d)}
-	invalid := func(a string) error { return errorf(d.File, d.Line, "invalid parameter \"%s\"", a) }
-	persistent := false
-	for _, a := range d.Args {
-		key, val, hasVal := strings.Cut(a, "=")
-		switch {
-		case hasVal && key == "interval":
-			t, err := ParseTime(val)
-			if err != nil || t <= 0 {
-				return nil, invalid(a)
-			}
-			hc.Interval = t
-		case hasVal && key == "jitter":
-			t, err := ParseTime(val)
-			if err != nil {
-				return nil, invalid(a)
-			}
-			hc.Jitter = t
-		case hasVal && (key == "fails" || key == "passes"):
-			n, ok := parseDigits(val)
-			if !ok || n < 1 || n > 1<<31-1 {
-				return nil, invalid(a)
-			}
-			if key == "fails" {
-				hc.Fails = int(n)
-			} else {
-				hc.Passes = int(n)
-			}
-		case hasVal && key == "match":
-			if val == "" {
-				return nil, invalid(a)
-			}
-			hc.Match = val
-		case hasVal && key == "port":
-			n, ok := parseDigits(val)
-			if !ok || n < 1 || n > 65535 {
-				return nil, invalid(a)
-			}
-			hc.Port = int(n)
-		case a == "mandatory":
-			hc.Mandatory = true
-		case a == "persistent":
-			persistent = true
-		case a == "udp":
+	var hc StreamHealthCheck
+	var err error
+	hc.HealthCheck, err = parseHealthCheck(d, func(a, key, val string, hasVal bool) (bool, error) {
+		if a == "udp" {
 			hc.UDP = true
-		default:
-			return nil, invalid(a)
+			return true, nil
 		}
-	}
-	if persistent {
-		if !hc.Mandatory {
-			return nil, errorf(d.File, d.Line, "\"persistent\" requires \"mandatory\"")
-		}
-		hc.Persistent = true
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	srv.HealthChecks = append(srv.HealthChecks, hc)
 	return nil, nil

@@ -219,7 +219,7 @@ stream {
 	}
 	st := cfg.Stream
 	hc := st.Servers[0].HealthChecks[0]
-	want := StreamHealthCheck{Interval: 250 * time.Millisecond, Fails: 1, Passes: 1, Match: "redis", Port: 6380, Timeout: 2 * time.Second, Pos: hc.Pos}
+	want := StreamHealthCheck{HealthCheck: HealthCheck{Interval: 250 * time.Millisecond, Fails: 1, Passes: 1, Match: "redis", Port: 6380, Pos: hc.Pos}, Timeout: 2 * time.Second}
 	if hc != want {
 		t.Errorf("health_check: %+v, want %+v", hc, want)
 	}
