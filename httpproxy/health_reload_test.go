@@ -7,13 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/sluicelb/sluice/config"
 	"github.com/sluicelb/sluice/runtime"
 )
 
@@ -50,21 +47,7 @@ func TestHealthCheckReload(t *testing.T) {
 		text := fmt.Sprintf(`events {} http { access_log off;
 			upstream hcreload { zone hcreload 64k; server %s; server %s; }
 			server { listen %s; location / { proxy_pass http://hcreload; %s } } }`, addrs[0], addrs[1], listen, check)
-		name := filepath.Join(dir, "sluice.conf")
-		cfg, err := config.Load(config.Options{File: name, Prefix: dir + "/", ReadFile: func(f string) ([]byte, error) {
-			if f == name {
-				return []byte(text), nil
-			}
-			return os.ReadFile(f)
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		gen, err := runtime.Build(cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return gen
+		return buildGen(t, dir, text)
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	answers := func(n int) map[string]int {

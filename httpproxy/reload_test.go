@@ -45,21 +45,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		text := fmt.Sprintf(`events {} http { access_log off;
 			upstream u { server %s; keepalive 8; }
 			server { listen %s; location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } } }`, backend, listen)
-		name := filepath.Join(dir, "sluice.conf")
-		cfg, err := config.Load(config.Options{File: name, Prefix: dir + "/", ReadFile: func(f string) ([]byte, error) {
-			if f == name {
-				return []byte(text), nil
-			}
-			return os.ReadFile(f)
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		gen, err := runtime.Build(cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return gen
+		return buildGen(t, dir, text)
 	}
 	srv := runtime.NewServer(slog.New(slog.DiscardHandler))
 	if err := srv.Apply(build(backends[0])); err != nil {
@@ -126,4 +112,25 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("%d of %d clients reached the new upstream", sawNew.Load(), clients)
 	}
 	t.Logf("%d requests, %d before the reload", ok.Load(), before)
+}
+
+// buildGen builds the generation of the configuration text, read as the
+// file sluice.conf of dir.
+func buildGen(t *testing.T, dir, text string) *runtime.Generation {
+	t.Helper()
+	name := filepath.Join(dir, "sluice.conf")
+	cfg, err := config.Load(config.Options{File: name, Prefix: dir + "/", ReadFile: func(f string) ([]byte, error) {
+		if f == name {
+			return []byte(text), nil
+		}
+		return os.ReadFile(f)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := runtime.Build(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gen
 }

@@ -8,9 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // hcBackend answers "OK" to the health check's "HC" and its tag to
@@ -21,33 +22,18 @@ func hcBackend(t *testing.T, tag, check string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				l, err := bufio.NewReader(c).ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == "HC\n" {
-					io.WriteString(c, check)
-					return
-				}
-				io.WriteString(c, tag+"\n")
-			}()
+	testutil.Serve(t, ln, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		l, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			return
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+		if l == "HC\n" {
+			io.WriteString(c, check)
+			return
+		}
+		io.WriteString(c, tag+"\n")
+	})
 	return ln.Addr().String()
 }
 
