@@ -52,6 +52,12 @@ http {
         location /metrics {
             metrics;
         }
+        location /inif {
+            metrics;
+            if ($arg_x) {
+                add_header X-If 1;
+            }
+        }
     }
 }
 `
@@ -243,6 +249,13 @@ func TestMetrics(t *testing.T) {
 	}
 	if v := m.get(t, "sluice_upstream_server_state", "upstream", "m_back", "server", h2); v != 1 {
 		t.Errorf("state of h2 after a reload: %v, want 1", v)
+	}
+
+	// an if block in the location answers with the metrics too, as
+	// nginx's if inherits its location's content handler
+	m = scrapeMetrics(t, hc, c.base+"/inif?x=1")
+	if v := m.get(t, "sluice_config_generation"); v != gen+1 {
+		t.Errorf("generation from an if block: %v", v)
 	}
 
 	// HEAD: the headers alone; other methods: 405
