@@ -566,7 +566,10 @@ type HTTPLocation struct {
 	// (http_health.go).
 	HealthChecks []HTTPHealthCheck `json:",omitempty"`
 	// API is the api directive (http_api.go), nil for none.
-	API      *HTTPAPI `json:",omitempty"`
+	API *HTTPAPI `json:",omitempty"`
+	// Metrics is the metrics directive (http_metrics.go): the location
+	// answers with Prometheus metrics.
+	Metrics  bool `json:",omitempty"`
 	Settings HTTPSettings
 
 	ifBlock *HTTPIf // set on the configuration of an if block (HTTPIf.Location)
@@ -905,7 +908,7 @@ var httpDirectives = []*Spec{
 		case *HTTPServer:
 			p.StubStatus = true
 		case *HTTPLocation:
-			p.StubStatus, p.EmptyGIF, p.API = true, false, nil
+			p.StubStatus, p.EmptyGIF, p.API, p.Metrics = true, false, nil, false
 		}
 		return nil, nil
 	}},
@@ -1751,7 +1754,7 @@ func setHTTPProxyPass(c *compiler, d *Directive, parent any) (any, error) {
 	if (l.IsRegex() || l.Modifier == LocNamed || l.ifBlock != nil) && pp.HasURI {
 		return nil, errorf(d.File, d.Line, `"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block`)
 	}
-	l.ProxyPass, l.CGIPass, l.EmptyGIF, l.API = pp, nil, false, nil // the last handler of a location wins
+	l.ProxyPass, l.CGIPass, l.EmptyGIF, l.API, l.Metrics = pp, nil, false, nil, false // the last handler of a location wins
 	h.passes = append(h.passes, pp)
 	return nil, nil
 }

@@ -20,8 +20,8 @@ type HTTPAPI struct {
 }
 
 // setHTTPAPI parses api [write=on|off]. As nginx's content handlers, the
-// last of api, proxy_pass, grpc_pass, the CGI passes, empty_gif and
-// stub_status in a location answers: api clears the others, and they
+// last of api, proxy_pass, grpc_pass, the CGI passes, empty_gif,
+// stub_status and metrics in a location answers: api clears the others, and they
 // clear it.
 func setHTTPAPI(c *compiler, d *Directive, parent any) (any, error) {
 	a := &HTTPAPI{Pos: pos(d)}
@@ -37,6 +37,6 @@ func setHTTPAPI(c *compiler, d *Directive, parent any) (any, error) {
 	}
 	l := parent.(*HTTPLocation)
 	l.API = a
-	l.ProxyPass, l.GRPCPass, l.CGIPass, l.EmptyGIF, l.StubStatus = nil, nil, nil, false, false
+	l.ProxyPass, l.GRPCPass, l.CGIPass, l.EmptyGIF, l.StubStatus, l.Metrics = nil, nil, nil, false, false, false
 	return nil, nil
 }

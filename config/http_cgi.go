@@ -350,7 +350,7 @@ func setCGIPass(proto string) func(c *compiler, d *Directive, parent any) (any, 
 		cp := &HTTPCGIPass{Proto: proto, Pass: pp}
 		if hasVariables(url) {
 			pp.HasVars, pp.Scheme = true, ""
-			l.CGIPass, l.ProxyPass, l.GRPCPass, l.EmptyGIF, l.API = cp, nil, nil, false, nil
+			l.CGIPass, l.ProxyPass, l.GRPCPass, l.EmptyGIF, l.API, l.Metrics = cp, nil, nil, false, nil, false
 			return nil, nil
 		}
 		rest := url
@@ -365,7 +365,7 @@ func setCGIPass(proto string) func(c *compiler, d *Directive, parent any) (any, 
 		if err := h.passHost(d, pp, rest); err != nil {
 			return nil, err
 		}
-		l.CGIPass, l.ProxyPass, l.GRPCPass, l.EmptyGIF, l.API = cp, nil, nil, false, nil
+		l.CGIPass, l.ProxyPass, l.GRPCPass, l.EmptyGIF, l.API, l.Metrics = cp, nil, nil, false, nil, false
 		h.passes = append(h.passes, pp)
 		return nil, nil
 	}

@@ -11,11 +11,11 @@ var httpEmptyGIFDirectives = []*Spec{
 
 // setHTTPEmptyGIF parses empty_gif: the location answers with a 1x1
 // transparent GIF. As nginx's content handlers, the last of empty_gif,
-// proxy_pass, grpc_pass, stub_status and api in a location is the one
-// that answers: each of the others clears EmptyGIF, and EmptyGIF, when
-// set, takes precedence over those given before it.
+// proxy_pass, grpc_pass, stub_status, api and metrics in a location is
+// the one that answers: each of the others clears EmptyGIF, and
+// EmptyGIF, when set, takes precedence over those given before it.
 func setHTTPEmptyGIF(c *compiler, d *Directive, parent any) (any, error) {
 	l := parent.(*HTTPLocation)
-	l.EmptyGIF, l.API = true, nil
+	l.EmptyGIF, l.API, l.Metrics = true, nil, false
 	return nil, nil
 }

@@ -486,7 +486,7 @@ func setGRPCPass(c *compiler, d *Directive, parent any) (any, error) {
 	if err := h.passHost(d, pp, rest); err != nil {
 		return nil, err
 	}
-	l.GRPCPass, l.CGIPass, l.EmptyGIF, l.API = pp, nil, false, nil
+	l.GRPCPass, l.CGIPass, l.EmptyGIF, l.API, l.Metrics = pp, nil, false, nil, false
 	h.passes = append(h.passes, pp)
 	return nil, nil
 }

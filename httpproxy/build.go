@@ -599,6 +599,8 @@ type location struct {
 	cgi    *cgiConf  // fastcgi_pass, uwsgi_pass, scgi_pass (cgi.go)
 	fsplit *cgiSplit // fastcgi_split_path_info, fastcgi_index; nil for none
 
+	metrics *admin.Metrics // metrics (metrics.go)
+
 	http10      bool
 	keepalive   bool // upstream connections may be pooled
 	hostTmpl    *vars.Template[*request]
@@ -728,6 +730,9 @@ func (p *proxy) buildLocationFor(s *server, name string, lc *config.HTTPLocation
 		l.stub, l.gif = lc.StubStatus, lc.EmptyGIF
 		if lc.API != nil {
 			l.api = p.newAPI(lc.API) // api.go
+		}
+		if lc.Metrics {
+			l.metrics = p.newMetrics() // metrics.go
 		}
 		if lc.ProxyPass != nil {
 			pc, err := p.buildPass(lc.ProxyPass)

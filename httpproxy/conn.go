@@ -644,6 +644,8 @@ func (c *conn) handle() bool {
 		return c.finish(r, c.sendSimple(r, 200, "text/plain", body, nil))
 	case l.api != nil:
 		return c.finish(r, c.serveAPI(r, l)) // api.go
+	case l.metrics != nil:
+		return c.finish(r, c.serveMetrics(r, l)) // metrics.go
 	case l.grpc != nil:
 		return c.finish(r, c.grpcPass(r))
 	case l.pass != nil:
@@ -676,6 +678,8 @@ func (c *conn) content(r *request, l *location) bool {
 		return c.sendSimple(r, 200, "text/plain", body, nil)
 	case l.api != nil:
 		return c.serveAPI(r, l)
+	case l.metrics != nil:
+		return c.serveMetrics(r, l)
 	case l.grpc != nil:
 		c.discardBody(r)
 		return c.sendError(r, 404)

@@ -276,6 +276,8 @@ func (c *conn) serveSub(r *request) (proxied bool) {
 		c.sendSimple(r, 200, "text/plain", body, nil)
 	case l.api != nil:
 		c.serveAPI(r, l)
+	case l.metrics != nil:
+		c.serveMetrics(r, l)
 	case l.pass != nil:
 		c.proxyPass(r)
 		c.up.track(nil)
