@@ -575,6 +575,15 @@ type HTTPLocation struct {
 	ifBlock *HTTPIf // set on the configuration of an if block (HTTPIf.Location)
 }
 
+// setHandler clears the location's content handler before a directive
+// sets its own: as in nginx, the last content handler of a location
+// (proxy_pass, grpc_pass, the CGI passes, empty_gif, stub_status, api,
+// metrics) is the one that answers.
+func (l *HTTPLocation) setHandler() {
+	l.ProxyPass, l.GRPCPass, l.CGIPass = nil, nil, nil
+	l.EmptyGIF, l.StubStatus, l.API, l.Metrics = false, false, nil, false
+}
+
 // Pos returns "file:line" of the location block.
 func (l *HTTPLocation) Pos() string { return fmt.Sprintf("%s:%d", l.File, l.Line) }
 
@@ -908,7 +917,8 @@ var httpDirectives = []*Spec{
 		case *HTTPServer:
 			p.StubStatus = true
 		case *HTTPLocation:
-			p.StubStatus, p.EmptyGIF, p.API, p.Metrics = true, false, nil, false
+			p.setHandler()
+			p.StubStatus = true
 		}
 		return nil, nil
 	}},
@@ -1754,7 +1764,8 @@ func setHTTPProxyPass(c *compiler, d *Directive, parent any) (any, error) {
 	if (l.IsRegex() || l.Modifier == LocNamed || l.ifBlock != nil) && pp.HasURI {
 		return nil, errorf(d.File, d.Line, `"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block`)
 	}
-	l.ProxyPass, l.CGIPass, l.EmptyGIF, l.API, l.Metrics = pp, nil, false, nil, false // the last handler of a location wins
+	l.setHandler()
+	l.ProxyPass = pp
 	h.passes = append(h.passes, pp)
 	return nil, nil
 }

@@ -36,7 +36,7 @@ func setHTTPAPI(c *compiler, d *Directive, parent any) (any, error) {
 		}
 	}
 	l := parent.(*HTTPLocation)
+	l.setHandler()
 	l.API = a
-	l.ProxyPass, l.GRPCPass, l.CGIPass, l.EmptyGIF, l.StubStatus, l.Metrics = nil, nil, nil, false, false, false
 	return nil, nil
 }

@@ -350,7 +350,8 @@ func setCGIPass(proto string) func(c *compiler, d *Directive, parent any) (any, 
 		cp := &HTTPCGIPass{Proto: proto, Pass: pp}
 		if hasVariables(url) {
 			pp.HasVars, pp.Scheme = true, ""
-			l.CGIPass, l.ProxyPass, l.GRPCPass, l.EmptyGIF, l.API, l.Metrics = cp, nil, nil, false, nil, false
+			l.setHandler()
+			l.CGIPass = cp
 			return nil, nil
 		}
 		rest := url
@@ -365,7 +366,8 @@ func setCGIPass(proto string) func(c *compiler, d *Directive, parent any) (any, 
 		if err := h.passHost(d, pp, rest); err != nil {
 			return nil, err
 		}
-		l.CGIPass, l.ProxyPass, l.GRPCPass, l.EmptyGIF, l.API, l.Metrics = cp, nil, nil, false, nil, false
+		l.setHandler()
+		l.CGIPass = cp
 		h.passes = append(h.passes, pp)
 		return nil, nil
 	}

@@ -16,6 +16,7 @@ var httpEmptyGIFDirectives = []*Spec{
 // EmptyGIF, when set, takes precedence over those given before it.
 func setHTTPEmptyGIF(c *compiler, d *Directive, parent any) (any, error) {
 	l := parent.(*HTTPLocation)
-	l.EmptyGIF, l.API, l.Metrics = true, nil, false
+	l.setHandler()
+	l.EmptyGIF = true
 	return nil, nil
 }

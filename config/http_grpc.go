@@ -486,7 +486,8 @@ func setGRPCPass(c *compiler, d *Directive, parent any) (any, error) {
 	if err := h.passHost(d, pp, rest); err != nil {
 		return nil, err
 	}
-	l.GRPCPass, l.CGIPass, l.EmptyGIF, l.API, l.Metrics = pp, nil, false, nil, false
+	l.setHandler()
+	l.GRPCPass = pp
 	h.passes = append(h.passes, pp)
 	return nil, nil
 }

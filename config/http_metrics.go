@@ -17,7 +17,7 @@ var httpMetricsDirectives = []*Spec{
 // clear it.
 func setHTTPMetrics(c *compiler, d *Directive, parent any) (any, error) {
 	l := parent.(*HTTPLocation)
+	l.setHandler()
 	l.Metrics = true
-	l.ProxyPass, l.GRPCPass, l.CGIPass, l.EmptyGIF, l.StubStatus, l.API = nil, nil, nil, false, false, nil
 	return nil, nil
 }

@@ -49,3 +49,37 @@ func TestMetricsDirective(t *testing.T) {
 		}
 	}
 }
+
+// TestLastHandlerWins checks that of two content handlers in a location
+// only the last is kept, as in nginx, for every pair of them.
+func TestLastHandlerWins(t *testing.T) {
+	handlers := map[string]string{
+		"proxy": "proxy_pass http://127.0.0.1:1;", "grpc": "grpc_pass grpc://127.0.0.1:1;",
+		"fastcgi": "fastcgi_pass 127.0.0.1:1;", "empty_gif": "empty_gif;", "stub_status": "stub_status;",
+		"api": "api;", "metrics": "metrics;",
+	}
+	kind := func(l *HTTPLocation) []string {
+		var k []string
+		for name, on := range map[string]bool{"proxy": l.ProxyPass != nil, "grpc": l.GRPCPass != nil, "fastcgi": l.CGIPass != nil,
+			"empty_gif": l.EmptyGIF, "stub_status": l.StubStatus, "api": l.API != nil, "metrics": l.Metrics} {
+			if on {
+				k = append(k, name)
+			}
+		}
+		return k
+	}
+	for first, a := range handlers {
+		for last, b := range handlers {
+			if first == last {
+				continue
+			}
+			cfg, msg := loadHTTP(t, "server { listen 127.0.0.1:18080; location / { "+a+" "+b+" } }")
+			if msg != "" {
+				t.Fatalf("%s then %s: %s", first, last, msg)
+			}
+			if got := kind(cfg.HTTP.Servers[0].Locations[0]); len(got) != 1 || got[0] != last {
+				t.Errorf("%s then %s: handlers %v, want only %s", first, last, got, last)
+			}
+		}
+	}
+}

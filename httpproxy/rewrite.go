@@ -122,7 +122,7 @@ func (p *proxy) buildIfLocation(lc *config.HTTPLocation, parent *location) (*loc
 	}
 	if !own {
 		l.pass, l.grpc, l.cgi, l.stub, l.keepalive = parent.pass, parent.grpc, parent.cgi, parent.stub, parent.keepalive
-		l.gif, l.metrics = parent.gif, parent.metrics
+		l.gif, l.api, l.metrics = parent.gif, parent.api, parent.metrics
 	}
 	return l, nil
 }

@@ -250,6 +250,9 @@ http {
         }
         location /ro/ {
             api;
+            if ($arg_x) {
+                add_header X-If 1;
+            }
         }
     }
 }
@@ -434,6 +437,12 @@ func TestAPI(t *testing.T) {
 	var roList []string
 	if st := c.do("GET", "/ro/9/stream", "", &roList); st != 200 || fmt.Sprint(roList) != "[upstreams]" {
 		t.Errorf("GET /ro/9/stream: %d %v", st, roList)
+	}
+	// an if block in the location keeps the api, as nginx's if keeps its
+	// location's content handler
+	roList = nil
+	if st := c.do("GET", "/ro/9/stream?x=1", "", &roList); st != 200 || fmt.Sprint(roList) != "[upstreams]" {
+		t.Errorf("GET /ro/9/stream?x=1 (an if block): %d %v", st, roList)
 	}
 
 	// a reload builds the upstreams from the configuration again: what
