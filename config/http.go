@@ -569,8 +569,11 @@ type HTTPLocation struct {
 	API *HTTPAPI `json:",omitempty"`
 	// Metrics is the metrics directive (http_metrics.go): the location
 	// answers with Prometheus metrics.
-	Metrics  bool `json:",omitempty"`
-	Settings HTTPSettings
+	Metrics bool `json:",omitempty"`
+	// Dashboard is the dashboard directive (http_dashboard.go), nil for
+	// none.
+	Dashboard *HTTPDashboard `json:",omitempty"`
+	Settings  HTTPSettings
 
 	ifBlock *HTTPIf // set on the configuration of an if block (HTTPIf.Location)
 }
@@ -578,10 +581,11 @@ type HTTPLocation struct {
 // setHandler clears the location's content handler before a directive
 // sets its own: as in nginx, the last content handler of a location
 // (proxy_pass, grpc_pass, the CGI passes, empty_gif, stub_status, api,
-// metrics) is the one that answers.
+// metrics, dashboard) is the one that answers.
 func (l *HTTPLocation) setHandler() {
 	l.ProxyPass, l.GRPCPass, l.CGIPass = nil, nil, nil
 	l.EmptyGIF, l.StubStatus, l.API, l.Metrics = false, false, nil, false
+	l.Dashboard = nil
 }
 
 // Pos returns "file:line" of the location block.

@@ -56,12 +56,13 @@ func TestLastHandlerWins(t *testing.T) {
 	handlers := map[string]string{
 		"proxy": "proxy_pass http://127.0.0.1:1;", "grpc": "grpc_pass grpc://127.0.0.1:1;",
 		"fastcgi": "fastcgi_pass 127.0.0.1:1;", "empty_gif": "empty_gif;", "stub_status": "stub_status;",
-		"api": "api;", "metrics": "metrics;",
+		"api": "api;", "metrics": "metrics;", "dashboard": "dashboard;",
 	}
 	kind := func(l *HTTPLocation) []string {
 		var k []string
 		for name, on := range map[string]bool{"proxy": l.ProxyPass != nil, "grpc": l.GRPCPass != nil, "fastcgi": l.CGIPass != nil,
-			"empty_gif": l.EmptyGIF, "stub_status": l.StubStatus, "api": l.API != nil, "metrics": l.Metrics} {
+			"empty_gif": l.EmptyGIF, "stub_status": l.StubStatus, "api": l.API != nil, "metrics": l.Metrics,
+			"dashboard": l.Dashboard != nil} {
 			if on {
 				k = append(k, name)
 			}

@@ -599,7 +599,8 @@ type location struct {
 	cgi    *cgiConf  // fastcgi_pass, uwsgi_pass, scgi_pass (cgi.go)
 	fsplit *cgiSplit // fastcgi_split_path_info, fastcgi_index; nil for none
 
-	metrics *admin.Metrics // metrics (metrics.go)
+	metrics   *admin.Metrics   // metrics (metrics.go)
+	dashboard *admin.Dashboard // dashboard (dashboard.go)
 
 	http10      bool
 	keepalive   bool // upstream connections may be pooled
@@ -809,6 +810,11 @@ func (p *proxy) buildLocationFor(s *server, name string, lc *config.HTTPLocation
 			return nil, vars.NginxError(err)
 		}
 		l.addHeaders = append(l.addHeaders, addHeader{name: h.Name, value: t, always: h.Always})
+	}
+	if lc != nil && lc.Dashboard != nil {
+		if err := p.buildDashboard(l, lc.Dashboard); err != nil { // dashboard.go
+			return nil, vars.NginxError(err)
+		}
 	}
 	for _, c := range st.ProxyNextUpstream {
 		if c == "off" {

@@ -646,6 +646,8 @@ func (c *conn) handle() bool {
 		return c.finish(r, c.serveAPI(r, l)) // api.go
 	case l.metrics != nil:
 		return c.finish(r, c.serveMetrics(r, l)) // metrics.go
+	case l.dashboard != nil:
+		return c.finish(r, c.serveDashboard(r, l)) // dashboard.go
 	case l.grpc != nil:
 		return c.finish(r, c.grpcPass(r))
 	case l.pass != nil:
@@ -680,6 +682,8 @@ func (c *conn) content(r *request, l *location) bool {
 		return c.serveAPI(r, l)
 	case l.metrics != nil:
 		return c.serveMetrics(r, l)
+	case l.dashboard != nil:
+		return c.serveDashboard(r, l)
 	case l.grpc != nil:
 		c.discardBody(r)
 		return c.sendError(r, 404)

@@ -123,6 +123,12 @@ func (p *proxy) buildIfLocation(lc *config.HTTPLocation, parent *location) (*loc
 	if !own {
 		l.pass, l.grpc, l.cgi, l.stub, l.keepalive = parent.pass, parent.grpc, parent.cgi, parent.stub, parent.keepalive
 		l.gif, l.api, l.metrics = parent.gif, parent.api, parent.metrics
+		if parent.dashboard != nil {
+			l.dashboard = parent.dashboard
+			if err := p.addNoCache(l, lc.Pos()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return l, nil
 }

@@ -278,6 +278,8 @@ func (c *conn) serveSub(r *request) (proxied bool) {
 		c.serveAPI(r, l)
 	case l.metrics != nil:
 		c.serveMetrics(r, l)
+	case l.dashboard != nil:
+		c.serveDashboard(r, l)
 	case l.pass != nil:
 		c.proxyPass(r)
 		c.up.track(nil)
