@@ -233,7 +233,13 @@ func (c *conn) pick(r *request, up *upstream) (balance.Selection, bool) {
 	if up.key != nil {
 		r.bal.Key = up.key.Append(r.bal.Key[:0], r)
 	}
-	sel, err := up.group.Pick(&r.bal)
+	var sel balance.Selection
+	var err error
+	if up.sticky == nil {
+		sel, err = up.group.Pick(&r.bal)
+	} else {
+		sel, err = c.pickSticky(r, up) // sticky.go
+	}
 	if err != nil {
 		if len(r.tries) == 0 {
 			c.logf(r.srv, errlog.LevelError, "no live upstreams while connecting to upstream")
@@ -289,6 +295,9 @@ func (c *conn) retryStatus(r *request, l *location, up *upstream, uc *upConn, se
 	s, err := up.group.Pick(&r.bal)
 	if err != nil {
 		return false
+	}
+	if up.sticky != nil {
+		up.sticky.bind(r, up.sticky.table(up.group), s.Peer) // sticky.go
 	}
 	uc.nc.Close()
 	t.response = c.h.p.now().Sub(tStart)
@@ -1430,6 +1439,9 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 		out = append(out, "Transfer-Encoding: chunked\r\n"...)
 	}
 	if upgrade {
+		if r.sticky != nil {
+			out = c.appendStickyCookie(out, r) // sticky.go
+		}
 		out = append(out, "\r\n"...)
 	} else {
 		out = c.appendHeadEnd(out, r, status)

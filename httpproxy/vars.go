@@ -81,6 +81,10 @@ type request struct {
 	addURIToAlias bool
 	cache         *cacheReq // proxy_cache state, nil outside a location with a cache (cache.go)
 	mods          modsState // secure_link, userid (mods.go)
+	// sticky is the sticky cookie to send, naming the server stickyID,
+	// or nil (sticky.go).
+	sticky   *sticky
+	stickyID string
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -117,6 +121,7 @@ func (r *request) reset() {
 	r.bodyDone, r.addURIToAlias = false, false
 	r.cache = nil
 	r.mods.reset()
+	r.sticky, r.stickyID = nil, ""
 }
 
 // bstr views b as a string without copying; the string must not outlive b's

@@ -1,0 +1,207 @@
+package httpproxy
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tagBackend starts a backend that answers every request with tag.
+func tagBackend(t *testing.T, tag string) *backend {
+	return startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, tag)
+	}))
+}
+
+// md5hex is the identifier NGINX Plus gives a server without route=.
+func md5hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// stickyGet sends GET url with the Cookie header cookie (if any) and
+// returns the body and the Set-Cookie headers.
+func stickyGet(t *testing.T, url, cookie string) (string, []string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	client := &http.Client{Timeout: waitLimit, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), resp.Header.Values("Set-Cookie")
+}
+
+func TestStickyCookie(t *testing.T) {
+	a, b := tagBackend(t, "a"), tagBackend(t, "b")
+	now := time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC)
+	h := startProxy(t, `events {} http { access_log off;
+		upstream u {
+			server `+a.addr+`;
+			server `+b.addr+`;
+			sticky cookie srv_id expires=1h domain=.example.com path=/ httponly secure samesite=lax;
+		}
+		upstream plain { server `+a.addr+`; server `+b.addr+`; }
+		server { listen 127.0.0.1:18080;
+			location / { proxy_pass http://u; }
+			location /plain { proxy_pass http://plain; }
+		} }`, Options{Now: func() time.Time { return now }})
+	url := h.url("127.0.0.1:18080", "/")
+	id := map[string]string{"a": md5hex(a.addr), "b": md5hex(b.addr)}
+	cookie := func(tag string) string {
+		return "srv_id=" + id[tag] + "; expires=Sat, 05-Dec-26 08:00:00 GMT; max-age=3600; domain=.example.com; httponly; secure; samesite=lax; path=/"
+	}
+
+	// a client without the cookie: the method picks (round robin
+	// alternates) and the cookie names the server that answered
+	seen := map[string]bool{}
+	for range 2 {
+		tag, set := stickyGet(t, url, "")
+		seen[tag] = true
+		if len(set) != 1 || set[0] != cookie(tag) {
+			t.Fatalf("Set-Cookie from %s = %q\nwant %q", tag, set, cookie(tag))
+		}
+	}
+	if !seen["a"] || !seen["b"] {
+		t.Fatalf("requests without the cookie went to %v, want both servers", seen)
+	}
+
+	// with the cookie, every request goes to the bound server
+	for _, bound := range []string{"b", "a"} {
+		for range 4 {
+			tag, set := stickyGet(t, url, "x=1; srv_id="+id[bound])
+			if tag != bound || len(set) != 1 || set[0] != cookie(bound) {
+				t.Fatalf("bound to %s: answered by %s, Set-Cookie %q", bound, tag, set)
+			}
+		}
+	}
+	// an identifier of no server: the method picks
+	if tag, set := stickyGet(t, url, "srv_id=0123"); len(set) != 1 || set[0] != cookie(tag) {
+		t.Errorf("unknown identifier: %s, Set-Cookie %q", tag, set)
+	}
+	// no cookie for an upstream without sticky
+	if _, set := stickyGet(t, h.url("127.0.0.1:18080", "/plain"), ""); len(set) != 0 {
+		t.Errorf("Set-Cookie without sticky: %q", set)
+	}
+
+	// the bound server dies: the request goes to the other one (the
+	// error is retried) and the cookie is set again
+	a.kill()
+	for range 3 {
+		tag, set := stickyGet(t, url, "srv_id="+id["a"])
+		if tag != "b" || len(set) != 1 || set[0] != cookie("b") {
+			t.Fatalf("bound server down: answered by %q, Set-Cookie %q", tag, set)
+		}
+	}
+}
+
+func TestStickyCookieAttributes(t *testing.T) {
+	a := tagBackend(t, "a")
+	now := time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC)
+	id := md5hex(a.addr)
+	h := startProxy(t, `events {} http { access_log off;
+		upstream session { server `+a.addr+`; sticky cookie s; }
+		upstream max { server `+a.addr+`; sticky cookie m expires=max path=/app; }
+		upstream vars { server `+a.addr+` route=r1; sticky cookie v domain=$arg_d samesite=$arg_ss expires=0; }
+		upstream strict { server `+a.addr+`; sticky cookie s samesite=Strict; }
+		server { listen 127.0.0.1:18080;
+			location /session { proxy_pass http://session; }
+			location /max { proxy_pass http://max; }
+			location /vars { proxy_pass http://vars; }
+			location /strict { proxy_pass http://strict; }
+		} }`, Options{Now: func() time.Time { return now }})
+	for _, tc := range []struct{ path, want string }{
+		{"/session", "s=" + id},
+		{"/max", "m=" + id + "; expires=Thu, 31-Dec-37 23:55:55 GMT; max-age=315360000; path=/app"},
+		{"/strict", "s=" + id + "; samesite=Strict"},
+		// route= is the value; domain and samesite from variables: empty
+		// leaves them out, a bad SameSite becomes strict
+		{"/vars", "v=r1; expires=Sat, 05-Dec-26 07:00:00 GMT; max-age=0"},
+		{"/vars?d=example.org&ss=None", "v=r1; expires=Sat, 05-Dec-26 07:00:00 GMT; max-age=0; domain=example.org; samesite=None"},
+		{"/vars?ss=sometimes", "v=r1; expires=Sat, 05-Dec-26 07:00:00 GMT; max-age=0; samesite=strict"},
+	} {
+		_, set := stickyGet(t, h.url("127.0.0.1:18080", tc.path), "")
+		if len(set) != 1 || set[0] != tc.want {
+			t.Errorf("%s: Set-Cookie %q\nwant %q", tc.path, set, tc.want)
+		}
+	}
+}
+
+func TestStickyRoute(t *testing.T) {
+	a, b := tagBackend(t, "a"), tagBackend(t, "b")
+	h := startProxy(t, `events {} http { access_log off;
+		map $cookie_jsessionid $route_cookie { ~.+\.(?P<route>\w+)$ $route; }
+		map $request_uri $route_uri { ~jsessionid=.+\.(?P<route>\w+)$ $route; }
+		upstream u {
+			server `+a.addr+` route=a;
+			server `+b.addr+` route=b;
+			sticky route $route_cookie $route_uri;
+		}
+		server { listen 127.0.0.1:18080; location / { proxy_pass http://u; } } }`, Options{})
+	for _, tc := range []struct{ path, cookie, want string }{
+		{"/", "jsessionid=123.b", "b"},
+		{"/", "jsessionid=9.9.a", "a"},
+		{"/x?jsessionid=77.b", "", "b"},
+		{"/x?jsessionid=77.a", "", "a"},
+		{"/x?jsessionid=77.a", "jsessionid=1.b", "b"}, // the first non-empty variable
+	} {
+		for range 3 {
+			tag, set := stickyGet(t, h.url("127.0.0.1:18080", tc.path), tc.cookie)
+			if tag != tc.want || len(set) != 0 {
+				t.Fatalf("%s with %q: answered by %s (Set-Cookie %q), want %s", tc.path, tc.cookie, tag, set, tc.want)
+			}
+		}
+	}
+	// no route, or a route of no server: round robin
+	for _, cookie := range []string{"", "jsessionid=1.c"} {
+		seen := map[string]bool{}
+		for range 2 {
+			tag, _ := stickyGet(t, h.url("127.0.0.1:18080", "/"), cookie)
+			seen[tag] = true
+		}
+		if !seen["a"] || !seen["b"] {
+			t.Errorf("cookie %q: requests went to %v, want both servers", cookie, seen)
+		}
+	}
+}
+
+func TestStickyDrain(t *testing.T) {
+	a, b := tagBackend(t, "a"), tagBackend(t, "b")
+	h := startProxy(t, `events {} http { access_log off;
+		upstream u { server `+a.addr+` drain; server `+b.addr+`; sticky cookie id; }
+		server { listen 127.0.0.1:18080; location / { proxy_pass http://u; } } }`, Options{})
+	url := h.url("127.0.0.1:18080", "/")
+	for range 4 {
+		if tag, _ := stickyGet(t, url, ""); tag != "b" {
+			t.Fatalf("a new client went to the draining server")
+		}
+		if tag, set := stickyGet(t, url, "id="+md5hex(a.addr)); tag != "a" || !strings.HasPrefix(strings.Join(set, ""), "id="+md5hex(a.addr)) {
+			t.Fatalf("a client bound to the draining server: answered by %s, Set-Cookie %q", tag, set)
+		}
+	}
+}
+
+func TestStickyUnknownVariable(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Build(loadHTTP(t, dir, `events {} http { access_log off;
+		upstream u { server 127.0.0.1:1; sticky route $nope; }
+		server { listen 127.0.0.1:18080; location / { proxy_pass http://u; } } }`), Options{})
+	if err == nil || !strings.Contains(err.Error(), `unknown "nope" variable`) {
+		t.Errorf("Build = %v, want unknown \"nope\" variable", err)
+	}
+}
