@@ -183,8 +183,14 @@ func (st *sticky) bind(r *request, t *stickyIDs, p *balance.Peer) {
 // NGINX Plus's form: NAME=ID[; expires=...; max-age=N][; domain=D]
 // [; httponly][; secure][; samesite=V][; path=P].
 func (c *conn) appendStickyCookie(dst []byte, r *request) []byte {
-	st := r.sticky
 	dst = append(dst, "Set-Cookie: "...)
+	dst = c.appendStickyValue(dst, r)
+	return append(dst, '\r', '\n')
+}
+
+// appendStickyValue appends the value of the sticky cookie's Set-Cookie.
+func (c *conn) appendStickyValue(dst []byte, r *request) []byte {
+	st := r.sticky
 	dst = append(dst, st.name...)
 	dst = append(dst, r.stickyID...)
 	switch {
@@ -226,6 +232,5 @@ func (c *conn) appendStickyCookie(dst []byte, r *request) []byte {
 		dst = append(dst, "; samesite="...)
 		dst = append(dst, st.sameSite...)
 	}
-	dst = append(dst, st.path...)
-	return append(dst, '\r', '\n')
+	return append(dst, st.path...)
 }

@@ -1,6 +1,7 @@
 package httpproxy
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"io"
@@ -8,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 )
 
 // tagBackend starts a backend that answers every request with tag.
@@ -203,5 +208,29 @@ func TestStickyUnknownVariable(t *testing.T) {
 		server { listen 127.0.0.1:18080; location / { proxy_pass http://u; } } }`), Options{})
 	if err == nil || !strings.Contains(err.Error(), `unknown "nope" variable`) {
 		t.Errorf("Build = %v, want unknown \"nope\" variable", err)
+	}
+}
+
+func TestStickyGRPC(t *testing.T) {
+	g0, g1 := startHealthBackend(t, "g0"), startHealthBackend(t, "g1")
+	h := startProxy(t, `events {} http { access_log off;
+		upstream grpcs { server `+g0.addr+`; server `+g1.addr+`; sticky cookie srv; }
+		server { listen 127.0.0.1:18220 http2; location / { grpc_pass grpc://grpcs; } }
+	}`, Options{})
+	cl := grpcClient(t, h.addr["127.0.0.1:18220"])
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for range 4 {
+		var hd, tr metadata.MD
+		octx := metadata.AppendToOutgoingContext(ctx, "cookie", "srv="+md5hex(g1.addr))
+		if _, err := cl.Check(octx, &healthpb.HealthCheckRequest{}, grpc.Header(&hd), grpc.Trailer(&tr)); err != nil {
+			t.Fatal(err)
+		}
+		if got := tr.Get("x-backend"); len(got) != 1 || got[0] != "g1" {
+			t.Fatalf("bound call served by %v, want g1", got)
+		}
+		if got := hd.Get("set-cookie"); len(got) != 1 || got[0] != "srv="+md5hex(g1.addr) {
+			t.Fatalf("set-cookie %q", got)
+		}
 	}
 }
