@@ -42,7 +42,16 @@ type HTTPSticky struct {
 	SameSite string `json:",omitempty"`
 	// Route lists the variables of sticky route, "$" included.
 	Route []string `json:",omitempty"`
-	Pos   string
+	// Create and Lookup are the variables of sticky learn ("$"
+	// included); Zone and ZoneSize its zone=, Timeout its timeout=
+	// (default 10m), Header its header parameter.
+	Create   []string      `json:",omitempty"`
+	Lookup   []string      `json:",omitempty"`
+	Zone     string        `json:",omitempty"`
+	ZoneSize int64         `json:",omitempty"`
+	Timeout  time.Duration `json:",omitempty"`
+	Header   bool          `json:",omitempty"`
+	Pos      string
 }
 
 // setHTTPSticky parses, as NGINX Plus does,
@@ -51,7 +60,9 @@ type HTTPSticky struct {
 //	       [samesite=strict|lax|none|$var] [path=P];
 //	sticky route $var ...;
 //
-// and refuses sticky learn by name.
+//	sticky learn create=$var lookup=$var zone=name:size [timeout=T] [header];
+//
+// and refuses the sync parameter of sticky learn by name.
 func setHTTPSticky(c *compiler, d *Directive, parent any) (any, error) {
 	u := parent.(*HTTPUpstream)
 	st := &HTTPSticky{Method: d.Args[0], Pos: pos(d)}
@@ -126,7 +137,14 @@ func setHTTPSticky(c *compiler, d *Directive, parent any) (any, error) {
 			st.Route = append(st.Route, a)
 		}
 	case "learn":
-		return nil, errorf(d.File, d.Line, "the \"learn\" method of the \"sticky\" directive is not supported by sluice")
+		if err := parseStickyLearn(d, st, fail); err != nil {
+			return nil, err
+		}
+		for _, o := range httpOf(c).Upstreams {
+			if o != u && o.Sticky != nil && o.Sticky.Zone == st.Zone {
+				return nil, errorf(d.File, d.Line, "sticky zone \"%s\" is already used in upstream \"%s\"", st.Zone, o.Name)
+			}
+		}
 	default:
 		return nil, errorf(d.File, d.Line, "unknown parameter \"%s\"", d.Args[0])
 	}
@@ -138,4 +156,68 @@ func setHTTPSticky(c *compiler, d *Directive, parent any) (any, error) {
 // strict, lax or none, in any case.
 func SameSiteValue(v string) bool {
 	return strings.EqualFold(v, "strict") || strings.EqualFold(v, "lax") || strings.EqualFold(v, "none")
+}
+
+// parseStickyLearn parses the parameters of sticky learn, with NGINX
+// Plus's messages.
+func parseStickyLearn(d *Directive, st *HTTPSticky, fail func(string) error) error {
+	for _, a := range d.Args[1:] {
+		switch key, val, _ := strings.Cut(a, "="); {
+		case strings.HasPrefix(a, "zone="):
+			if st.ZoneSize != 0 {
+				return fail("duplicate zone")
+			}
+			name, size, ok := strings.Cut(val, ":")
+			if !ok {
+				return fail("zone size is not specified")
+			}
+			if name == "" {
+				return fail("zone name is not specified")
+			}
+			n, err := ParseSize(size)
+			if err != nil || size == "" {
+				return fail("invalid zone size")
+			}
+			if n < 8<<12 {
+				return fail("zone is too small")
+			}
+			st.Zone, st.ZoneSize = name, n
+		case strings.HasPrefix(a, "timeout="):
+			if st.Timeout != 0 {
+				return fail("duplicate timeout")
+			}
+			ms, err := parseTime(val, false)
+			if err != nil || ms == 0 || val == "" {
+				return fail("invalid timeout")
+			}
+			st.Timeout = time.Duration(ms) * time.Millisecond
+		case strings.HasPrefix(a, "create="), strings.HasPrefix(a, "lookup="):
+			if !strings.HasPrefix(val, "$") {
+				return fail(`missing variable in the "` + key + `" parameter`)
+			}
+			if key == "create" {
+				st.Create = append(st.Create, val)
+			} else {
+				st.Lookup = append(st.Lookup, val)
+			}
+		case a == "header":
+			st.Header = true
+		case a == "sync":
+			return errorf(d.File, d.Line, "the \"sync\" parameter of the \"sticky\" directive is not supported by sluice")
+		default:
+			return errorf(d.File, d.Line, "unknown parameter \"%s\"", a)
+		}
+	}
+	switch {
+	case len(st.Lookup) == 0:
+		return fail(`"lookup" parameter is not specified`)
+	case len(st.Create) == 0:
+		return fail(`"create" parameter is not specified`)
+	case st.ZoneSize == 0:
+		return fail(`"zone" parameter is not specified`)
+	}
+	if st.Timeout == 0 {
+		st.Timeout = 10 * time.Minute
+	}
+	return nil
 }

@@ -181,6 +181,9 @@ func (c *conn) proxyPass(r *request) bool {
 			pending = &next
 			continue
 		}
+		if r.learning != nil {
+			c.stickyHead(r, up, sel.Peer) // sticky.go
+		}
 		if r.cache != nil && r.cache.on {
 			if done, ka := c.cacheResponse(r, uc, tb, n, have); done {
 				uc.nc.Close()
@@ -327,6 +330,9 @@ func (c *conn) responseDone(r *request, up *upstream, uc *upConn, sel balance.Se
 		c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading upstream")
 	}
 	sel.Done(balance.Outcome{Failed: upErr != nil, Latency: lat})
+	if r.learning != nil {
+		c.stickyDone(r, up, sel.Peer, upErr == nil) // sticky.go
+	}
 	if keep {
 		up.pool.put(uc, tStart.Add(t.response))
 	} else {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -42,7 +43,95 @@ type sticky struct {
 	sameVar    *vars.Template[*request] // samesite= with variables
 	path       string                   // "; path=P", or ""
 
+	// sticky learn: the variables that create a session, the sessions,
+	// and whether they are learnt from the response head (header)
+	// rather than at the end of a successful response.
+	create   []*vars.Template[*request]
+	sessions *stickySessions
+	header   bool
+
 	ids atomic.Pointer[stickyIDs]
+}
+
+// stickySessions are the sessions of sticky learn: session key → server
+// identifier, each forgotten after timeout without use.
+type stickySessions struct {
+	mu      sync.Mutex
+	m       map[string]stickySession
+	max     int
+	timeout time.Duration
+}
+
+// stickyZones keeps the sessions of each sticky learn zone across
+// reloads, as NGINX Plus keeps its shared memory zones: by the balance
+// registry the generations share, the zone name and the upstream.
+var stickyZones sync.Map // stickyZoneKey → *stickySessions
+
+type stickyZoneKey struct {
+	reg            *balance.Registry
+	zone, upstream string
+}
+
+// stickyZone returns the sessions of zone in upstream, those of the
+// previous generation if there was one, with the given limits.
+func stickyZone(reg *balance.Registry, zone, upstream string, maxN int, timeout time.Duration) *stickySessions {
+	v, _ := stickyZones.LoadOrStore(stickyZoneKey{reg, zone, upstream}, &stickySessions{m: map[string]stickySession{}})
+	s := v.(*stickySessions)
+	s.mu.Lock()
+	s.max, s.timeout = maxN, timeout
+	s.mu.Unlock()
+	return s
+}
+
+type stickySession struct {
+	sid  string
+	last time.Time
+}
+
+// get returns the server identifier of session key.
+func (s *stickySessions) get(key []byte, now time.Time) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[string(key)]
+	if !ok {
+		return "", false
+	}
+	if now.Sub(e.last) > s.timeout {
+		delete(s.m, string(key))
+		return "", false
+	}
+	return e.sid, true
+}
+
+// learn records that session key is on server sid: an existing session
+// is renewed (and moved to sid), a new one is made only when create says
+// the response created it. When the zone is full, expired sessions go,
+// and then the least recently used one.
+func (s *stickySessions) learn(key, sid string, create bool, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.m[key]; ok && now.Sub(e.last) <= s.timeout {
+		s.m[key] = stickySession{sid: sid, last: now}
+		return
+	}
+	if !create {
+		return
+	}
+	if len(s.m) >= s.max {
+		var oldest string
+		var at time.Time
+		for k, e := range s.m {
+			if now.Sub(e.last) > s.timeout {
+				delete(s.m, k)
+			} else if oldest == "" || e.last.Before(at) {
+				oldest, at = k, e.last
+			}
+		}
+		if len(s.m) >= s.max {
+			delete(s.m, oldest)
+		}
+	}
+	s.m[key] = stickySession{sid: sid, last: now}
 }
 
 // stickyIDs are the identifiers of one server list of the group.
@@ -96,6 +185,24 @@ func (p *proxy) buildSticky(u *config.HTTPUpstream) (*sticky, error) {
 		if sc.Path != "" {
 			st.path = "; path=" + sc.Path
 		}
+	case "learn":
+		for _, v := range sc.Lookup {
+			t, err := compile(v)
+			if err != nil {
+				return nil, err
+			}
+			st.lookup = append(st.lookup, t)
+		}
+		for _, v := range sc.Create {
+			t, err := compile(v)
+			if err != nil {
+				return nil, err
+			}
+			st.create = append(st.create, t)
+		}
+		// NGINX Plus keeps about 4000 sessions in a megabyte
+		st.sessions = stickyZone(p.opts.Registry, sc.Zone, u.Name, max(int(sc.ZoneSize/256), 1), sc.Timeout)
+		st.header = sc.Header
 	case "route":
 		for _, v := range sc.Route {
 			t, err := compile(v)
@@ -146,11 +253,23 @@ func (st *sticky) table(g *balance.Group) *stickyIDs {
 func (c *conn) pickSticky(r *request, up *upstream) (balance.Selection, error) {
 	st := up.sticky
 	t := st.table(up.group)
+	if st.sessions != nil {
+		r.learning, r.learnKey = st, ""
+	}
 	for _, v := range st.lookup {
 		id := v.Append(r.scratch[:0], r)
 		r.scratch = id
 		if len(id) == 0 {
 			continue
+		}
+		if st.sessions != nil {
+			r.learnKey = string(id)
+			sid, ok := st.sessions.get(id, c.h.p.now())
+			if !ok {
+				break
+			}
+			id = append(id[:0], sid...)
+			r.scratch = id
 		}
 		if p := t.byID[string(id)]; p != nil && !p.Backup() {
 			if sel, err := up.group.PickPeer(p, &r.bal); err == nil {
@@ -233,4 +352,50 @@ func (c *conn) appendStickyValue(dst []byte, r *request) []byte {
 		dst = append(dst, st.sameSite...)
 	}
 	return append(dst, st.path...)
+}
+
+// stickyHead runs when the response head of server p arrived for a
+// request of an upstream with sticky learn: it finds the session the
+// response creates (the first non-empty create variable) or the one the
+// request named, and learns it now (header) or when the response ends
+// well (stickyDone).
+func (c *conn) stickyHead(r *request, up *upstream, p *balance.Peer) {
+	st := r.learning
+	was := r.haveResp
+	r.haveResp = true // for $upstream_cookie_* and $upstream_http_*
+	r.learnNew = false
+	for _, v := range st.create {
+		id := v.Append(r.scratch[:0], r)
+		r.scratch = id
+		if len(id) > 0 {
+			r.learnKey, r.learnNew = string(id), true
+			break
+		}
+	}
+	r.haveResp = was
+	if r.learnKey == "" {
+		r.learning = nil
+		return
+	}
+	if st.header {
+		c.stickyLearn(r, up, p)
+	}
+}
+
+// stickyDone ends the learning of a response: a response that ended well
+// teaches its session unless the head already did.
+func (c *conn) stickyDone(r *request, up *upstream, p *balance.Peer, ok bool) {
+	if ok && r.learnKey != "" && !r.learning.header {
+		c.stickyLearn(r, up, p)
+	}
+	r.learning = nil
+}
+
+func (c *conn) stickyLearn(r *request, up *upstream, p *balance.Peer) {
+	t := up.sticky.table(up.group)
+	sid, ok := t.ofPeer[p]
+	if !ok {
+		sid = stickyID(p.Server())
+	}
+	up.sticky.sessions.learn(r.learnKey, sid, r.learnNew, c.h.p.now())
 }

@@ -4,15 +4,19 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/sluicelb/sluice/balance"
 )
 
 // tagBackend starts a backend that answers every request with tag.
@@ -32,6 +36,12 @@ func md5hex(s string) string {
 // returns the body and the Set-Cookie headers.
 func stickyGet(t *testing.T, url, cookie string) (string, []string) {
 	t.Helper()
+	return stickyDo(t, &http.Client{Timeout: waitLimit, Transport: &http.Transport{DisableKeepAlives: true}}, url, cookie)
+}
+
+// stickyDo is stickyGet with client.
+func stickyDo(t *testing.T, client *http.Client, url, cookie string) (string, []string) {
+	t.Helper()
 	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +49,6 @@ func stickyGet(t *testing.T, url, cookie string) (string, []string) {
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
 	}
-	client := &http.Client{Timeout: waitLimit, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -231,6 +240,187 @@ func TestStickyGRPC(t *testing.T) {
 		}
 		if got := hd.Get("set-cookie"); len(got) != 1 || got[0] != "srv="+md5hex(g1.addr) {
 			t.Fatalf("set-cookie %q", got)
+		}
+	}
+}
+
+// sessionBackend answers with its tag and, to a request without the
+// cookie examplecookie, sets one: TAG-N.
+func sessionBackend(t *testing.T, tag string) *backend {
+	var n atomic.Int32
+	return startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := r.Cookie("examplecookie"); err != nil {
+			w.Header().Add("Set-Cookie", "other=1")
+			w.Header().Add("Set-Cookie", fmt.Sprintf("ExampleCookie=%s-%d; Path=/", tag, n.Add(1)))
+		}
+		io.WriteString(w, tag)
+	}))
+}
+
+func TestStickyLearn(t *testing.T) {
+	a, b := sessionBackend(t, "a"), sessionBackend(t, "b")
+	var now atomic.Int64
+	now.Store(time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC).UnixNano())
+	h := startProxy(t, `events {} http { access_log off; keepalive_time 10d;
+		upstream u {
+			server `+a.addr+`;
+			server `+b.addr+`;
+			sticky learn create=$upstream_cookie_examplecookie lookup=$cookie_examplecookie zone=client_sessions:1m timeout=1h;
+		}
+		upstream hdr {
+			server `+a.addr+`;
+			server `+b.addr+`;
+			sticky learn create=$upstream_cookie_nope create=$upstream_cookie_examplecookie lookup=$cookie_examplecookie zone=hdr:64k header;
+		}
+		server { listen 127.0.0.1:18080;
+			location / { proxy_pass http://u; }
+			location /hdr { proxy_pass http://hdr; }
+			location /sync { return 204; }
+		} }`, Options{Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	// one keep-alive connection: a session is learnt when its response
+	// has ended, before the next request on the connection is read
+	tr := &http.Transport{MaxConnsPerHost: 1}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Timeout: waitLimit, Transport: tr}
+	get := func(url, cookie string) (string, []string) {
+		t.Helper()
+		return stickyDo(t, client, url, cookie)
+	}
+	for _, path := range []string{"/", "/hdr"} {
+		url := h.url("127.0.0.1:18080", path)
+		// each server creates a session; later requests of a session go
+		// to its server, where round robin would alternate
+		sessions := map[string]string{}
+		for range 2 {
+			tag, set := get(url, "")
+			if len(set) != 2 {
+				t.Fatalf("%s: Set-Cookie %q", path, set)
+			}
+			id, _, _ := strings.Cut(strings.TrimPrefix(set[1], "ExampleCookie="), ";")
+			sessions[tag] = id
+		}
+		if len(sessions) != 2 {
+			t.Fatalf("%s: sessions %v, want one on each server", path, sessions)
+		}
+		for _, tag := range []string{"b", "a", "b"} {
+			for range 3 {
+				if got, _ := get(url, "examplecookie="+sessions[tag]); got != tag {
+					t.Fatalf("%s: session %s answered by %s", path, sessions[tag], got)
+				}
+			}
+		}
+		// a session nobody created: round robin
+		seen := map[string]bool{}
+		for range 2 {
+			tag, _ := get(url, "examplecookie=unknown")
+			seen[tag] = true
+		}
+		if len(seen) != 2 {
+			t.Errorf("%s: unknown session went to %v, want both servers", path, seen)
+		}
+	}
+
+	// sessions unused for the timeout are forgotten. A session is learnt
+	// once its response has ended, which the client does not see: a
+	// request on the same connection waits for it before the clock moves.
+	url := h.url("127.0.0.1:18080", "/")
+	advance := func(d time.Duration) {
+		t.Helper()
+		get(h.url("127.0.0.1:18080", "/sync"), "")
+		now.Add(int64(d))
+	}
+	_, set := get(url, "")
+	id, _, _ := strings.Cut(strings.TrimPrefix(set[1], "ExampleCookie="), ";")
+	owner := id[:1]
+	advance(59 * time.Minute)
+	if got, _ := get(url, "examplecookie="+id); got != owner {
+		t.Fatalf("session used within the timeout answered by %s, want %s", got, owner)
+	}
+	advance(59 * time.Minute) // 59 minutes after the last use
+	if got, _ := get(url, "examplecookie="+id); got != owner {
+		t.Fatalf("session renewed by its use answered by %s, want %s", got, owner)
+	}
+	advance(61 * time.Minute)
+	seen := map[string]bool{}
+	for range 2 {
+		tag, _ := get(url, "examplecookie="+id)
+		seen[tag] = true
+	}
+	if len(seen) != 2 {
+		t.Errorf("expired session went to %v, want both servers", seen)
+	}
+
+	// the server of a session dies: the session moves to the server
+	// that answered
+	_, set = get(url, "")
+	id, _, _ = strings.Cut(strings.TrimPrefix(set[1], "ExampleCookie="), ";")
+	dead, alive := a, "b"
+	if id[:1] == "b" {
+		dead, alive = b, "a"
+	}
+	dead.kill()
+	for range 3 {
+		if got, _ := get(url, "examplecookie="+id); got != alive {
+			t.Fatalf("session of a dead server answered by %q, want %s", got, alive)
+		}
+	}
+}
+
+func TestStickySessionsFull(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	s := &stickySessions{m: map[string]stickySession{}, max: 2, timeout: time.Minute}
+	s.learn("k1", "a", true, now)
+	s.learn("k2", "b", true, now.Add(time.Second))
+	s.learn("k1", "a", false, now.Add(2*time.Second)) // renewed: k2 is now the oldest
+	s.learn("k3", "c", false, now.Add(3*time.Second)) // not created: nothing learnt
+	s.learn("k4", "d", true, now.Add(4*time.Second))
+	for key, want := range map[string]string{"k1": "a", "k2": "", "k3": "", "k4": "d"} {
+		got, _ := s.get([]byte(key), now.Add(5*time.Second))
+		if got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func TestStickyLearnReload(t *testing.T) {
+	a, b := sessionBackend(t, "a"), sessionBackend(t, "b")
+	conf := `events {} http { access_log off;
+		upstream u {
+			server ` + a.addr + `;
+			server ` + b.addr + `;
+			sticky learn create=$upstream_cookie_examplecookie lookup=$cookie_examplecookie zone=z:1m header;
+		}
+		server { listen 127.0.0.1:18080; location / { proxy_pass http://u; } } }`
+	reg := balance.NewRegistry(nil)
+	old := startProxy(t, conf, Options{Registry: reg})
+	sessions := map[string]string{}
+	for range 2 {
+		tag, set := stickyGet(t, old.url("127.0.0.1:18080", "/"), "")
+		if len(set) != 2 {
+			t.Fatalf("Set-Cookie %q", set)
+		}
+		id, _, _ := strings.Cut(strings.TrimPrefix(set[1], "ExampleCookie="), ";")
+		sessions[tag] = id
+	}
+	// the next generation (a reload) keeps the zone's sessions; another
+	// process (registry) does not share them
+	for _, tc := range []struct {
+		reg  *balance.Registry
+		kept bool
+	}{{reg, true}, {balance.NewRegistry(nil), false}} {
+		h := startProxy(t, conf, Options{Registry: tc.reg})
+		match := 0
+		for _, tag := range []string{"b", "b", "a", "a"} {
+			got, _ := stickyGet(t, h.url("127.0.0.1:18080", "/"), "examplecookie="+sessions[tag])
+			if got == tag {
+				match++
+			}
+		}
+		if tc.kept && match != 4 {
+			t.Errorf("after reload, %d of 4 requests reached their session's server", match)
+		}
+		if !tc.kept && match == 4 {
+			t.Errorf("another process knew the sessions")
 		}
 	}
 }
