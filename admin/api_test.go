@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -63,11 +64,11 @@ func TestServe(t *testing.T) {
 		{"GET", "/9/stream/upstreams/tcp/servers/", "", "", 200, `[{"id":0,"server":"127.0.0.1:9001","weight":1,"max_conns":0,"max_fails":1,"fail_timeout":"10s","slow_start":"0s","backup":false,"down":false}]`},
 		{"PATCH", "/9/http/upstreams/back/servers/0", "", `{"weight":2,"max_conns":3,"max_fails":4,"fail_timeout":"1m","slow_start":"500ms","drain":true}`, 200,
 			`{"id":0,"server":"127.0.0.1:8081","weight":2,"max_conns":3,"max_fails":4,"fail_timeout":"60s","slow_start":"500ms","route":"","backup":false,"down":false,"drain":true}`},
-		{"POST", "/9/http/upstreams/back/servers", "", `{"server":"10.0.0.1","backup":true}`, 201,
-			`{"id":2,"server":"10.0.0.1:80","weight":1,"max_conns":0,"max_fails":1,"fail_timeout":"10s","slow_start":"0s","route":"","backup":true,"down":false}`},
+		{"POST", "/9/http/upstreams/back/servers", "", `{"server":"10.0.0.1","backup":true,"route":"r2"}`, 201,
+			`{"id":2,"server":"10.0.0.1:80","weight":1,"max_conns":0,"max_fails":1,"fail_timeout":"10s","slow_start":"0s","route":"r2","backup":true,"down":false}`},
 		{"DELETE", "/9/http/upstreams/back/servers/1", "", "", 200,
 			`[{"id":0,"server":"127.0.0.1:8081","weight":2,"max_conns":3,"max_fails":4,"fail_timeout":"60s","slow_start":"500ms","route":"","backup":false,"down":false,"drain":true},` +
-				`{"id":2,"server":"10.0.0.1:80","weight":1,"max_conns":0,"max_fails":1,"fail_timeout":"10s","slow_start":"0s","route":"","backup":true,"down":false}]`},
+				`{"id":2,"server":"10.0.0.1:80","weight":1,"max_conns":0,"max_fails":1,"fail_timeout":"10s","slow_start":"0s","route":"r2","backup":true,"down":false}]`},
 		{"POST", "/9/http/upstreams/back/servers", "", `{"server":"127.0.0.1:8082"}`, 201,
 			`{"id":3,"server":"127.0.0.1:8082","weight":1,"max_conns":0,"max_fails":1,"fail_timeout":"10s","slow_start":"0s","route":"","backup":false,"down":false}`},
 
@@ -83,6 +84,7 @@ func TestServe(t *testing.T) {
 		{"PATCH", "/9/http/upstreams/back/servers/0", "", `[1]`, 400, `{"error":{"status":400,"text":"nested object or list","code":"UpstreamConfFormatError"},"request_id":"rid","href":"https://nginx.org/en/docs/http/ngx_http_api_module.html"}`},
 		{"PATCH", "/9/http/upstreams/back/servers/0", "", `{} {}`, 415, `{"error":{"status":415,"text":"json error","code":"JsonError"},"request_id":"rid","href":"https://nginx.org/en/docs/http/ngx_http_api_module.html"}`},
 		{"PATCH", "/9/http/upstreams/back/servers/0", "", `{"server":"127.0.0.1:1"}`, 400, `{"error":{"status":400,"text":"server \"0\" address is immutable","code":"UpstreamServerImmutable"},"request_id":"rid","href":"https://nginx.org/en/docs/http/ngx_http_api_module.html"}`},
+		{"PATCH", "/9/http/upstreams/back/servers/0", "", `{"route":"` + strings.Repeat("r", 33) + `"}`, 400, `{"error":{"status":400,"text":"invalid \"route\"","code":"UpstreamBadRoute"},"request_id":"rid","href":"https://nginx.org/en/docs/http/ngx_http_api_module.html"}`},
 		{"PATCH", "/9/http/upstreams/back/servers/0", "", `{"max_conns":-1}`, 400, `{"error":{"status":400,"text":"invalid \"max_conns\"","code":"UpstreamBadMaxConns"},"request_id":"rid","href":"https://nginx.org/en/docs/http/ngx_http_api_module.html"}`},
 		{"PATCH", "/9/http/upstreams/back/servers/0", "", `{"slow_start":"x"}`, 400, `{"error":{"status":400,"text":"invalid \"slow_start\" value","code":"UpstreamConfFormatError"},"request_id":"rid","href":"https://nginx.org/en/docs/http/ngx_http_api_module.html"}`},
 		{"POST", "/9/stream/upstreams/tcp/servers", "", `{"server":"127.0.0.1:9002","backup":true}`, 400, `{"error":{"status":400,"text":"upstream \"tcp\" has no backup","code":"UpstreamNoBackup"},"request_id":"rid","href":"https://nginx.org/en/docs/http/ngx_http_api_module.html"}`},

@@ -21,6 +21,7 @@ type serverConf struct {
 	weight, maxConns, maxFails *int
 	failTimeout, slowStart     *time.Duration
 	backup, down, drain        *bool
+	route                      *string // http only
 }
 
 // parseServer parses a server object. A body that is not JSON is a
@@ -85,11 +86,11 @@ func parseServer(body []byte, stream bool) (*serverConf, *apiError) {
 				return nil, invalid(k)
 			}
 			if k == "route" {
-				// sticky route is not implemented: only the empty
-				// route that GET shows is taken
-				if s != "" || stream {
+				// the route= of sticky, in http only
+				if stream {
 					return nil, invalid(k)
 				}
+				sc.route = &s
 				continue
 			}
 			sc.server = &s
@@ -232,6 +233,12 @@ func apply(g *balance.Group, s *balance.Server, sc *serverConf) *apiError {
 			return errorf(400, "UpstreamBadSlowStart", "invalid \"slow_start\"")
 		}
 		s.SlowStart = *sc.slowStart
+	}
+	if sc.route != nil {
+		if len(*sc.route) > 32 { // NGINX Plus's NGX_HTTP_UPSTREAM_SID_LEN
+			return errorf(400, "UpstreamBadRoute", "invalid \"route\"")
+		}
+		s.Route = *sc.route
 	}
 	if sc.down != nil {
 		s.Down = *sc.down

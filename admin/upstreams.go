@@ -175,7 +175,7 @@ func serverObject(p *balance.Peer, stream bool) object {
 		{"slow_start", formatTime(s.SlowStart)},
 	}
 	if !stream {
-		o = append(o, member{"route", ""})
+		o = append(o, member{"route", s.Route})
 	}
 	o = append(o, member{"backup", s.Backup}, member{"down", s.Down})
 	if p.Draining() {

@@ -268,3 +268,34 @@ func (g *Group) Pick(req *Request) (Selection, error) {
 	}
 	return c.take(p), nil
 }
+
+// PickPeer picks p, a server of g, for req, as session persistence (NGINX
+// Plus sticky) does for a request bound to p: it succeeds when p may take
+// the request and then accounts the attempt exactly as Pick does (the
+// caller must call Done on the result). p may take it unless it is down,
+// unhealthy (or not checked yet under a mandatory health check), failed
+// (max_fails within fail_timeout), at max_conns, already tried by req, or
+// no longer a server of g; a draining server still takes the requests bound
+// to it, and slow start does not hold them back. The method's own state (the
+// round-robin position) is not moved. PickPeer returns ErrNoPeer when p may
+// not take the request; the caller then uses Pick. It is lock-free,
+// allocation-free and safe for concurrent use.
+func (g *Group) PickPeer(p *Peer, req *Request) (Selection, error) {
+	if p == nil || p.group != g {
+		return Selection{}, ErrNoPeer
+	}
+	s := g.snap.Load()
+	if t := p.tier; t == nil || p.idx >= len(t.peers) || t.peers[p.idx] != p || (t != s.primary && t != s.backup) {
+		return Selection{}, ErrNoPeer // from a previous server list
+	}
+	c := pickCtx{s: s, req: req}
+	st := p.st
+	switch {
+	case p.srv.Down, st.excl.Load()&^exclDrain != 0, req.Tried.has(st.id),
+		p.maxConns > 0 && st.conns() >= p.maxConns:
+		return Selection{}, ErrNoPeer
+	case p.maxFails > 0 && st.fails.Load() >= p.maxFails && c.time()-st.checked.Load() <= p.failTO:
+		return Selection{}, ErrNoPeer
+	}
+	return c.take(p), nil
+}

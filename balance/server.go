@@ -69,6 +69,12 @@ type Server struct {
 	// full after it recovers from being unavailable or unhealthy, or is added
 	// to a running group (NGINX Plus slow_start=). Zero disables it.
 	SlowStart time.Duration
+
+	// Route is the server's route for session persistence (NGINX Plus
+	// route=): what "sticky route" matches and "sticky cookie" sends
+	// instead of the hash of the address. Empty means none. The balancer
+	// itself does not read it.
+	Route string
 }
 
 func (s Server) withDefaults() Server {

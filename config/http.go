@@ -619,7 +619,9 @@ type HTTPUpstream struct {
 	// resolver_timeout, which servers with the resolve parameter use.
 	Resolver        []string      `json:",omitempty"`
 	ResolverTimeout time.Duration `json:",omitempty"`
-	Pos             string
+	// Sticky is the NGINX Plus sticky directive, or nil (http_sticky.go).
+	Sticky *HTTPSticky `json:",omitempty"`
+	Pos    string
 }
 
 const (

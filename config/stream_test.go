@@ -121,6 +121,8 @@ func TestStreamErrors(t *testing.T) {
 		{"upstream u { server localhost:1 resolve; }", `resolving names at run time requires upstream "u" to be in shared memory`},
 		{"upstream u { server localhost resolve; }", `no port in upstream "localhost"`},
 		{"upstream u { server 127.0.0.1:1; least_conn; hash $x; }", ``},
+		{"upstream u { server 127.0.0.1:1 route=a; }", `invalid parameter "route=a"`},
+		{"upstream u { server 127.0.0.1:1; sticky cookie a; }", `"sticky" directive is not allowed here`},
 		{"upstream u { server 127.0.0.1:1; random three; }", `invalid parameter "three"`},
 		{"upstream u { server 127.0.0.1:1; hash $x inconsistent; }", `invalid parameter "inconsistent"`},
 		{"server { listen 9000 backlog=x; proxy_pass 127.0.0.1:1; }", `invalid backlog "backlog=x"`},

@@ -28,6 +28,9 @@ type UpstreamServer struct {
 	Resolve bool   `json:",omitempty"`
 	Host    string `json:",omitempty"`
 	Port    int    `json:",omitempty"`
+	// Route is the NGINX Plus route= parameter (http only): the server's
+	// name for "sticky route" and the value of a "sticky cookie".
+	Route string `json:",omitempty"`
 }
 
 // StreamUpstreamServer is a server of a stream upstream.
@@ -136,6 +139,11 @@ func (dl *dialect) setUpstreamServer(c *compiler, d *Directive, parent any) (any
 			s.Drain = true
 		case a == "resolve":
 			s.Resolve = true
+		case dl.plusServerParams && hasVal && key == "route":
+			if val == "" || len(val) > maxRouteLen {
+				return nil, invalid(a)
+			}
+			s.Route = val
 		case dl.plusServerParams && key == "service":
 			return nil, errorf(d.File, d.Line, "the %s parameter of the \"server\" directive is not supported by sluice", dl.quote(key))
 		default:

@@ -150,6 +150,8 @@ type upstream struct {
 	group *balance.Group
 	key   *vars.Template[*request] // hash KEY, or nil
 	pool  *pool                    // nil without keepalive
+	// sticky is the upstream's session persistence, or nil (sticky.go).
+	sticky *sticky
 }
 
 // server is the compiled form of one server {} block.
@@ -403,6 +405,11 @@ func (p *proxy) buildUpstream(u *config.HTTPUpstream) (*upstream, error) {
 		}
 		up.key = key
 	}
+	st, err := p.buildSticky(u)
+	if err != nil {
+		return nil, err
+	}
+	up.sticky = st
 	// http and stream upstreams of the same name are different groups
 	g, err := p.resolving.Build(p.opts.Registry, "http:"+u.Name, m, u.Servers, u.Pos, u.Resolver, u.ResolverTimeout)
 	if err != nil {

@@ -882,6 +882,9 @@ func (c *conn) appendHeadEnd(dst []byte, r *request, status int) []byte {
 	if m := r.loc.mods; m != nil && m.uid != nil {
 		dst = c.appendUserID(dst, r, m.uid) // userid.go
 	}
+	if r.sticky != nil {
+		dst = c.appendStickyCookie(dst, r) // sticky.go
+	}
 	return append(dst, '\r', '\n')
 }
 

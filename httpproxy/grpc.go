@@ -412,6 +412,9 @@ func (c *conn) grpcRespond(r *request, sc *streamConn, g *grpcConf, resp *http.R
 		hdr.Del(k)
 	}
 	delete(hdr, "Trailer")
+	if r.sticky != nil {
+		hdr.Add("Set-Cookie", string(c.appendStickyValue(nil, r))) // sticky.go
+	}
 	hdr.Set("Server", string(r.loc.tokens))
 	hdr.Set("Date", string(httpDate(c.h.p.now())))
 	r.status = resp.StatusCode

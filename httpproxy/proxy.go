@@ -181,6 +181,9 @@ func (c *conn) proxyPass(r *request) bool {
 			pending = &next
 			continue
 		}
+		if r.learning != nil {
+			c.stickyHead(r, up, sel.Peer) // sticky.go
+		}
 		if r.cache != nil && r.cache.on {
 			if done, ka := c.cacheResponse(r, uc, tb, n, have); done {
 				uc.nc.Close()
@@ -233,7 +236,13 @@ func (c *conn) pick(r *request, up *upstream) (balance.Selection, bool) {
 	if up.key != nil {
 		r.bal.Key = up.key.Append(r.bal.Key[:0], r)
 	}
-	sel, err := up.group.Pick(&r.bal)
+	var sel balance.Selection
+	var err error
+	if up.sticky == nil {
+		sel, err = up.group.Pick(&r.bal)
+	} else {
+		sel, err = c.pickSticky(r, up) // sticky.go
+	}
 	if err != nil {
 		if len(r.tries) == 0 {
 			c.logf(r.srv, errlog.LevelError, "no live upstreams while connecting to upstream")
@@ -290,6 +299,9 @@ func (c *conn) retryStatus(r *request, l *location, up *upstream, uc *upConn, se
 	if err != nil {
 		return false
 	}
+	if up.sticky != nil {
+		up.sticky.bind(r, up.sticky.table(up.group), s.Peer) // sticky.go
+	}
 	uc.nc.Close()
 	t.response = c.h.p.now().Sub(tStart)
 	sel.Done(balance.Outcome{Failed: cond != nuHTTP403 && cond != nuHTTP404})
@@ -318,6 +330,9 @@ func (c *conn) responseDone(r *request, up *upstream, uc *upConn, sel balance.Se
 		c.logf(r.srv, errlog.LevelError, "upstream prematurely closed connection while reading upstream")
 	}
 	sel.Done(balance.Outcome{Failed: upErr != nil, Latency: lat})
+	if r.learning != nil {
+		c.stickyDone(r, up, sel.Peer, upErr == nil) // sticky.go
+	}
 	if keep {
 		up.pool.put(uc, tStart.Add(t.response))
 	} else {
@@ -1430,6 +1445,9 @@ func (c *conn) responseHead(r *request, l *location, status int, line []byte, up
 		out = append(out, "Transfer-Encoding: chunked\r\n"...)
 	}
 	if upgrade {
+		if r.sticky != nil {
+			out = c.appendStickyCookie(out, r) // sticky.go
+		}
 		out = append(out, "\r\n"...)
 	} else {
 		out = c.appendHeadEnd(out, r, status)

@@ -81,6 +81,15 @@ type request struct {
 	addURIToAlias bool
 	cache         *cacheReq // proxy_cache state, nil outside a location with a cache (cache.go)
 	mods          modsState // secure_link, userid (mods.go)
+	// sticky is the sticky cookie to send, naming the server stickyID,
+	// or nil (sticky.go).
+	sticky   *sticky
+	stickyID string
+	// learning is the sticky learn of the upstream whose response head
+	// is being read, and learnKey/learnNew what it learns (sticky.go).
+	learning *sticky
+	learnKey string
+	learnNew bool
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -117,6 +126,8 @@ func (r *request) reset() {
 	r.bodyDone, r.addURIToAlias = false, false
 	r.cache = nil
 	r.mods.reset()
+	r.sticky, r.stickyID = nil, ""
+	r.learning, r.learnKey, r.learnNew = nil, "", false
 }
 
 // bstr views b as a string without copying; the string must not outlive b's
@@ -207,6 +218,24 @@ func argValue(args []byte, name string) ([]byte, bool) {
 		}
 		if len(k) == len(name) && strings.EqualFold(bstr(k), name) {
 			return v, true
+		}
+	}
+	return nil, false
+}
+
+// setCookieValue finds the value of the cookie name in the Set-Cookie
+// headers of an upstream response ($upstream_cookie_NAME).
+func setCookieValue(hs []h1.Header, name string) ([]byte, bool) {
+	for i := range hs {
+		if !equalFoldLower(hs[i].Name, "set-cookie") {
+			continue
+		}
+		v := bytes.TrimLeft(hs[i].Value, " \t")
+		if j := bytes.IndexByte(v, ';'); j >= 0 {
+			v = v[:j]
+		}
+		if eq := bytes.IndexByte(v, '='); eq >= 0 && strings.EqualFold(strings.TrimRight(bstr(v[:eq]), " \t"), name) {
+			return bytes.Trim(v[eq+1:], " \t"), true
 		}
 	}
 	return nil, false
@@ -479,6 +508,15 @@ func defineVars(t *vars.Table[*request]) error {
 					return dst, false
 				}
 				return findHeader(dst, r.resp.Headers, name)
+			}
+		}},
+		{"upstream_cookie_", func(suffix string) vars.Getter[*request] {
+			return func(dst []byte, r *request) ([]byte, bool) {
+				if !r.haveResp {
+					return dst, false
+				}
+				v, ok := setCookieValue(r.resp.Headers, suffix)
+				return append(dst, v...), ok
 			}
 		}},
 		{"arg_", func(suffix string) vars.Getter[*request] {

@@ -64,6 +64,7 @@ func Servers(list []config.UpstreamServer) []balance.Server {
 		bs := balance.Server{
 			Addr: s.Addr, Name: s.Name, Weight: s.Weight, MaxConns: s.MaxConns, MaxFails: s.MaxFails,
 			FailTimeout: s.FailTimeout, Backup: s.Backup, Down: s.Down, Drain: s.Drain, SlowStart: s.SlowStart,
+			Route: s.Route,
 		}
 		if s.MaxFails == 0 {
 			bs.MaxFails = balance.MaxFailsOff
