@@ -410,7 +410,7 @@ func TestStubStatusAndAccessLog(t *testing.T) {
 			location / { proxy_pass http://`+be.addr+`; }
 			location = /status { stub_status; access_log off; } } }`, Options{})
 	addr := h.addr["127.0.0.1:18080"]
-	first := rawRequest(t, addr, "GET /p%41th?q=1&x=2 HTTP/1.1\r\nHost: Example.COM\r\nX-A: hdr\r\nCookie: a=1; c=val\r\nConnection: close\r\n\r\n")
+	first := rawRequest(t, addr, "GET /p%41th?q=1&x=2 HTTP/1.1\r\nHost: Example.COM\r\nX-A: hdr\r\nCookie: a=1; C=val\r\nConnection: close\r\n\r\n")
 	firstHead, firstBody, _ := strings.Cut(first, "\r\n\r\n")
 	got := rawRequest(t, addr, "GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	_, body, _ := strings.Cut(got, "\r\n\r\n")
@@ -425,7 +425,7 @@ func TestStubStatusAndAccessLog(t *testing.T) {
 		line = strings.TrimSpace(string(b))
 		return line != ""
 	})
-	reqLen := len("GET /p%41th?q=1&x=2 HTTP/1.1\r\nHost: Example.COM\r\nX-A: hdr\r\nCookie: a=1; c=val\r\nConnection: close\r\n\r\n")
+	reqLen := len("GET /p%41th?q=1&x=2 HTTP/1.1\r\nHost: Example.COM\r\nX-A: hdr\r\nCookie: a=1; C=val\r\nConnection: close\r\n\r\n")
 	want := fmt.Sprintf("GET /p%%41th?q=1&x=2 HTTP/1.1|200|%d|%d|", len(firstBody), reqLen)
 	if !strings.HasPrefix(line, want) || firstBody == "" || !strings.Contains(firstHead, "200 OK") {
 		t.Fatalf("log line %q, want prefix %q", line, want)

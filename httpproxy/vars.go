@@ -241,7 +241,8 @@ func setCookieValue(hs []h1.Header, name string) ([]byte, bool) {
 	return nil, false
 }
 
-// cookieValue finds the cookie name in the Cookie headers.
+// cookieValue finds the cookie name in the Cookie headers; the name is
+// compared without regard to case, as nginx compares it.
 func cookieValue(hs []h1.Header, name string) ([]byte, bool) {
 	for i := range hs {
 		if !equalFoldLower(hs[i].Name, "cookie") {
@@ -256,7 +257,7 @@ func cookieValue(hs []h1.Header, name string) ([]byte, bool) {
 				item, v = v, nil
 			}
 			item = bytes.TrimLeft(item, " \t")
-			if eq := bytes.IndexByte(item, '='); eq >= 0 && bstr(item[:eq]) == name {
+			if eq := bytes.IndexByte(item, '='); eq >= 0 && strings.EqualFold(bstr(item[:eq]), name) {
 				return bytes.TrimRight(item[eq+1:], " \t"), true
 			}
 		}
