@@ -16,6 +16,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,6 +49,7 @@ type Zone struct {
 	now     func() time.Time
 	log     func(level, msg string)
 	seq     atomic.Uint64
+	tmpTag  string // in the names of this zone's temporary files (Acquire)
 
 	mu       sync.Mutex
 	maxKeys  int
@@ -93,6 +95,9 @@ func Acquire(cfg Config) (z *Zone, release func(), err error) {
 	z = zones[cfg.Dir]
 	if z == nil {
 		z = &Zone{dir: cfg.Dir, m: map[[16]byte]*entry{}, stop: make(chan struct{}), done: make(chan struct{})}
+		// the zone's temporary files carry a tag of their own, so that the
+		// loader, running meanwhile, removes only those left before
+		z.tmpTag = "." + strconv.FormatUint(rand.Uint64(), 36) + "-"
 		z.now, z.log = cfg.Now, cfg.Log
 		if z.now == nil {
 			z.now = time.Now
@@ -315,7 +320,7 @@ func (z *Zone) Create(key [16]byte, m Meta) (*Writer, error) {
 	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
 		return nil, err
 	}
-	tmp := final + "." + strconv.FormatUint(z.seq.Add(1), 10) + ".tmp"
+	tmp := final + z.tmpTag + strconv.FormatUint(z.seq.Add(1), 10) + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
@@ -495,7 +500,9 @@ func (z *Zone) load() {
 		}
 		name := d.Name()
 		if strings.HasSuffix(name, ".tmp") {
-			os.Remove(p)
+			if !strings.Contains(name, z.tmpTag) {
+				os.Remove(p) // left by an interrupted write; ours are being written
+			}
 			return nil
 		}
 		var key [16]byte

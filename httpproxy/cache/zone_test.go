@@ -68,3 +68,38 @@ func TestZoneStore(t *testing.T) {
 		t.Errorf("extended validity %d %v", m.Valid, err)
 	}
 }
+
+// TestLoaderKeepsWritesUnderWay runs the loader while an entry is being
+// written: it removes the temporary file an interrupted write left, and
+// not the one being written, whose Commit then succeeds.
+func TestLoaderKeepsWritesUnderWay(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{Dir: dir, Levels: []int{1, 2}, Size: 1 << 20, Inactive: time.Hour}
+	z, release, err := Acquire(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	key := Key([]byte("http://b/under-way"))
+	w, err := z.Create(key, Meta{Valid: 100, Date: 50, LastMod: -1, Key: "http://b/under-way"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("HTTP/1.1 200 OK\r\n\r\nbody"))
+	stale := filepath.Join(filepath.Dir(z.path(key)), "0123456789abcdef0123456789abcdef.7.tmp")
+	if err := os.WriteFile(stale, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	z.load()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the interrupted write's file is still there (%v)", err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatalf("Commit after the loader ran: %v", err)
+	}
+	if h := z.Get(key); h.File == nil {
+		t.Fatal("entry missing")
+	} else {
+		h.File.Close()
+	}
+}
