@@ -12,22 +12,25 @@ const mod = "github.com/sluicelb/sluice/"
 
 // forbidden maps a package (relative to the module) to the imports it must
 // not have, directly or indirectly. "project" stands for every package of
-// the module.
+// the module; a path ending in "/..." stands for it and everything under it.
 var forbidden = map[string][]string{
-	"config":       {"project"},
-	"proxyproto":   {"project"},
-	"tlspreread":   {"project"},
-	"tlsconf":      {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
-	"balance":      {"net/http", mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
-	"upstream":     {mod + "stream", mod + "httpproxy", mod + "runtime"},
-	"vars":         {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "accesslog", mod + "admin"},
-	"accesslog":    {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
-	"stream":       {mod + "httpproxy", mod + "runtime"},
-	"httpproxy":    {mod + "stream", mod + "runtime"},
-	"admin":        {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "vars"},
-	"client":       {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "admin"},
-	"errlog":       {"project"},
-	"httpproxy/h1": {"project", "net/http"},
+	"config":     {"project"},
+	"proxyproto": {"project"},
+	"tlspreread": {"project"},
+	"tlsconf":    {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"balance":    {"net/http", mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"upstream":   {mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"vars":       {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "accesslog", mod + "admin"},
+	"accesslog":  {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime"},
+	"stream":     {mod + "httpproxy", mod + "runtime"},
+	"httpproxy":  {mod + "stream", mod + "runtime"},
+	"admin":      {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "vars"},
+	// Programs that balance only HTTP do not import gRPC: its adapter is
+	// a package of its own.
+	"client":             {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "admin", "google.golang.org/grpc/..."},
+	"client/grpcbalance": {mod + "config", mod + "stream", mod + "httpproxy", mod + "runtime", mod + "upstream", mod + "admin"},
+	"errlog":             {"project"},
+	"httpproxy/h1":       {"project", "net/http"},
 	// Tests of every package import testutil: it may import only the
 	// standard library.
 	"internal/testutil": {"project"},
@@ -71,7 +74,8 @@ func TestImportBoundaries(t *testing.T) {
 		seen++
 		for _, d := range p.Deps {
 			for _, f := range rules {
-				if d == f || (f == "project" && strings.HasPrefix(d, mod) && !leaves[strings.TrimPrefix(d, mod)]) {
+				if d == f || (f == "project" && strings.HasPrefix(d, mod) && !leaves[strings.TrimPrefix(d, mod)]) ||
+					(strings.HasSuffix(f, "/...") && (d == strings.TrimSuffix(f, "/...") || strings.HasPrefix(d, strings.TrimSuffix(f, "...")))) {
 					t.Errorf("%s must not import %s (DESIGN.md §3)", p.ImportPath, d)
 				}
 			}
