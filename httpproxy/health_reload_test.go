@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicelb/sluice/internal/testutil"
 	"github.com/sluicelb/sluice/runtime"
 )
 
@@ -36,12 +37,7 @@ func TestHealthCheckReload(t *testing.T) {
 		t.Cleanup(func() { srv.Close() })
 		addrs[i] = ln.Addr().String()
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := ln.Addr().String()
-	ln.Close()
+	listen := testutil.FreeAddr(t)
 	dir := t.TempDir()
 	build := func(check string) *runtime.Generation {
 		text := fmt.Sprintf(`events {} http { access_log off;

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicelb/sluice/config"
+	"github.com/sluicelb/sluice/internal/testutil"
 	"github.com/sluicelb/sluice/runtime"
 )
 
@@ -34,12 +35,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Cleanup(func() { srv.Close() })
 		backends[i] = ln.Addr().String()
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := ln.Addr().String()
-	ln.Close()
+	listen := testutil.FreeAddr(t)
 	dir := t.TempDir()
 	build := func(backend string) *runtime.Generation {
 		text := fmt.Sprintf(`events {} http { access_log off;
