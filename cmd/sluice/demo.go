@@ -72,6 +72,15 @@ http {
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             add_header X-Upstream $upstream_addr always;
         }
+        # the status of the upstreams, as NGINX Plus's API and dashboard
+        location /api/ {
+            api;
+            access_log off;
+        }
+        location = /dashboard.html {
+            dashboard;
+            access_log off;
+        }
     }
 }
 `
@@ -201,6 +210,7 @@ func runDemo(args []string, implicit bool, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "#       curl -X POST -d '{\"message\": \"Hello\"}' http://%s/chat\n", *httpListen)
 	fmt.Fprintf(stdout, "#       curl -N -X POST -d '{\"prompt\": \"Hello\", \"stream\": true}' http://%s/completions\n", *httpListen)
 	fmt.Fprintf(stdout, "#       ab -n 1000 -c 10 http://%s/\n", *httpListen)
+	fmt.Fprintf(stdout, "#       open http://%s/dashboard.html (the upstreams' status; the API is at /api/)\n", *httpListen)
 	fmt.Fprintf(stdout, "# each connection and request is logged below with the backend that answered; Ctrl-C stops.\n")
 	if f, ok := stdout.(interface{ Sync() error }); ok {
 		f.Sync()

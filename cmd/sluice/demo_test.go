@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -169,6 +170,29 @@ func TestDemoSeedSequence(t *testing.T) {
 		p.expect(t, `^127\.0\.0\.1 - - \[.+\] "`+req.method+` `+regexp.QuoteMeta(req.path)+` HTTP/1\.1" 200 \d+ "-" "Go-http-client/1\.1" "-" to: 127\.0\.0\.1:\d+$`)
 	}
 	p.expect(t, `^\[requests per backend\] `+regexp.QuoteMeta(h1)+`: \d+ `+regexp.QuoteMeta(h2)+`: \d+$`)
+
+	// the API and the dashboard show the upstreams
+	resp, err := http.Get("http://" + hlisten + "/api/9/http/upstreams/backend")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ups struct {
+		Peers []struct{ Server, State string }
+	}
+	err = json.NewDecoder(resp.Body).Decode(&ups)
+	resp.Body.Close()
+	if err != nil || len(ups.Peers) != 2 || ups.Peers[0].Server != h1 || ups.Peers[1].Server != h2 || ups.Peers[0].State != "up" {
+		t.Errorf("API: %+v %v", ups, err)
+	}
+	resp, err = http.Get("http://" + hlisten + "/dashboard.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "/api/") {
+		t.Errorf("dashboard: %d %.200s", resp.StatusCode, page)
+	}
 	p.cmd.Process.Signal(syscall.SIGINT)
 	if err := p.cmd.Wait(); err != nil {
 		t.Errorf("demo exit: %v", err)
