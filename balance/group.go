@@ -232,6 +232,21 @@ func (g *Group) dirty() {
 // ErrNoPeer when no server can be used. Pick is lock-free, allocation-free
 // and safe for concurrent use (req itself must not be shared).
 func (g *Group) Pick(req *Request) (Selection, error) {
+	for range maxTakeRaces {
+		if sel, ok, err := g.pick(req); ok {
+			return sel, err
+		}
+	}
+	return Selection{}, ErrNoPeer
+}
+
+// maxTakeRaces is how many times Pick chooses again when the server it
+// chose reached its max_conns on another core meanwhile.
+const maxTakeRaces = 8
+
+// pick is one try of Pick: ok is false when the chosen server could not
+// be taken (see take).
+func (g *Group) pick(req *Request) (Selection, bool, error) {
 	s := g.snap.Load()
 	c := pickCtx{s: s, req: req}
 	var p *Peer
@@ -264,9 +279,10 @@ func (g *Group) Pick(req *Request) (Selection, error) {
 	if p == nil {
 		// nginx 1.22 keeps the failures: the group answers "no live
 		// upstreams" until a fail_timeout passes.
-		return Selection{}, ErrNoPeer
+		return Selection{}, true, ErrNoPeer
 	}
-	return c.take(p), nil
+	sel, ok := c.take(p)
+	return sel, ok, nil
 }
 
 // PickPeer picks p, a server of g, for req, as session persistence (NGINX
@@ -297,5 +313,8 @@ func (g *Group) PickPeer(p *Peer, req *Request) (Selection, error) {
 	case p.maxFails > 0 && st.fails.Load() >= p.maxFails && c.time()-st.checked.Load() <= p.failTO:
 		return Selection{}, ErrNoPeer
 	}
-	return c.take(p), nil
+	if sel, ok := c.take(p); ok {
+		return sel, nil
+	}
+	return Selection{}, ErrNoPeer
 }

@@ -265,10 +265,30 @@ func (c *pickCtx) usableSlow(p *Peer) bool {
 	return true
 }
 
-// take accounts a pick of p, as nginx does after choosing a peer.
-func (c *pickCtx) take(p *Peer) Selection {
+// take accounts a pick of p, as nginx does after choosing a peer. For a
+// server with max_conns the connection is counted only while it is under
+// the limit, so that picks racing on other cores cannot overshoot it (an
+// nginx worker picks one request at a time); ok is false when the limit
+// was reached since p was chosen.
+func (c *pickCtx) take(p *Peer) (sel Selection, ok bool) {
 	st := p.st
-	st.use.Add(1)
+	if p.maxConns > 0 {
+		for {
+			v := st.use.Load()
+			if int32(uint32(v)) >= p.maxConns {
+				if c.le != nil {
+					c.le.mine.Add(-1)
+					c.le = nil
+				}
+				return Selection{}, false
+			}
+			if st.use.CompareAndSwap(v, v+1) {
+				break
+			}
+		}
+	} else {
+		st.use.Add(1)
+	}
 	if st.fails.Load() != 0 {
 		// nginx: if (now - peer->checked > peer->fail_timeout) checked = now
 		now := c.time()
@@ -277,7 +297,7 @@ func (c *pickCtx) take(p *Peer) Selection {
 		}
 	}
 	c.req.Tried.add(st.id)
-	sel := Selection{Peer: p, snap: c.s, le: c.le}
+	sel = Selection{Peer: p, snap: c.s, le: c.le}
 	if c.s.timed {
 		now := c.coarseTime()
 		sel.start = now
@@ -289,7 +309,7 @@ func (c *pickCtx) take(p *Peer) Selection {
 			st.lastPick.Store(now)
 		}
 	}
-	return sel
+	return sel, true
 }
 
 func (p *Peer) done(s *snapshot, start int64, o Outcome) {

@@ -621,7 +621,12 @@ type HTTPUpstream struct {
 	ResolverTimeout time.Duration `json:",omitempty"`
 	// Sticky is the NGINX Plus sticky directive, or nil (http_sticky.go).
 	Sticky *HTTPSticky `json:",omitempty"`
-	Pos    string
+	// Queue is the NGINX Plus queue directive's number (0: no queue), the
+	// most requests that may wait for a server, and QueueTimeout its
+	// timeout= (default 60s) (http_queue.go).
+	Queue        int           `json:",omitempty"`
+	QueueTimeout time.Duration `json:",omitempty"`
+	Pos          string
 }
 
 const (

@@ -152,6 +152,8 @@ type upstream struct {
 	pool  *pool                    // nil without keepalive
 	// sticky is the upstream's session persistence, or nil (sticky.go).
 	sticky *sticky
+	// queue is the upstream's NGINX Plus queue, or nil (queue.go).
+	queue *upQueue
 }
 
 // server is the compiled form of one server {} block.
@@ -410,6 +412,9 @@ func (p *proxy) buildUpstream(u *config.HTTPUpstream) (*upstream, error) {
 		return nil, err
 	}
 	up.sticky = st
+	if u.Queue > 0 {
+		up.queue = &upQueue{max: u.Queue, timeout: u.QueueTimeout}
+	}
 	// http and stream upstreams of the same name are different groups
 	g, err := p.resolving.Build(p.opts.Registry, "http:"+u.Name, m, u.Servers, u.Pos, u.Resolver, u.ResolverTimeout)
 	if err != nil {

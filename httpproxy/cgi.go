@@ -47,6 +47,10 @@ func (c *conn) cgiPass(r *request) bool {
 	if r.tb == nil {
 		r.tb = getBuf(upBufSize)
 	}
+	if up.queue != nil {
+		r.queued = true
+		defer up.queue.release() // queue.go
+	}
 	tb := r.tb
 	keep := cc.keepConn && up.pool != nil
 	lastStatus := 502
@@ -141,6 +145,9 @@ func (c *conn) cgiPass(r *request) bool {
 		reusable, clientOK, upErr := c.sendResponse(r, l, uc, tb, n, have)
 		cg.c, cg.r = nil, nil // not kept alive by a pooled connection
 		return c.responseDone(r, up, uc, sel, t, tStart, reusable && keep && cg.done(), clientOK, upErr)
+	}
+	if r.queueGone {
+		return c.queueAborted(r) // queue.go
 	}
 	return c.sendError(r, lastStatus)
 }

@@ -260,6 +260,10 @@ func (c *conn) grpcPass(r *request) bool {
 	r.bodyDone = true // the stream's body goes to the upstream
 	p := c.h.p
 	up := g.up
+	if up.queue != nil {
+		r.queued = true
+		defer up.queue.release() // queue.go
+	}
 	var body *replayBody
 	if rq.Body != nil && rq.Body != http.NoBody {
 		body = &replayBody{src: rq.Body, limit: int(l.set.ClientBodyBufferSize)}

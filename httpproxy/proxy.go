@@ -73,6 +73,10 @@ func (c *conn) proxyPass(r *request) bool {
 		return false
 	}
 	c.buildUpstreamHead(r, l, uri, mode, body)
+	if up.queue != nil {
+		r.queued = true
+		defer up.queue.release() // queue.go
+	}
 	if r.tb == nil {
 		r.tb = getBuf(upBufSize) // kept while the request is pooled
 	}
@@ -207,6 +211,9 @@ func (c *conn) proxyPass(r *request) bool {
 		}
 		return c.responseDone(r, up, uc, sel, t, tStart, reusable && l.keepalive && up.pool != nil && !r.sentClose, clientOK, upErr)
 	}
+	if r.queueGone {
+		return c.queueAborted(r) // queue.go
+	}
 	if bodyGone || mode == bodyStreamLength || mode == bodyStreamChunked {
 		// a streamed body may be left unread: the connection cannot
 		// carry another request (the error page, if any, is sent first)
@@ -245,6 +252,9 @@ func (c *conn) pick(r *request, up *upstream) (balance.Selection, bool) {
 	}
 	if err != nil {
 		if len(r.tries) == 0 {
+			if up.queue != nil {
+				return c.queuedPick(r, up) // queue.go
+			}
 			c.logf(r.srv, errlog.LevelError, "no live upstreams while connecting to upstream")
 		}
 		return balance.Selection{}, false

@@ -90,6 +90,11 @@ type request struct {
 	learning *sticky
 	learnKey string
 	learnNew bool
+	// queued says the request went to an upstream with a queue, queueTime
+	// is how long it waited there ($upstream_queue_time), and queueGone
+	// that its client went away meanwhile (queue.go).
+	queued, queueGone bool
+	queueTime         time.Duration
 
 	scratch []byte
 	out     []byte // response head (and small bodies) being written
@@ -128,6 +133,7 @@ func (r *request) reset() {
 	r.mods.reset()
 	r.sticky, r.stickyID = nil, ""
 	r.learning, r.learnKey, r.learnNew = nil, "", false
+	r.queued, r.queueGone, r.queueTime = false, false, 0
 }
 
 // bstr views b as a string without copying; the string must not outlive b's
@@ -474,6 +480,12 @@ func defineVars(t *vars.Table[*request]) error {
 		{"upstream_connect_time", tryList(timeField(func(t *try) time.Duration { return t.connect }))},
 		{"upstream_header_time", tryList(timeField(func(t *try) time.Duration { return t.header }))},
 		{"upstream_response_time", tryList(timeField(func(t *try) time.Duration { return t.response }))},
+		{"upstream_queue_time", func(dst []byte, r *request) ([]byte, bool) {
+			if !r.queued {
+				return dst, false
+			}
+			return vars.AppendSeconds(dst, r.queueTime), true
+		}},
 		{"upstream_response_length", tryList(func(t *try, dst []byte) []byte { return strconv.AppendInt(dst, t.length, 10) })},
 		{"limit_req_status", func(dst []byte, r *request) ([]byte, bool) {
 			return append(dst, r.limitReq...), r.limitReq != ""
