@@ -196,16 +196,7 @@ func TestQueueFull(t *testing.T) {
 		t.Errorf("error log:\n%s", s)
 	}
 	close(hb.release)
-	for range 2 {
-		select {
-		case s := <-res:
-			if s != 200 {
-				t.Errorf("status %d, want 200", s)
-			}
-		case <-time.After(waitLimit):
-			t.Fatal("no answer")
-		}
-	}
+	want200(t, res, 2)
 	if p := hb.peak.Load(); p != 1 {
 		t.Errorf("the backend held %d requests at once, want 1", p)
 	}
@@ -263,7 +254,16 @@ func TestQueueClientGone(t *testing.T) {
 	go func() { s, _ := queueGet(url); res <- s }()
 	waitQueued(t, q, 1)
 	close(hb.release)
-	for range 2 {
+	want200(t, res, 2)
+	if got := hb.seen.Load(); got != 2 {
+		t.Errorf("the backend saw %d requests, want 2 (not the abandoned one)", got)
+	}
+}
+
+// want200 waits for n statuses on res, each 200.
+func want200(t *testing.T, res <-chan int, n int) {
+	t.Helper()
+	for range n {
 		select {
 		case s := <-res:
 			if s != 200 {
@@ -272,8 +272,5 @@ func TestQueueClientGone(t *testing.T) {
 		case <-time.After(waitLimit):
 			t.Fatal("no answer")
 		}
-	}
-	if got := hb.seen.Load(); got != 2 {
-		t.Errorf("the backend saw %d requests, want 2 (not the abandoned one)", got)
 	}
 }
