@@ -61,6 +61,7 @@ func Load(opts Options) (*Config, error) {
 		return nil, err
 	}
 	cfg.Files = files
+	cfg.SharedState = sharedState(tree)
 	return cfg, nil
 }
 

@@ -37,6 +37,13 @@ type Config struct {
 	// directives that are accepted and ignored.
 	Warnings []string `json:",omitempty"`
 
+	// SharedState says where the configuration first uses state that
+	// nginx keeps in shared memory for its worker processes (limits,
+	// caches, upstream zones, status), as "directive \"name\" in
+	// file:line"; "" when it uses none. Such a configuration runs in one
+	// process.
+	SharedState string `json:"-"`
+
 	// Files are the files read, in order, for -T.
 	Files []SourceFile `json:"-"`
 }

@@ -195,6 +195,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[string]*listener
+	inherited map[string]net.Listener // sockets from a master process (Inherit); nil: none
 	current   *Generation
 	retired   sync.WaitGroup
 	loops     sync.WaitGroup
@@ -286,7 +287,10 @@ func (s *Server) Apply(gen *Generation) (err error) {
 		if _, ok := s.listeners[k]; ok {
 			continue
 		}
-		ln, err := openListener(b)
+		ln, inherits, err := s.takeInherited(b)
+		if !inherits {
+			ln, err = openListener(b)
+		}
 		if err != nil {
 			for _, l := range opened {
 				l.Close()
@@ -403,6 +407,20 @@ func (s *Server) acceptLoop(l *listener) {
 
 // Active returns the number of connections being served.
 func (s *Server) Active() int64 { return s.conns.Load() }
+
+// StopAccepting closes the listening sockets and returns once no
+// connection is being accepted; the sessions open go on. A worker process
+// does this first when it is told to stop, and then tells its master.
+func (s *Server) StopAccepting() {
+	s.mu.Lock()
+	s.stopping = true
+	for k, l := range s.listeners {
+		l.Close()
+		delete(s.listeners, k)
+	}
+	s.mu.Unlock()
+	s.loops.Wait()
+}
 
 // Shutdown stops accepting connections. With graceful set it waits for
 // sessions to end (or ctx to be done, or the current generation's

@@ -267,12 +267,20 @@ func TestSeedScenarioFromConfig(t *testing.T) {
 // while SIGHUP swaps the upstream list: no connection may fail, the
 // connections open before the reload keep working, and every connection
 // opened after the reload reaches the new list.
-func TestReloadUnderLoad(t *testing.T) {
+func TestReloadUnderLoad(t *testing.T) { reloadUnderLoad(t, "") }
+
+// TestReloadUnderLoadWorkers is TestReloadUnderLoad with worker
+// processes: the reload starts new workers and retires the old ones.
+func TestReloadUnderLoadWorkers(t *testing.T) { reloadUnderLoad(t, "worker_processes 2;\n") }
+
+// reloadUnderLoad runs TestReloadUnderLoad with main, main-context
+// directives, before seedConf.
+func reloadUnderLoad(t *testing.T, main string) {
 	oldB, newB := nameServer(t, "old"), nameServer(t, "new")
 	dir := t.TempDir()
 	listen := freeAddr(t)
 	conf := filepath.Join(dir, "sluice.conf")
-	writeFile(t, conf, fmt.Sprintf(seedConf, dir, listen, "server "+oldB+";"))
+	writeFile(t, conf, main+fmt.Sprintf(seedConf, dir, listen, "server "+oldB+";"))
 	p := start(t, "-c", conf)
 	p.expect(`sluice/.* started`)
 
@@ -354,7 +362,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}
 	waitCount(500)
-	writeFile(t, conf, fmt.Sprintf(seedConf, dir, listen, "server "+newB+";"))
+	writeFile(t, conf, main+fmt.Sprintf(seedConf, dir, listen, "server "+newB+";"))
 	p.signal(syscall.SIGHUP)
 	p.expect(`configuration reloaded`)
 	reloaded.Store(true)

@@ -201,9 +201,14 @@ func serve(o *options, stderr io.Writer) int {
 	applyProcessSettings(cfg, log)
 
 	// Signals are caught before anything is bound so that none is lost.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	sigs := notifySignals()
 	defer signal.Stop(sigs)
+	if procs, ok := isWorker(); ok {
+		return serveWorker(procs, cfg, elog, log, sigs)
+	}
+	if workerCount(cfg) > 0 {
+		return master(o, cfg, elog, log, sigs, stderr)
+	}
 
 	srv := runtime.NewServer(log)
 	gen, err := runtime.Build(cfg, log)
