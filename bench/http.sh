@@ -201,12 +201,23 @@ wrkrun() {
 pidof_t() { case $1 in nginx) echo $NGINX_PID;; haproxy) echo $HAPROXY_PID;; sluice) echo $SLUICE_PID;; *) echo;; esac; }
 
 declare -A R
+# The runs are interleaved, target by target (direct, nginx, haproxy,
+# sluice, then again), so that a change in what else the machine does
+# falls on all of them alike and the same-run ratios compare like with
+# like.
 run_scenario() { # key conns portindex title
-  local key=$1 conns=$2 idx=$3
-  echo "== $4 (wrk -c$conns -t2 -d$WRKDUR, median of $RUNS)"
+  local key=$1 conns=$2 idx=$3 i t
+  echo "== $4 (wrk -c$conns -t2 -d$WRKDUR, median of $RUNS, runs interleaved)"
+  declare -A outs=()
+  for i in $(seq $RUNS); do
+    for t in "${targets[@]}"; do
+      avail $t || continue
+      outs[$t]+="$(wrkrun "$conns" "$(port $t $idx)" "$(pidof_t $t)")"$'\n'
+    done
+  done
   for t in "${targets[@]}"; do
     avail $t || { R[$key.rps,$t]=nan; R[$key.p99,$t]=nan; R[$key.mbs,$t]=nan; R[$key.cpu,$t]=nan; continue; }
-    out=$(for i in $(seq $RUNS); do wrkrun "$conns" "$(port $t $idx)" "$(pidof_t $t)"; done)
+    out=$(printf "%s" "${outs[$t]}")
     R[$key.rps,$t]=$(echo "$out" | awk '{print $1}' | median)
     R[$key.p99,$t]=$(echo "$out" | awk '{print $2}' | median)
     R[$key.mbs,$t]=$(echo "$out" | awk '{print $3}' | median)

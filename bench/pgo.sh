@@ -72,7 +72,8 @@ redis-benchmark -p 7914 -c 50 -n 200000 -t set,get -q >/dev/null
 
 kill -TERM $SLUICE
 wait $SLUICE || true
-go tool pprof -proto "$W/cpu.pprof" > cmd/sluice/default.pgo 2>/dev/null
+# the master's profile and, with worker processes, each worker's (cpu.pprof.PID)
+go tool pprof -proto "$W"/cpu.pprof* > cmd/sluice/default.pgo 2>/dev/null
 echo "wrote cmd/sluice/default.pgo ($(wc -c < cmd/sluice/default.pgo) bytes)"
 
 # Inlining guided by the profile must not grow the stack that idle

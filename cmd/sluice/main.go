@@ -25,7 +25,7 @@ type options struct {
 }
 
 func main() {
-	stop := startProfile(os.Getenv("SLUICE_CPUPROFILE"))
+	stop := startProfile(profilePath(os.Getenv("SLUICE_CPUPROFILE")))
 	code := run(os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

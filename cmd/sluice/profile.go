@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"strconv"
 )
 
 // startProfile writes a CPU profile of the whole run to path, when
@@ -26,4 +27,13 @@ func startProfile(path string) (stop func()) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}
+}
+
+// profilePath is where this process writes the profile asked for at
+// path: a worker process writes its own, at path.PID.
+func profilePath(path string) string {
+	if _, worker := isWorker(); worker && path != "" {
+		return path + "." + strconv.Itoa(os.Getpid())
+	}
+	return path
 }
