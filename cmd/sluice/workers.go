@@ -190,9 +190,15 @@ type worker struct {
 // startWorker starts worker i, serving its share of ls's sockets for
 // bindings with procs processors.
 func startWorker(ls *runtime.ListenSet, bindings []runtime.Binding, i, procs int, stderr io.Writer) (*worker, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+	// The running executable, as fork would run it: on Linux
+	// /proc/self/exe opens it even if its file has been replaced since
+	// (an upgrade takes a restart, as it does for nginx without its
+	// binary-upgrade signals).
+	exe := "/proc/self/exe"
+	if _, err := os.Stat(exe); err != nil {
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
 	}
 	keys, files, err := ls.FilesFor(bindings, i)
 	if err != nil {
