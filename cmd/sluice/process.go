@@ -247,14 +247,7 @@ func serve(o *options, stderr io.Writer) int {
 			reload(o, srv, elog, log)
 		case syscall.SIGUSR1:
 			log.Log(context.Background(), errlog.LevelNotice, "signal 10 (SIGUSR1) received, reopening logs")
-			if err := elog.Reopen(); err != nil {
-				log.Log(context.Background(), errlog.LevelAlert, "reopen failed", "err", err)
-			}
-			if g := srv.Current(); g != nil {
-				for _, r := range g.Reopeners {
-					r()
-				}
-			}
+			reopenLogs(elog, log, srv)
 		case syscall.SIGQUIT:
 			log.Log(context.Background(), errlog.LevelNotice, "signal 3 (SIGQUIT) received, shutting down gracefully")
 			srv.Shutdown(context.Background(), true)
@@ -268,6 +261,22 @@ func serve(o *options, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// reopenLogs reopens the error log and, with srv, the log files of the
+// configuration srv serves (SIGUSR1).
+func reopenLogs(elog *errlog.Log, log *slog.Logger, srv *runtime.Server) {
+	if err := elog.Reopen(); err != nil {
+		log.Log(context.Background(), errlog.LevelAlert, "reopen failed", "err", err)
+	}
+	if srv == nil {
+		return
+	}
+	if g := srv.Current(); g != nil {
+		for _, r := range g.Reopeners {
+			r()
+		}
+	}
 }
 
 // reload reads the configuration again and swaps it in; on any error the

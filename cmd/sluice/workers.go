@@ -159,14 +159,7 @@ func serveWorker(procs int, cfg *config.Config, elog *errlog.Log, log *slog.Logg
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGUSR1:
-				if err := elog.Reopen(); err != nil {
-					log.Log(context.Background(), errlog.LevelAlert, "reopen failed", "err", err)
-				}
-				if g := srv.Current(); g != nil {
-					for _, r := range g.Reopeners {
-						r()
-					}
-				}
+				reopenLogs(elog, log, srv)
 			case syscall.SIGHUP:
 				// the master reloads, by starting new workers
 			case syscall.SIGQUIT:
@@ -326,9 +319,7 @@ func master(o *options, cfg *config.Config, elog *errlog.Log, log *slog.Logger, 
 				m.reload(o, elog)
 			case syscall.SIGUSR1:
 				log.Log(context.Background(), errlog.LevelNotice, "signal 10 (SIGUSR1) received, reopening logs")
-				if err := elog.Reopen(); err != nil {
-					log.Log(context.Background(), errlog.LevelAlert, "reopen failed", "err", err)
-				}
+				reopenLogs(elog, log, nil)
 				m.signalAll(syscall.SIGUSR1)
 			case syscall.SIGQUIT:
 				log.Log(context.Background(), errlog.LevelNotice, "signal 3 (SIGQUIT) received, shutting down gracefully")

@@ -137,6 +137,10 @@ func TestWorkerProcesses(t *testing.T) {
 		waitGone(t, w)
 	}
 
+	// SIGUSR1 reaches the master, which passes it on.
+	p.signal(syscall.SIGUSR1)
+	p.expect(`signal 10 \(SIGUSR1\) received, reopening logs`)
+
 	// SIGQUIT stops the workers and the master, which removes its pid file.
 	p.signal(syscall.SIGQUIT)
 	if code := p.wait(); code != 0 {
