@@ -5,6 +5,13 @@
 # and WORKERS below the CPU count, PROXYCPU pins the proxies to the first
 # WORKERS CPUs and LOADCPU the load generators and backends to the others;
 # otherwise both are empty.
+#
+# Start every proxy, backend and load generator from the script's own
+# session, as the scripts do. With sched_autogroup on (most distributions'
+# kernels), a process started in a session of its own (setsid, a service
+# manager) gets a CPU share of its own, next to the one the rest of the
+# session splits: a proxy started that way looks up to a quarter faster
+# on a machine the load generator shares.
 NCPU=$(nproc)
 WORKERS=${WORKERS:-$NCPU}
 PIN=${PIN:-0}
