@@ -223,21 +223,12 @@ func serve(o *options, stderr io.Writer) int {
 		srv.Shutdown(context.Background(), false)
 		return 1
 	}
-	pidFile := cfg.Pid
-	if err := writePid(pidFile); err != nil {
-		if cfg.PidSet {
-			log.Log(context.Background(), errlog.LevelEmerg, err.Error())
-			srv.Shutdown(context.Background(), false)
-			return 1
-		}
-		log.Warn("running without a pid file", "err", err)
-		pidFile = ""
+	pidFile, ok := takePidFile(cfg, log)
+	if !ok {
+		srv.Shutdown(context.Background(), false)
+		return 1
 	}
-	defer func() {
-		if pidFile != "" {
-			os.Remove(pidFile)
-		}
-	}()
+	defer removePidFile(pidFile)
 	log.Log(context.Background(), errlog.LevelNotice, "sluice/"+Version+" started", "pid", os.Getpid())
 
 	for sig := range sigs {
@@ -302,6 +293,28 @@ func reload(o *options, srv *runtime.Server, elog *errlog.Log, log *slog.Logger)
 		log.Warn(w)
 	}
 	log.Log(context.Background(), errlog.LevelNotice, "configuration reloaded")
+}
+
+// takePidFile writes the pid file cfg names. When it cannot, it logs why
+// and, if the pid directive asked for that file, reports false (sluice
+// does not start); otherwise it runs without one and returns "".
+func takePidFile(cfg *config.Config, log *slog.Logger) (path string, ok bool) {
+	if err := writePid(cfg.Pid); err != nil {
+		if cfg.PidSet {
+			log.Log(context.Background(), errlog.LevelEmerg, err.Error())
+			return "", false
+		}
+		log.Warn("running without a pid file", "err", err)
+		return "", true
+	}
+	return cfg.Pid, true
+}
+
+// removePidFile removes the pid file takePidFile wrote, if any.
+func removePidFile(path string) {
+	if path != "" {
+		os.Remove(path)
+	}
 }
 
 func writePid(path string) error {

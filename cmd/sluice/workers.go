@@ -286,20 +286,11 @@ func master(o *options, cfg *config.Config, elog *errlog.Log, log *slog.Logger, 
 		return 1
 	}
 	defer ls.Close(runtime.Opened{})
-	pidFile := cfg.Pid
-	if err := writePid(pidFile); err != nil {
-		if cfg.PidSet {
-			log.Log(context.Background(), errlog.LevelEmerg, err.Error())
-			return 1
-		}
-		log.Warn("running without a pid file", "err", err)
-		pidFile = ""
+	pidFile, ok := takePidFile(cfg, log)
+	if !ok {
+		return 1
 	}
-	defer func() {
-		if pidFile != "" {
-			os.Remove(pidFile)
-		}
-	}()
+	defer removePidFile(pidFile)
 
 	m := &masterState{log: log, stderr: stderr, ls: &ls}
 	if err := m.startAll(cfg, bindings); err != nil {
