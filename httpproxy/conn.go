@@ -72,6 +72,9 @@ type conn struct {
 	// ends because a response said so, and noLinger that the client
 	// failed or timed out: they decide lingering_close (linger.go).
 	unread, ended, noLinger bool
+	// bulk says a response body was spliced to the client, which took
+	// the socket off a pacing congestion control (loopcc.Bulk).
+	bulk bool
 
 	// idlePrev and idleNext link the connection into its build's
 	// idleConns while it waits for its next request (idleIn).
@@ -283,7 +286,7 @@ func (c *conn) release() {
 		c.buf = nil
 	}
 	c.r0, c.r1, c.headEnd, c.requests = 0, 0, 0, 0
-	c.reset, c.unread, c.ended, c.noLinger = false, false, false, false
+	c.reset, c.unread, c.ended, c.noLinger, c.bulk = false, false, false, false, false
 	c.carry = c.carry[:0]
 	c.h, c.nc, c.rc, c.drain, c.proto, c.pp, c.ctx, c.up = nil, nil, nil, nil, nil, nil, nil, nil
 	c.rdl, c.wdl = deadline{}, deadline{}

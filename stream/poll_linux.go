@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/sluicelb/sluice/internal/loopcc"
 	"github.com/sluicelb/sluice/internal/splice"
 )
 
@@ -64,6 +65,7 @@ type flow struct {
 	state atomic.Uint32
 	d     uint8 // 0 client to upstream, 1 upstream to client
 	first bool  // bytes have been seen; owned by the flow's owner
+	bulk  bool  // a bulk transfer was seen (loopcc.Bulk); owned by the flow's owner
 	op    uint8 // what do does
 	p     *pipe
 	n     int64 // bytes moved; owned by the flow's owner
@@ -298,6 +300,10 @@ func (p *pipe) pump(f *flow, pbuf []byte, now int64) {
 		if rf, ok := p.conns[1-f.d].(*net.TCPConn); ok && blocking {
 			if q := f.queued(); q >= spliceMin {
 				p.moved(f, now)
+				if !f.bulk {
+					f.bulk = true
+					loopcc.Bulk(rf)
+				}
 				n, rerr, werr, ok := splice.Move(p.rcs[1-f.d], p.rcs[f.d], q, false)
 				err := rerr
 				if werr != nil {

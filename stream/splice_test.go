@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,6 +43,55 @@ stream {
 		t.Errorf("splice moved %d of %d bytes: the bulk path was not taken", moved, len(data))
 	}
 	checkBytesLogged(t, logPath, len(data))
+}
+
+// TestSpliceBulkUnpaced checks, on a host whose congestion control is
+// bbr, that the proxy's socket to a loopback client is taken off bbr once
+// a bulk transfer starts (internal/loopcc), as ss(8) shows it, and that
+// the transfer still arrives whole.
+func TestSpliceBulkUnpaced(t *testing.T) {
+	def, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
+	if err != nil || !strings.HasPrefix(string(def), "bbr") {
+		t.Skipf("the host's congestion control is not bbr (%q, %v)", def, err)
+	}
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Skip("no ss(8)")
+	}
+	checkGoroutines(t)
+	data := randomBytes(9, 16<<20)
+	be := startBackend(t, func(c net.Conn) { c.Write(data) })
+	q := serveCtx(t, fmt.Sprintf(`events {}
+stream {
+    server {
+        listen 127.0.0.1:1;
+        proxy_pass %s;
+    }
+}`, be.addr()))
+	c, err := net.DialTimeout("tcp", q.addr, waitLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(waitLimit))
+	got := make([]byte, len(data))
+	if _, err := io.ReadFull(c, got[:4<<20]); err != nil {
+		t.Fatal(err)
+	}
+	// The proxy's end of the client connection, while the rest is
+	// still on its way.
+	_, port, _ := net.SplitHostPort(q.addr)
+	out, err := exec.Command("ss", "-tinH", "state", "established", "sport", "= :"+port).Output()
+	if err != nil {
+		t.Fatalf("ss: %v", err)
+	}
+	if _, err := io.ReadFull(c, got[4<<20:]); err != nil {
+		t.Fatal(err)
+	}
+	sameBytes(t, got, data)
+	fields := strings.Fields(string(out))
+	if !slices.Contains(fields, "cubic") && !slices.Contains(fields, "reno") || slices.Contains(fields, "bbr") {
+		t.Errorf("the proxy's socket to the client is not off bbr; ss says:\n%s", out)
+	}
 }
 
 // TestSpliceDestinationGone resets the client in the middle of a bulk

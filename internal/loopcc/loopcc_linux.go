@@ -1,0 +1,95 @@
+//go:build linux
+
+package loopcc
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// tcpCongestion is TCP_CONGESTION (not in package syscall).
+const tcpCongestion = 13
+
+// unpaced lists the congestion controls Bulk tries, in order. chosen is
+// the index of the one that was last accepted, so that the next call
+// tries it first.
+var (
+	unpaced = [...]string{"cubic", "reno"}
+	chosen  atomic.Int32
+)
+
+// Bulk switches c, when it is a TCP connection whose peer is on this
+// host, from bbr to an unpaced congestion control. It does nothing to any
+// other connection, and nothing when the switch is refused.
+func Bulk(c net.Conn) {
+	sc, ok := c.(interface {
+		SyscallConn() (syscall.RawConn, error)
+	})
+	if !ok || !Local(addrOf(c.LocalAddr()), addrOf(c.RemoteAddr())) {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		if !strings.HasPrefix(congestion(fd), "bbr") {
+			return
+		}
+		first := int(chosen.Load())
+		for i := range unpaced {
+			k := (first + i) % len(unpaced)
+			if syscall.SetsockoptString(int(fd), syscall.IPPROTO_TCP, tcpCongestion, unpaced[k]) == nil {
+				chosen.Store(int32(k))
+				return
+			}
+		}
+	})
+}
+
+// congestion returns the name of the congestion control of the socket
+// fd, or "" when it cannot be read.
+func congestion(fd uintptr) string {
+	var name [16]byte
+	n := uint32(len(name))
+	_, _, e := syscall.RawSyscall6(syscall.SYS_GETSOCKOPT, fd, syscall.IPPROTO_TCP, tcpCongestion, uintptr(unsafe.Pointer(&name[0])), uintptr(unsafe.Pointer(&n)), 0)
+	if e != 0 {
+		return ""
+	}
+	s := string(name[:min(int(n), len(name))])
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// Congestion returns the name of the congestion control of c, or "" when
+// it has none or it cannot be read.
+func Congestion(c net.Conn) string {
+	sc, ok := c.(interface {
+		SyscallConn() (syscall.RawConn, error)
+	})
+	if !ok {
+		return ""
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return ""
+	}
+	var s string
+	rc.Control(func(fd uintptr) { s = congestion(fd) })
+	return s
+}
+
+// addrOf returns the IP address of a TCP address, or the zero Addr.
+func addrOf(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(ta.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
+}
