@@ -152,6 +152,53 @@ func TestSpliceResponseBody(t *testing.T) {
 	}
 }
 
+// TestSpliceResponseUnpaced: on a host whose congestion control is bbr,
+// the proxy's socket to a loopback client leaves it once a response body
+// is spliced to it (internal/loopcc).
+func TestSpliceResponseUnpaced(t *testing.T) {
+	testutil.NeedBBR(t)
+	half := bytes.Repeat([]byte("x"), 2<<20)
+	release := make(chan struct{})
+	be := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(2*len(half)))
+		w.Write(half)
+		w.(http.Flusher).Flush()
+		<-release
+		w.Write(half)
+	}))
+	h := startProxy(t, `events {} http {
+		access_log off;
+		upstream b { server `+be.addr+`; }
+		server { listen 127.0.0.1:18080; location / { proxy_pass http://b; } }
+	}`, Options{})
+	c, err := net.DialTimeout("tcp", h.addr["127.0.0.1:18080"], waitLimit)
+	if err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(waitLimit))
+	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	first := make([]byte, 1<<20)
+	_, err = io.ReadFull(c, first)
+	if err == nil {
+		_, port, _ := net.SplitHostPort(h.addr["127.0.0.1:18080"])
+		testutil.CheckUnpaced(t, port)
+	}
+	close(release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := bytes.Cut(append(first, rest...), []byte("\r\n\r\n"))
+	if len(body) != 2*len(half) {
+		t.Errorf("got %d body bytes, want %d", len(body), 2*len(half))
+	}
+}
+
 // TestSpliceResponseStall: an upstream that stops in the middle of a body
 // is cut by proxy_read_timeout; the client gets what was sent and then the
 // end of the connection.

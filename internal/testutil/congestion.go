@@ -1,0 +1,37 @@
+package testutil
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// NeedBBR skips the test unless this host's default TCP congestion
+// control is bbr and ss(8) is installed: what a test of
+// internal/loopcc's effect on a proxy needs.
+func NeedBBR(t testing.TB) {
+	t.Helper()
+	def, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
+	if err != nil || !strings.HasPrefix(string(def), "bbr") {
+		t.Skipf("the host's congestion control is not bbr (%q, %v)", strings.TrimSpace(string(def)), err)
+	}
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Skip("no ss(8)")
+	}
+}
+
+// CheckUnpaced fails the test unless every established TCP socket whose
+// local port is port has left bbr for cubic or reno, as ss(8) shows it.
+func CheckUnpaced(t testing.TB, port string) {
+	t.Helper()
+	out, err := exec.Command("ss", "-tinH", "state", "established", "sport", "= :"+port).Output()
+	if err != nil {
+		t.Fatalf("ss: %v", err)
+	}
+	f := strings.Fields(string(out))
+	if !slices.Contains(f, "cubic") && !slices.Contains(f, "reno") || slices.Contains(f, "bbr") {
+		t.Errorf("a socket on port %s is not off bbr; ss says:\n%s", port, out)
+	}
+}
