@@ -603,7 +603,10 @@ func (ps *pollState) drain(fd uintptr) bool {
 		if e != 0 || r == 0 {
 			return false
 		}
-		ps.serve(int(r), true)
+		// A batch that did not fill evs drained the set: the poller
+		// parks next, which lets the goroutines made ready meanwhile
+		// run, so only a full batch yields first.
+		ps.serve(int(r), int(r) == len(ps.evs))
 		if ps.stop {
 			return true
 		}
@@ -613,9 +616,9 @@ func (ps *pollState) drain(fd uintptr) bool {
 	}
 }
 
-// serve serves the first n events of ps.evs. yield says the poller is
-// watched by the runtime's poller, and lets other goroutines run after
-// the batch.
+// serve serves the first n events of ps.evs. yield lets other
+// goroutines run after the batch: the poller is watched by the runtime's
+// poller and goes on with another batch rather than parking.
 func (ps *pollState) serve(n int, yield bool) {
 	sh := ps.sh
 	k := 0
