@@ -29,6 +29,19 @@ type quiet struct {
 
 func serveCtx(t testing.TB, conf string) *quiet { return serveSndbuf(t, conf, 0) }
 
+// serveProxyTo is serveCtx for one server that proxies to addr with
+// nginx's defaults.
+func serveProxyTo(t testing.TB, addr string) *quiet {
+	t.Helper()
+	return serveCtx(t, fmt.Sprintf(`events {}
+stream {
+    server {
+        listen 127.0.0.1:1;
+        proxy_pass %s;
+    }
+}`, addr))
+}
+
 // serveSndbuf is serveCtx with the send buffer of the client sockets set
 // to sndbuf bytes, when positive.
 func serveSndbuf(t testing.TB, conf string, sndbuf int) *quiet {
@@ -303,13 +316,7 @@ stream {
 func TestPolledFastStop(t *testing.T) {
 	checkGoroutines(t)
 	be := listenRaw(t)
-	q := serveCtx(t, fmt.Sprintf(`events {}
-stream {
-    server {
-        listen 127.0.0.1:1;
-        proxy_pass %s;
-    }
-}`, be.addr()))
+	q := serveProxyTo(t, be.addr())
 	const n = 20
 	var clients []net.Conn
 	for i := 0; i < n; i++ {

@@ -51,13 +51,7 @@ func TestSpliceBulkUnpaced(t *testing.T) {
 	checkGoroutines(t)
 	data := randomBytes(9, 16<<20)
 	be := startBackend(t, func(c net.Conn) { c.Write(data) })
-	q := serveCtx(t, fmt.Sprintf(`events {}
-stream {
-    server {
-        listen 127.0.0.1:1;
-        proxy_pass %s;
-    }
-}`, be.addr()))
+	q := serveProxyTo(t, be.addr())
 	c, err := net.DialTimeout("tcp", q.addr, waitLimit)
 	if err != nil {
 		t.Fatal(err)
@@ -100,13 +94,7 @@ func TestSpliceDestinationGone(t *testing.T) {
 		}
 		upEnded <- err
 	})
-	q := serveCtx(t, fmt.Sprintf(`events {}
-stream {
-    server {
-        listen 127.0.0.1:1;
-        proxy_pass %s;
-    }
-}`, be.addr()))
+	q := serveProxyTo(t, be.addr())
 
 	c, err := net.DialTimeout("tcp", q.addr, waitLimit)
 	if err != nil {

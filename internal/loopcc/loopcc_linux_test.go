@@ -6,28 +6,12 @@ import (
 	"net"
 	"syscall"
 	"testing"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // pair returns both ends of a loopback TCP connection.
-func pair(t *testing.T) (a, b *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ln.Accept()
-	if err != nil {
-		c.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); s.Close() })
-	return c.(*net.TCPConn), s.(*net.TCPConn)
-}
+func pair(t *testing.T) (a, b *net.TCPConn) { return testutil.TCPPair(t) }
 
 // setCongestion sets the congestion control of c, or skips the test
 // when this host does not allow it.

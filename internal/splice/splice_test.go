@@ -10,30 +10,12 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/sluicelb/sluice/internal/testutil"
 )
 
 // pair returns both ends of a loopback TCP connection.
-func pair(t *testing.T) (a, b *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); s.Close() })
-	for _, x := range []net.Conn{c, s} {
-		x.SetDeadline(time.Now().Add(10 * time.Second))
-	}
-	return c.(*net.TCPConn), s.(*net.TCPConn)
-}
+func pair(t *testing.T) (a, b *net.TCPConn) { return testutil.TCPPair(t) }
 
 func raw(t *testing.T, c *net.TCPConn) syscall.RawConn {
 	rc, err := c.SyscallConn()

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Listen returns a TCP listener on a free port of 127.0.0.1. The caller
@@ -101,4 +102,29 @@ func BoundSocket(t testing.TB) (fd, port int) {
 		t.Fatal(err)
 	}
 	return fd, sa.(*syscall.SockaddrInet4).Port
+}
+
+// TCPPair returns both ends of a loopback TCP connection, closed when
+// the test ends, with a deadline of 10 seconds on each.
+func TCPPair(t testing.TB) (client, server *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	for _, x := range []net.Conn{c, s} {
+		x.SetDeadline(time.Now().Add(10 * time.Second))
+	}
+	return c.(*net.TCPConn), s.(*net.TCPConn)
 }
