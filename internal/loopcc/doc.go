@@ -7,10 +7,10 @@
 // On loopback there is no link to pace for: a host whose default is bbr
 // then spends timers on every proxied transfer and holds it below what
 // the processes can move. Through the stream proxy, with the backend and
-// the client on this host, a transfer ran at 1.7-1.9 GB/s with the
-// proxy's socket to the client on bbr and 2.0-3.3 GB/s on cubic, and the
-// proxy's CPU time per GB fell from 0.30 s to 0.17 s (bench/stream.sh
-// (a), reads of 128 KB).
+// the client on this host and reads of 128 KB, bench/stream.sh (a)
+// measured 1.65 GB/s with the proxy's socket to the client on bbr and
+// 2.19-2.48 GB/s after the switch, and the proxy's CPU time per GB fell
+// from 0.29 s to 0.18-0.20 s.
 //
 // Bulk switches such a connection to cubic (reno where cubic is not
 // allowed), the connection being one whose peer is on this host and whose
