@@ -204,13 +204,14 @@ declare -A R
 # The runs are interleaved, target by target (direct, nginx, haproxy,
 # sluice, then again), so that a change in what else the machine does
 # falls on all of them alike and the same-run ratios compare like with
-# like.
+# like. The order changes from run to run (runorder, lib.sh), so that no
+# proxy always runs right after the same other one.
 run_scenario() { # key conns portindex title
   local key=$1 conns=$2 idx=$3 i t
   echo "== $4 (wrk -c$conns -t2 -d$WRKDUR, median of $RUNS, runs interleaved)"
   declare -A outs=()
   for i in $(seq $RUNS); do
-    for t in "${targets[@]}"; do
+    for t in $(runorder $i "${targets[@]}"); do
       avail $t || continue
       outs[$t]+="$(wrkrun "$conns" "$(port $t $idx)" "$(pidof_t $t)")"$'\n'
     done

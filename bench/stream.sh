@@ -19,7 +19,8 @@
 #
 # In (a), (b) and (c) the proxies take turns run by run (nginx, haproxy,
 # sluice, nginx, ...), so that other load on the machine weighs on all of
-# them alike.
+# them alike, in an order that changes from run to run (runorder in
+# lib.sh), so that none always runs right after the same other one.
 #
 # Besides rates, (a) prints the CPU time the proxy used per GB moved, and
 # (b) and (c) per request (user+system of all its processes, from /proc):
@@ -126,14 +127,16 @@ for k in bulk bulkmid bulkbig bulkcpu bulkmidcpu bulkbigcpu rps p99 rpscpu redis
 # (a), (b) and (c) interleave the proxies run by run (nginx, haproxy, sluice,
 # nginx, ...) rather than running one proxy RUNS times and then the next:
 # whatever else loads the machine then weighs on all of them alike, and
-# the same-run ratios compare like with like. interleaved RUN calls RUN
-# with each target RUNS times so; OUT[target] collects RUN's output
-# lines, each followed by the proxy's CPU ticks during that run.
+# the same-run ratios compare like with like. The order changes from run
+# to run (runorder, lib.sh), so that no proxy always follows the same one.
+# interleaved RUN calls RUN with each target RUNS times so; OUT[target]
+# collects RUN's output lines, each followed by the proxy's CPU ticks
+# during that run.
 declare -A OUT
 interleaved() {
   for t in "${targets[@]}"; do OUT[$t]=""; done
   for i in $(seq $RUNS); do
-    for t in "${targets[@]}"; do
+    for t in $(runorder $i "${targets[@]}"); do
       avail $t || continue
       c0=$(cputicks $(pidof_t $t))
       line=$($1 $t)
