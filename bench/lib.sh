@@ -29,9 +29,7 @@ echo "workers per proxy: $WORKERS; pinned: $PIN (proxies: ${PROXYCPU:-any CPU}; 
 # after each other one exactly once in every N runs. A fixed order puts
 # one proxy always after the same other one, whose after-effects
 # (connections still closing, CPU still in use) then fall on that proxy
-# alone: with direct, nginx, haproxy, sluice in that order, redis-benchmark
-# through sluice measured 0.93-0.95x nginx, and 1.01x with sluice run
-# right after direct.
+# alone.
 runorder() {
   local i=$1; shift
   local n=$# k b
