@@ -26,14 +26,11 @@ var (
 // host, from bbr to an unpaced congestion control. It does nothing to any
 // other connection, and nothing when the switch is refused.
 func Bulk(c net.Conn) {
-	sc, ok := c.(interface {
-		SyscallConn() (syscall.RawConn, error)
-	})
-	if !ok || !Local(addrOf(c.LocalAddr()), addrOf(c.RemoteAddr())) {
+	if !Local(addrOf(c.LocalAddr()), addrOf(c.RemoteAddr())) {
 		return
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := rawConn(c)
+	if rc == nil {
 		return
 	}
 	rc.Control(func(fd uintptr) {
@@ -70,19 +67,28 @@ func congestion(fd uintptr) string {
 // Congestion returns the name of the congestion control of c, or "" when
 // it has none or it cannot be read.
 func Congestion(c net.Conn) string {
-	sc, ok := c.(interface {
-		SyscallConn() (syscall.RawConn, error)
-	})
-	if !ok {
-		return ""
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := rawConn(c)
+	if rc == nil {
 		return ""
 	}
 	var s string
 	rc.Control(func(fd uintptr) { s = congestion(fd) })
 	return s
+}
+
+// rawConn returns the raw connection of c, or nil when it has none.
+func rawConn(c net.Conn) syscall.RawConn {
+	sc, ok := c.(interface {
+		SyscallConn() (syscall.RawConn, error)
+	})
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }
 
 // addrOf returns the IP address of a TCP address, or the zero Addr.
