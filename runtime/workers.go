@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/sluicelb/sluice/internal/listen"
 )
 
 // Worker processes. A master process opens the listening sockets of a
@@ -113,22 +115,13 @@ func openListenerFD(b Binding) (int, error) {
 		return -1, err
 	}
 	dup, derr := -1, error(nil)
-	if err := rc.Control(func(fd uintptr) { dup, derr = dupCloexec(int(fd)) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { dup, derr = listen.DupCloexec(int(fd)) }); err != nil {
 		return -1, err
 	}
 	if derr != nil {
 		return -1, fmt.Errorf("listen %s: %w", b.Address, derr)
 	}
 	return dup, nil
-}
-
-// dupCloexec duplicates fd, close-on-exec.
-func dupCloexec(fd int) (int, error) {
-	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
-	if e != 0 {
-		return -1, os.NewSyscallError("fcntl", e)
-	}
-	return int(r), nil
 }
 
 // Retain closes the sockets that bindings for n workers do not use.
@@ -188,7 +181,7 @@ func (ls *ListenSet) FilesFor(bindings []Binding, i int) (keys []string, files [
 		fd := -1
 		if len(fds) == 0 {
 			err = fmt.Errorf("listen %s: the socket is not open", b.Address)
-		} else if fd, err = dupCloexec(fds[i%len(fds)]); err == nil {
+		} else if fd, err = listen.DupCloexec(fds[i%len(fds)]); err == nil {
 			keys = append(keys, k)
 			files = append(files, os.NewFile(uintptr(fd), k))
 			continue

@@ -23,6 +23,7 @@ import (
 	"time"
 	"unsafe"
 
+	sockets "github.com/sluicelb/sluice/internal/listen"
 	"github.com/sluicelb/sluice/internal/rtpoll"
 )
 
@@ -61,12 +62,12 @@ func NewAcceptor(tl *net.TCPListener) (*Acceptor, error) {
 	nfd := -1
 	var derr error
 	if err := rc.Control(func(fd uintptr) {
-		nfd, derr = dupCloexec(int(fd))
+		nfd, derr = sockets.DupCloexec(int(fd))
 	}); err != nil {
 		return nil, err
 	}
 	if derr != nil {
-		return nil, os.NewSyscallError("fcntl", derr)
+		return nil, derr
 	}
 	a := &Acceptor{}
 	if err := a.fd.Open(nfd); err != nil {
@@ -74,15 +75,6 @@ func NewAcceptor(tl *net.TCPListener) (*Acceptor, error) {
 		return nil, err
 	}
 	return a, nil
-}
-
-// dupCloexec duplicates fd, close-on-exec.
-func dupCloexec(fd int) (int, error) {
-	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(r), nil
 }
 
 // Close closes the duplicate: an Accept under way returns net.ErrClosed.
