@@ -184,8 +184,18 @@ done
 fi
 if want redis; then
 echo "== (c) redis-benchmark -c50 -n 100000 -t set,get (median of $RUNS, runs interleaved, requests/s of SET+GET averaged)"
+# How the 50 connections are spread over a proxy's processes matters on a
+# machine with few CPUs: one process holding all of them serves bigger
+# batches per wake-up than two holding half each. nginx's workers share one
+# socket, and a burst from one client tends to go to one worker; sluice's
+# have one socket each (SO_REUSEPORT) and split it. spread records, a
+# second into each run, how many of the connections each process holds
+# (ss -p; empty where it cannot see them).
+spread() { sleep 1; ss -tnpH state established "( sport = :$1 )" 2>/dev/null | grep -o 'pid=[0-9]*' | sort | uniq -c | awk '{print $1}' | sort -rn | paste -sd/ -; }
 run_redis() {
+  if [ $1 != direct ]; then spread $(port $1 3) >> "$W/spread.$1" & fi
   $LOADCPU redis-benchmark -h 127.0.0.1 -p $(port $1 3) -c 50 -n 100000 -t set,get -q 2>/dev/null | tr '\r' '\n' | awk '/requests per second/ {s+=$2; n++} END {if (n) printf "%s", s/n}'
+  wait
 }
 interleaved run_redis
 for t in "${targets[@]}"; do
@@ -193,7 +203,8 @@ for t in "${targets[@]}"; do
   out=$(printf '%s' "${OUT[$t]}")
   R[redis,$t]=$(echo "$out" | awk '{print $1}' | median)
   R[rediscpu,$t]=$(echo "$out" | while read -r _ c; do usper $c 200000; done | median); [ $t != direct ] || R[rediscpu,$t]=-
-  echo "  $t: ${R[redis,$t]} req/s, proxy CPU ${R[rediscpu,$t]} us/request"
+  sp=""; [ ! -s "$W/spread.$t" ] || sp=", connections per process in each run: $(paste -sd' ' "$W/spread.$t")"
+  echo "  $t: ${R[redis,$t]} req/s, proxy CPU ${R[rediscpu,$t]} us/request$sp"
 done
 fi
 if want mem; then
