@@ -10,9 +10,6 @@ import (
 	"github.com/sluicelb/sluice/internal/testutil"
 )
 
-// pair returns both ends of a loopback TCP connection.
-func pair(t *testing.T) (a, b *net.TCPConn) { return testutil.TCPPair(t) }
-
 // setCongestion sets the congestion control of c, or skips the test
 // when this host does not allow it.
 func setCongestion(t *testing.T, c *net.TCPConn, name string) {
@@ -34,7 +31,7 @@ func setCongestion(t *testing.T, c *net.TCPConn, name string) {
 }
 
 func TestBulkLeavesBbr(t *testing.T) {
-	a, _ := pair(t)
+	a, _ := testutil.TCPPair(t)
 	setCongestion(t, a, "bbr")
 	Bulk(a)
 	if got := Congestion(a); got != "cubic" && got != "reno" {
@@ -48,7 +45,7 @@ func TestBulkLeavesBbr(t *testing.T) {
 }
 
 func TestBulkKeepsOthers(t *testing.T) {
-	a, _ := pair(t)
+	a, _ := testutil.TCPPair(t)
 	setCongestion(t, a, "reno")
 	Bulk(a)
 	if got := Congestion(a); got != "reno" {

@@ -14,9 +14,6 @@ import (
 	"github.com/sluicelb/sluice/internal/testutil"
 )
 
-// pair returns both ends of a loopback TCP connection.
-func pair(t *testing.T) (a, b *net.TCPConn) { return testutil.TCPPair(t) }
-
 func raw(t *testing.T, c *net.TCPConn) syscall.RawConn {
 	rc, err := c.SyscallConn()
 	if err != nil {
@@ -28,8 +25,8 @@ func raw(t *testing.T, c *net.TCPConn) syscall.RawConn {
 // setup returns the writer feeding src, src and dst (the two ends Move
 // works on), and the reader of dst.
 func setup(t *testing.T) (in *net.TCPConn, src, dst syscall.RawConn, out *net.TCPConn) {
-	in, s := pair(t)
-	d, out := pair(t)
+	in, s := testutil.TCPPair(t)
+	d, out := testutil.TCPPair(t)
 	return in, raw(t, s), raw(t, d), out
 }
 
@@ -109,8 +106,8 @@ func TestMoveEndOfStream(t *testing.T) {
 }
 
 func TestMoveReadTimeout(t *testing.T) {
-	_, s := pair(t)
-	_, d := pair(t)
+	_, s := testutil.TCPPair(t)
+	_, d := testutil.TCPPair(t)
 	s.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	start := time.Now()
 	n, rerr, werr, ok := Move(raw(t, d), raw(t, s), 100, true)
