@@ -5,6 +5,7 @@ package stream
 import (
 	"context"
 	"io"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/sluicelb/sluice/internal/loopcc"
 	"github.com/sluicelb/sluice/internal/splice"
+	"github.com/sluicelb/sluice/internal/uring"
 )
 
 // The polled copy loop. Idle sessions are parked in a few epoll sets of
@@ -547,6 +549,14 @@ func (sh *shard) start() bool {
 func (sh *shard) poll(epfd, wake int) {
 	defer pollers.Done()
 	ps := &pollState{sh: sh, epfd: epfd, buf: make([]byte, 16<<10)}
+	if !noRing {
+		if r, err := uring.New(batchMax); err == nil {
+			ps.ring = r
+			ps.readDone = func(tag uint64, res int32) { ps.rres[tag] = res }
+			ps.writeDone = func(tag uint64, res int32) { ps.wres[tag] = res }
+		}
+	}
+	defer ps.closeRing()
 	// The epoll set is itself watched by the runtime's poller, which
 	// parks this goroutine while the set has no event: waiting costs no
 	// thread and no system call of its own, and the goroutine is woken by
@@ -589,7 +599,19 @@ type pollState struct {
 	evs   [128]syscall.EpollEvent
 	ready [128]*flow
 	buf   []byte
+
+	// ring batches the reads and writes of the flows a batch of events
+	// made ready (pumpBatch); nil where io_uring is not available. Each
+	// flow of a batch reads into a slot of its own, as large as buf, made
+	// when a batch first needs it.
+	ring                *uring.Ring
+	slots               [batchMax][]byte
+	rres, wres          [batchMax]int32
+	readDone, writeDone func(tag uint64, res int32) // record results in rres, wres
 }
+
+// batchMax is the most flows pumpBatch serves at once.
+const batchMax = 64
 
 // drain is the callback of the epoll set's RawConn.Read: it serves
 // batches until the set is drained, then asks Read to wait (false), or
@@ -640,17 +662,33 @@ func (ps *pollState) serve(n int, yield bool) {
 	}
 	sh.mu.Unlock()
 	now := monoNow()
+	m := 0 // flows acquired and entered, moved to the front of ready
 	for i, f := range ps.ready[:k] {
 		ps.ready[i] = nil
 		if !f.acquire() {
 			continue
 		}
-		if p := f.p; p.enter() {
-			p.pump(f, ps.buf, now)
-			p.exit()
+		if f.p.enter() {
+			ps.ready[m] = f
+			m++
 		} else {
-			p.end(f, net.ErrClosed)
+			f.p.end(f, net.ErrClosed)
 		}
+	}
+	for i := 0; i < m; {
+		j := i + 1
+		if ps.ring != nil {
+			j = min(m, i+len(ps.slots))
+		}
+		if j-i > 1 {
+			ps.pumpBatch(ps.ready[i:j], now)
+		} else {
+			f := ps.ready[i]
+			f.p.pump(f, ps.buf, now)
+			f.p.exit()
+		}
+		clear(ps.ready[i:j])
+		i = j
 	}
 	if k > 0 && yield {
 		// Let the goroutines made ready meanwhile run before the next
@@ -661,6 +699,102 @@ func (ps *pollState) serve(n int, yield bool) {
 		runtime.Gosched()
 	}
 }
+
+// pumpBatch serves flows, which the poller owns and has entered, as
+// pump would, with their reads made in one batch and their writes in
+// another (uring.Ring): two system calls for the lot instead of two per
+// flow. It does the first round of pump; a flow that needs more (its
+// source became readable again meanwhile, its destination is full, or a
+// read filled the buffer) goes on as pump would go on.
+func (ps *pollState) pumpBatch(flows []*flow, now int64) {
+	ringBatches.Add(1)
+	r := ps.ring
+	for i, f := range flows {
+		if ps.slots[i] == nil {
+			ps.slots[i] = make([]byte, len(ps.buf))
+		}
+		ps.rres[i] = notRun
+		r.Recv(f.fd, ps.slots[i], uint64(i))
+	}
+	if ringSubmit(r, ps.readDone) != nil {
+		ps.closeRing()
+	}
+	for i, f := range flows {
+		ps.wres[i] = notRun
+		if n := ps.rres[i]; n > 0 {
+			f.p.moved(f, now)
+			if ps.ring != nil {
+				r.Send(f.p.flows[1-f.d].fd, ps.slots[i][:n], uint64(i))
+			}
+		}
+	}
+	if ps.ring != nil && ringSubmit(r, ps.writeDone) != nil {
+		ps.closeRing()
+	}
+	for i, f := range flows {
+		p, n, w := f.p, ps.rres[i], ps.wres[i]
+		if n > 0 && w == notRun {
+			// the ring failed before the write: make it here
+			m, err := f.write(ps.slots[i][:n], true)
+			w = int32(m)
+			if e, ok := err.(syscall.Errno); ok && e != syscall.EAGAIN {
+				w = -int32(e)
+			}
+		}
+		switch {
+		case n == notRun || n == -int32(syscall.EINTR):
+			p.pump(f, ps.buf, now)
+		case n == -int32(syscall.EAGAIN):
+			if !p.release(f) {
+				p.pump(f, ps.buf, now) // readable again meanwhile
+			}
+		case n < 0:
+			p.end(f, syscall.Errno(-n))
+		case n == 0:
+			p.end(f, nil)
+		case w < 0 && w != -int32(syscall.EAGAIN):
+			p.end(f, syscall.Errno(-w))
+		case w < n:
+			// The destination is full: the rest moves to a pooled
+			// buffer, as in pump.
+			w = max(w, 0)
+			f.n += int64(w)
+			bp := bufPool.Get().(*[]byte)
+			rest := (*bp)[:copy(*bp, ps.slots[i][w:n])]
+			go p.finishWrite(f, bp, rest, int(n) == len(ps.slots[i]))
+		default:
+			f.n += int64(w)
+			switch {
+			case int(n) == len(ps.slots[i]):
+				go p.pump(f, nil, now) // a bulk transfer
+			case f.state.Load()&flowHup != 0 || !p.release(f):
+				p.pump(f, ps.buf, now)
+			}
+		}
+		p.exit()
+	}
+}
+
+// notRun marks the result of an operation that a failed ring never ran.
+const notRun = math.MinInt32
+
+// closeRing stops batching: at the end of the poller, or when the ring
+// failed (the flows are then served one by one).
+func (ps *pollState) closeRing() {
+	if ps.ring != nil {
+		ps.ring.Close()
+		ps.ring = nil
+	}
+}
+
+// noRing turns batching off, for tests of the calls made one by one;
+// ringBatches counts the batches served, and ringSubmit runs a batch
+// (tests make it fail).
+var (
+	noRing      bool
+	ringBatches atomic.Int64
+	ringSubmit  = (*uring.Ring).Submit
+)
 
 // pollable reports whether the session can be copied by the pollers,
 // and prepares it: both connections are sockets and no rate is limited.

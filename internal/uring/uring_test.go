@@ -1,0 +1,118 @@
+//go:build linux
+
+package uring
+
+import (
+	"bytes"
+	"net"
+	"syscall"
+	"testing"
+
+	"github.com/sluicelb/sluice/internal/testutil"
+)
+
+func fdOf(t *testing.T, c *net.TCPConn) int32 {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd int32
+	rc.Control(func(f uintptr) { fd = int32(f) })
+	return fd
+}
+
+// A batch of reads and writes on real sockets: a read of an empty socket
+// reports EAGAIN at once, a write reaches the peer, a read gets what the
+// peer sent, and a write to a closed peer fails.
+func TestBatch(t *testing.T) {
+	r, err := New(8)
+	if err != nil {
+		t.Skip("io_uring not available:", err)
+	}
+	defer r.Close()
+	a, b := testutil.TCPPair(t)
+	c, d := testutil.TCPPair(t)
+	fa, fb, fc := fdOf(t, a), fdOf(t, b), fdOf(t, c)
+
+	res := map[uint64]int32{}
+	collect := func(tag uint64, n int32) { res[tag] = n }
+
+	empty := make([]byte, 64)
+	if err := r.Recv(fb, empty, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Send(fa, []byte("hello"), 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Submit(collect); err != nil {
+		t.Fatal(err)
+	}
+	if res[1] != -int32(syscall.EAGAIN) || res[2] != 5 {
+		t.Fatalf("results %v, want EAGAIN for the read and 5 for the write", res)
+	}
+
+	clear(res)
+	got := make([]byte, 64)
+	if err := r.Recv(fb, got, 3); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if err := r.Submit(collect); err != nil {
+		t.Fatal(err)
+	}
+	if res[3] != 5 || !bytes.Equal(got[:5], []byte("hello")) {
+		t.Fatalf("read %d %q, want 5 \"hello\"", res[3], got[:max(res[3], 0)])
+	}
+
+	// the peer of c is closed: a read reports the end of the stream, and
+	// writes fail once the reset comes back
+	clear(res)
+	r.Recv(fc, got, 4)
+	r.Submit(collect)
+	if res[4] != 0 {
+		t.Fatalf("read of a closed peer: %d, want 0", res[4])
+	}
+	failed := false
+	for i := 0; i < 10 && !failed; i++ {
+		clear(res)
+		r.Send(fc, []byte("x"), 5)
+		r.Submit(collect)
+		failed = res[5] < 0
+	}
+	if !failed || res[5] != -int32(syscall.EPIPE) && res[5] != -int32(syscall.ECONNRESET) {
+		t.Fatalf("write to a closed peer: %d, want EPIPE or ECONNRESET", res[5])
+	}
+}
+
+// A batch holds Cap operations; one more is refused until Submit.
+func TestFull(t *testing.T) {
+	r, err := New(4)
+	if err != nil {
+		t.Skip("io_uring not available:", err)
+	}
+	defer r.Close()
+	a, _ := testutil.TCPPair(t)
+	fa := fdOf(t, a)
+	buf := make([]byte, 8)
+	for i := 0; i < r.Cap(); i++ {
+		if err := r.Recv(fa, buf, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Recv(fa, buf, 99); err != ErrFull {
+		t.Fatalf("one more than Cap: %v, want ErrFull", err)
+	}
+	n := 0
+	if err := r.Submit(func(tag uint64, res int32) {
+		if res != -int32(syscall.EAGAIN) {
+			t.Errorf("tag %d: %d, want EAGAIN", tag, res)
+		}
+		n++
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != r.Cap() {
+		t.Fatalf("%d completions, want %d", n, r.Cap())
+	}
+}
