@@ -118,13 +118,13 @@ func runProbe() error {
 		return err
 	}
 	defer r.Close()
-	// fds[0] is empty; fill fds[1] until it takes no more
+	// fds[1] writes until it can write no more, and has nothing to read
 	for {
 		if _, err := syscall.Write(fds[1], probeBuf[:]); err != nil {
 			break
 		}
 	}
-	r.Recv(int32(fds[0]), probeBuf[:], 0)
+	r.Recv(int32(fds[1]), probeBuf[:], 0)
 	r.Send(int32(fds[1]), probeBuf[:], 1)
 	n := r.queued
 	r.queued = 0

@@ -4,6 +4,7 @@ package uring
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"syscall"
 	"testing"
@@ -114,5 +115,35 @@ func TestFull(t *testing.T) {
 	}
 	if n != r.Cap() {
 		t.Fatalf("%d completions, want %d", n, r.Cap())
+	}
+}
+
+// TestProbe checks that the probe New runs accepts this kernel when its
+// io_uring can be set up and it is recent enough to answer EAGAIN (every
+// kernel from 6.1 does): a probe that wrongly failed would turn batching
+// off everywhere without a word, and every other test would skip.
+func TestProbe(t *testing.T) {
+	r, err := setup(2)
+	if err != nil {
+		t.Skip("io_uring not available:", err)
+	}
+	r.Close()
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	var rel []byte
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		rel = append(rel, byte(c))
+	}
+	var major, minor int
+	fmt.Sscanf(string(rel), "%d.%d", &major, &minor)
+	err = probe()
+	t.Logf("kernel %s: probe %v", rel, err)
+	if (major > 6 || major == 6 && minor >= 1) && err != nil {
+		t.Fatalf("kernel %s: the probe refused io_uring: %v", rel, err)
 	}
 }
