@@ -32,7 +32,8 @@ import (
 // Work that would block (the destination is full, or a read fills
 // the whole buffer, which means bulk transfer) is handed to a goroutine
 // that copies with blocking calls and splice(2) until the flow is small
-// again.
+// again. When one wake-up finds several flows readable, their reads are
+// made in one io_uring_enter(2) and their writes in another (pumpBatch).
 //
 // The epoll sets are edge-triggered, and there is one per processor
 // (GOMAXPROCS). A poller that finds nothing ready parks: its epoll set is

@@ -23,15 +23,24 @@ func fdOf(t *testing.T, c *net.TCPConn) int32 {
 	return fd
 }
 
+// testRing returns a ring for n operations, closed when the test ends;
+// the test skips where io_uring is not available (TestProbe tells
+// whether it should be).
+func testRing(t *testing.T, n uint32) *Ring {
+	t.Helper()
+	r, err := New(n)
+	if err != nil {
+		t.Skip("io_uring not available:", err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
 // A batch of reads and writes on real sockets: a read of an empty socket
 // reports EAGAIN at once, a write reaches the peer, a read gets what the
 // peer sent, and a write to a closed peer fails.
 func TestBatch(t *testing.T) {
-	r, err := New(8)
-	if err != nil {
-		t.Skip("io_uring not available:", err)
-	}
-	defer r.Close()
+	r := testRing(t, 8)
 	a, b := testutil.TCPPair(t)
 	c, d := testutil.TCPPair(t)
 	fa, fb, fc := fdOf(t, a), fdOf(t, b), fdOf(t, c)
@@ -88,11 +97,7 @@ func TestBatch(t *testing.T) {
 
 // A batch holds Cap operations; one more is refused until Submit.
 func TestFull(t *testing.T) {
-	r, err := New(4)
-	if err != nil {
-		t.Skip("io_uring not available:", err)
-	}
-	defer r.Close()
+	r := testRing(t, 4)
 	a, _ := testutil.TCPPair(t)
 	fa := fdOf(t, a)
 	buf := make([]byte, 8)
