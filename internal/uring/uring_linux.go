@@ -126,10 +126,7 @@ func runProbe() error {
 	}
 	r.Recv(int32(fds[1]), probeBuf[:], 0)
 	r.Send(int32(fds[1]), probeBuf[:], 1)
-	n := r.queued
-	r.queued = 0
-	tail := *r.sqTail + n
-	atomic.StoreUint32(r.sqTail, tail)
+	n, _ := r.publish()
 	// submit without waiting: an operation the kernel queues instead of
 	// answering EAGAIN leaves no completion
 	if _, _, e := syscall.RawSyscall6(sysEnter, uintptr(r.fd), uintptr(n), 0, enterGetEvents, 0, 0); e != 0 {
@@ -223,27 +220,30 @@ func (r *Ring) add(op uint8, fd int32, buf []byte, flags uint32, tag uint64) err
 // an error fn has been called for the operations that ran, and the others
 // never will: the ring is then to be closed, which discards them.
 func (r *Ring) Submit(fn func(tag uint64, res int32)) error {
-	n := r.queued
-	if n == 0 {
-		return nil
-	}
-	r.queued = 0
-	tail := *r.sqTail + n
-	atomic.StoreUint32(r.sqTail, tail)
-	defer func() {
-		clear(r.bufs)
-		r.bufs = r.bufs[:0]
-	}()
-	for want := n; want > 0; {
+	want, tail := r.publish()
+	var err error
+	for want > 0 {
 		// the kernel advances the head past the entries it has taken
 		pending := tail - atomic.LoadUint32(r.sqHead)
 		_, _, e := syscall.RawSyscall6(sysEnter, uintptr(r.fd), uintptr(pending), uintptr(want), enterGetEvents, 0, 0)
 		want -= r.reap(fn)
 		if e != 0 && e != syscall.EINTR && want > 0 {
-			return os.NewSyscallError("io_uring_enter", e)
+			err = os.NewSyscallError("io_uring_enter", e)
+			break
 		}
 	}
-	return nil
+	clear(r.bufs)
+	r.bufs = r.bufs[:0]
+	return err
+}
+
+// publish hands the entries added since the last batch to the kernel's
+// view of the submission ring; it returns their number and the new tail.
+func (r *Ring) publish() (n, tail uint32) {
+	n, r.queued = r.queued, 0
+	tail = *r.sqTail + n
+	atomic.StoreUint32(r.sqTail, tail)
+	return n, tail
 }
 
 // reap reports the completions in the completion ring and returns their
