@@ -112,6 +112,9 @@ type conn struct {
 	wbuf []byte
 	wn   int
 	werr error
+	// the deferred write (wbatch.go); lastWrite lets the next write be one
+	ws        wslot
+	lastWrite bool
 }
 
 // readSome reads client bytes into buf[r1:], taking a buffer of size bytes
@@ -246,6 +249,9 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 	if tlsOK && (stream || h.listen.SSL || !h.h2c() || !c.sniffH2(ctx)) {
 		c.serve(ctx)
 	}
+	if c.ws.pending() && c.settleWrite() != nil {
+		c.noLinger = true
+	}
 	if c.reset {
 		resetOnClose(c.nc)
 	} else if !stream && ctx.Err() == nil {
@@ -286,7 +292,7 @@ func (c *conn) release() {
 		c.buf = nil
 	}
 	c.r0, c.r1, c.headEnd, c.requests = 0, 0, 0, 0
-	c.reset, c.unread, c.ended, c.noLinger, c.bulk = false, false, false, false, false
+	c.reset, c.unread, c.ended, c.noLinger, c.bulk, c.lastWrite = false, false, false, false, false, false
 	c.carry = c.carry[:0]
 	c.h, c.nc, c.rc, c.drain, c.proto, c.pp, c.ctx, c.up = nil, nil, nil, nil, nil, nil, nil, nil
 	c.rdl, c.wdl = deadline{}, deadline{}
@@ -403,6 +409,9 @@ func (c *conn) waitIdle() bool {
 	if c.proto == nil {
 		idle.leave(c)
 	}
+	if c.ws.pending() && c.settleWrite() != nil {
+		return false
+	}
 	if err != nil {
 		return false
 	}
@@ -512,6 +521,9 @@ func (c *conn) failHead(status int, reason string) {
 // handle serves one parsed request. It reports whether the connection
 // stays open for another.
 func (c *conn) handle() bool {
+	if c.ws.pending() && c.settleWrite() != nil {
+		return false // the last response did not go out
+	}
 	p := c.h.p
 	r := c.req
 	r.reset()
@@ -965,6 +977,7 @@ func (c *conn) sendSimple(r *request, status int, ctype string, body []byte, loc
 // the client took it all.
 func (c *conn) writeWhole(r *request, out []byte, head int) bool {
 	c.req.out = out
+	c.lastWrite = true
 	n, err := c.write(r, out)
 	if n > head {
 		r.headSent, r.bodySent = int64(head), int64(n-head)
@@ -1002,29 +1015,57 @@ func (c *conn) sendError(r *request, status int) bool {
 	return ok
 }
 
-// write writes b to the client under send_timeout.
+// write writes b to the client under send_timeout. When the caller set
+// lastWrite (b ends a response after which the connection waits for its
+// next request), the write may be deferred (wbatch.go): it then reports
+// all of b written.
 func (c *conn) write(r *request, b []byte) (int, error) {
+	last := c.lastWrite
+	c.lastWrite = false
 	c.writeDeadline(r)
 	var n int
 	var err error
-	if c.rc == nil {
+	switch {
+	case c.rc == nil:
 		n, err = c.nc.Write(b)
-	} else {
-		if c.wfn == nil {
-			c.wfn = c.rawWrite
+	case c.ws.pending():
+		if err = c.settleWrite(); err == nil {
+			n, err = c.writeRaw(b)
 		}
-		c.wbuf, c.wn, c.werr = b, 0, nil
-		err = c.rc.Write(c.wfn)
-		n = c.wn
-		if err == nil {
-			err = c.werr
-		}
-		c.wbuf, c.werr = nil, nil
+	case last && r.keepAlive && c.ws.deferWrite(c.rc, b):
+		n = len(b)
+	default:
+		n, err = c.writeRaw(b)
 	}
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		c.timedOut(r) // send_timeout
 	}
 	return n, err
+}
+
+// writeRaw writes b to the client's socket under the write deadline set.
+func (c *conn) writeRaw(b []byte) (int, error) {
+	if c.wfn == nil {
+		c.wfn = c.rawWrite
+	}
+	c.wbuf, c.wn, c.werr = b, 0, nil
+	err := c.rc.Write(c.wfn)
+	n := c.wn
+	if err == nil {
+		err = c.werr
+	}
+	c.wbuf, c.werr = nil, nil
+	return n, err
+}
+
+// settleWrite ends the write that write deferred, if any: it makes what
+// the batch did not, and returns the error that ended it.
+func (c *conn) settleWrite() error {
+	rest, _, err := c.ws.settle()
+	if err == nil && len(rest) > 0 {
+		_, err = c.writeRaw(rest)
+	}
+	return err
 }
 
 // rawWrite is the function write runs on the socket: write(2) until all

@@ -54,7 +54,7 @@ func TestExchangeWhole(t *testing.T) {
 		}
 	}()
 	buf := make([]byte, 64)
-	w, n, whole, err := uc.exchange([]byte("ping"), buf)
+	w, n, whole, err := uc.exchange([]byte("ping"), buf, false)
 	if err != nil || !whole || w != 4 {
 		t.Fatalf("exchange: written %d, whole %v, err %v", w, whole, err)
 	}
@@ -79,7 +79,7 @@ func TestExchangeEOF(t *testing.T) {
 		srv.Read(b)
 		srv.Close()
 	}()
-	_, n, whole, err := uc.exchange([]byte("ping"), make([]byte, 64))
+	_, n, whole, err := uc.exchange([]byte("ping"), make([]byte, 64), false)
 	if !whole || n != 0 || !errors.Is(err, io.EOF) {
 		t.Fatalf("exchange: n %d, whole %v, err %v; want EOF after a whole write", n, whole, err)
 	}
@@ -89,7 +89,7 @@ func TestExchangeTimeout(t *testing.T) {
 	uc, acc := exchangePair(t)
 	<-acc // never answers
 	uc.nc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	_, _, whole, err := uc.exchange([]byte("ping"), make([]byte, 64))
+	_, _, whole, err := uc.exchange([]byte("ping"), make([]byte, 64), false)
 	if !whole || !isTimeout(err) {
 		t.Fatalf("exchange: whole %v, err %v; want a timeout", whole, err)
 	}
@@ -101,7 +101,7 @@ func TestExchangeShortWrite(t *testing.T) {
 	uc, acc := exchangePair(t)
 	srv := <-acc
 	req := bytes.Repeat([]byte("x"), 64<<20)
-	w, n, whole, err := uc.exchange(req, make([]byte, 64))
+	w, n, whole, err := uc.exchange(req, make([]byte, 64), false)
 	if whole || err != nil || n != 0 || w <= 0 || w >= len(req) {
 		t.Fatalf("exchange: written %d of %d, n %d, whole %v, err %v", w, len(req), n, whole, err)
 	}

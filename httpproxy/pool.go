@@ -39,6 +39,9 @@ type upConn struct {
 	xwrit int
 	xn    int
 	xerr  error
+	// the request write exchange deferred (wbatch.go), and whether it may
+	xdefer bool
+	ws     wslot
 }
 
 // pool is the idle connection cache of one upstream (nginx's "keepalive

@@ -563,11 +563,17 @@ func startConnect(network, address string, rc syscall.RawConn) error {
 // written is how much of req went out, and whole says it all did (err is
 // then a read error). When it is short (a full socket buffer) and err is
 // nil, nothing was read and the caller writes the rest.
-func (uc *upConn) exchange(req, buf []byte) (written, n int, whole bool, err error) {
+//
+// With mayDefer (the write deadline is set), the write may be deferred
+// (wbatch.go): the read then waits at once, and the write is settled when
+// the wait ends. A write taken back because the wait ended before it was
+// made (the server closed an idle connection) is reported as none of req
+// written.
+func (uc *upConn) exchange(req, buf []byte, mayDefer bool) (written, n int, whole bool, err error) {
 	if uc.xfn == nil {
 		uc.xfn = uc.exchangeStep
 	}
-	uc.xreq, uc.xbuf, uc.xwrit, uc.xn, uc.xerr = req, buf, -1, 0, nil
+	uc.xreq, uc.xbuf, uc.xwrit, uc.xn, uc.xerr, uc.xdefer = req, buf, -1, 0, nil, mayDefer
 	perr := uc.rc.Read(uc.xfn)
 	written, n, err = uc.xwrit, uc.xn, uc.xerr
 	uc.xreq, uc.xbuf, uc.xerr = nil, nil, nil
@@ -577,12 +583,32 @@ func (uc *upConn) exchange(req, buf []byte) (written, n int, whole bool, err err
 	if err == nil && perr != nil {
 		err = perr
 	}
+	if uc.ws.pending() {
+		rest, sent, werr := uc.ws.settle()
+		switch {
+		case werr != nil:
+			return sent, 0, false, werr
+		case len(rest) > 0:
+			if err == nil {
+				err = errEarlyResponse
+			}
+			return 0, 0, false, err
+		}
+	}
 	return written, n, written == len(req), err
 }
+
+// errEarlyResponse reports an upstream that sent bytes before the request
+// it answers went out.
+var errEarlyResponse = errors.New("upstream sent data before the request")
 
 // exchangeStep is the function exchange runs on the socket: first the
 // write, then one read(2) per readiness.
 func (uc *upConn) exchangeStep(fd uintptr) bool {
+	if uc.xwrit < 0 && uc.xdefer && uc.lazy == nil && uc.ws.deferWrite(uc.rc, uc.xreq) {
+		uc.xwrit = len(uc.xreq)
+		return false // wait for the response
+	}
 	if uc.xwrit < 0 {
 		m, err := writeAll(int(fd), uc.xreq)
 		uc.xwrit = m
@@ -1009,7 +1035,11 @@ func (c *conn) sendRequest(r *request, l *location, uc *upConn, mode int, body [
 	uh := c.req.uh
 	if uc.rc != nil && uc.nc == uc.sock && (mode == bodyNone || mode == bodyMem && len(body) <= 64<<10) {
 		uc.rdl.set(uc.nc, true, l.set.ProxyReadTimeout)
-		w, n, whole, xerr := uc.exchange(uh, tb)
+		mayDefer := uc.lazy == nil && len(uh) <= wbMax
+		if mayDefer {
+			uc.wdl.set(uc.nc, false, l.set.ProxySendTimeout) // for a write the batch leaves unfinished
+		}
+		w, n, whole, xerr := uc.exchange(uh, tb, mayDefer)
 		switch {
 		case whole:
 			return true, false, n, xerr, nil
@@ -1196,6 +1226,7 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 	switch resp.Body {
 	case h1.BodyNone:
 		c.req.out = out
+		c.lastWrite = true
 		_, err := c.write(r, out)
 		return resp.KeepAlive && have == n, err == nil, nil
 	case h1.BodyLength:
@@ -1209,7 +1240,10 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		t.length += int64(len(b))
 		out = append(out, b...)
 		c.req.out = out
-		if err := c.writeFirst(r, out, head); err != nil {
+		c.lastWrite = rem == 0 && r.rate.rate == 0
+		err := c.writeFirst(r, out, head)
+		c.lastWrite = false
+		if err != nil {
 			return false, false, nil
 		}
 		r.bodySent += int64(len(b))
@@ -1264,7 +1298,10 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 			if first {
 				out = append(out, b[:w]...)
 				c.req.out = out
-				if err := c.writeFirst(r, out, head); err != nil {
+				c.lastWrite = dec.Done() && r.rate.rate == 0
+				err := c.writeFirst(r, out, head)
+				c.lastWrite = false
+				if err != nil {
 					return false, false, nil
 				}
 				first = false

@@ -124,6 +124,22 @@ func (f *FD) destroy() {
 	}
 }
 
+// Hold keeps the descriptor open, as a call using it does, until Release:
+// writes made elsewhere (a batch in an io_uring) can then use its number
+// after the call that handed it over has returned, and a Close meanwhile
+// closes it only at the Release. They must not read: a read would leave
+// ReadDrained waiting for bytes already taken. It returns the number, or
+// net.ErrClosed once Close was called.
+func (f *FD) Hold() (int, error) {
+	if err := f.incref(); err != nil {
+		return -1, err
+	}
+	return f.fd, nil
+}
+
+// Release ends a Hold.
+func (f *FD) Release() { f.decref() }
+
 // Close wakes any call waiting on the descriptor and closes it once the
 // calls using it have returned. A second Close returns net.ErrClosed.
 func (f *FD) Close() error {

@@ -145,6 +145,27 @@ func TestCloseWaitsForCall(t *testing.T) {
 	}
 }
 
+// A Hold keeps the descriptor open across Close until its Release, and
+// none is given once Close was called.
+func TestHold(t *testing.T) {
+	f, _ := pair(t)
+	fd, err := f.Hold()
+	if err != nil || fd != f.fd {
+		t.Fatalf("Hold = %d, %v; want %d", fd, err, f.fd)
+	}
+	f.Close()
+	if !isOpen(uintptr(fd)) {
+		t.Fatal("descriptor closed under a Hold")
+	}
+	if _, err := f.Hold(); err == nil {
+		t.Fatal("Hold after Close succeeded")
+	}
+	f.Release()
+	if isOpen(uintptr(fd)) {
+		t.Fatal("descriptor still open after the Release")
+	}
+}
+
 // isOpen says whether fd is an open descriptor.
 func isOpen(fd uintptr) bool {
 	_, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, fd, syscall.F_GETFD, 0)
