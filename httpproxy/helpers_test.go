@@ -87,6 +87,7 @@ func startProxy(t *testing.T, conf string, opts Options) *harness {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ln = runtimeListener(ln)
 		h.addr[l.Address] = ln.Addr().String()
 		h.lns = append(h.lns, ln)
 		handler := l.Handler

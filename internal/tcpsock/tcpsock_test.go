@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,8 +53,14 @@ func TestAcceptedConn(t *testing.T) {
 	if got, want := c.LocalAddr().String(), l.Addr().String(); got != want {
 		t.Errorf("LocalAddr %s, want %s", got, want)
 	}
+	if v := noDelay(t, c); v != 1 {
+		t.Errorf("TCP_NODELAY %d on an accepted connection, want 1 (as the net package)", v)
+	}
 	if err := c.SetNoDelay(false); err != nil {
 		t.Errorf("SetNoDelay: %v", err)
+	}
+	if v := noDelay(t, c); v != 0 {
+		t.Errorf("TCP_NODELAY %d after SetNoDelay(false)", v)
 	}
 	if err := c.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: -1, Count: 3}); err != nil {
 		t.Errorf("SetKeepAliveConfig: %v", err)
@@ -81,6 +88,18 @@ func TestAcceptedConn(t *testing.T) {
 	if _, err := c.Read(buf); !errors.Is(err, net.ErrClosed) && !isTimeout(err) {
 		t.Fatalf("Read past the deadline: %v", err)
 	}
+}
+
+// noDelay returns c's TCP_NODELAY.
+func noDelay(t *testing.T, c *Conn) int {
+	v := -1
+	c.FD().Control(func(fd uintptr) {
+		var err error
+		if v, err = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY); err != nil {
+			t.Error(err)
+		}
+	})
+	return v
 }
 
 func isTimeout(err error) bool {
