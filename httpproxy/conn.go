@@ -1065,6 +1065,7 @@ func (c *conn) settleWrite() error {
 	if err == nil && len(rest) > 0 {
 		_, err = c.writeRaw(rest)
 	}
+	c.ws.recycle()
 	return err
 }
 

@@ -585,6 +585,7 @@ func (uc *upConn) exchange(req, buf []byte, mayDefer bool) (written, n int, whol
 	}
 	if uc.ws.pending() {
 		rest, sent, werr := uc.ws.settle()
+		uc.ws.recycle()
 		switch {
 		case werr != nil:
 			return sent, 0, false, werr

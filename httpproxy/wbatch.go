@@ -76,9 +76,9 @@ type wslot struct {
 func (s *wslot) pending() bool { return s.state.Load() != slotIdle }
 
 // settle waits for the deferred write to end, or takes it back while it
-// is still queued. It returns the bytes that did not go out without an
-// error (all of them when it took the write back; none once the write
-// ended), which are valid until the next deferral, and the error that
+// is still queued. It returns the bytes that did not go out (all of them
+// when it took the write back, none once the write ended), which the
+// owner gives back with recycle once it wrote them, and the error that
 // ended the write, if any. sent is how many went out.
 func (s *wslot) settle() (rest []byte, sent int, err error) {
 	for {
@@ -88,9 +88,7 @@ func (s *wslot) settle() (rest []byte, sent int, err error) {
 		case slotQueued:
 			if s.state.CompareAndSwap(slotQueued, slotIdle) {
 				s.rc.Release()
-				rest = s.buf
-				s.recycle()
-				return rest, 0, nil
+				return s.buf, 0, nil
 			}
 		case slotBusy:
 			runtime.Gosched() // flush is making the write: it takes no time
@@ -106,8 +104,7 @@ func (s *wslot) settle() (rest []byte, sent int, err error) {
 	}
 }
 
-// recycle gives the slot's buffer back to the batch; the bytes stay
-// readable until the next deferral takes a buffer.
+// recycle gives the slot's buffer back to the batch.
 func (s *wslot) recycle() {
 	if s.buf != nil {
 		wb.putBuf(s.buf)
@@ -269,11 +266,9 @@ func (w *wbatch) ended(s *wslot) {
 	switch {
 	case s.err != nil:
 		s.rc.Control(shutdownFD) // wake the owner
-		s.rc.Release()
-		s.state.Store(slotDone)
+		s.end()
 	case s.n == len(s.buf):
-		s.rc.Release()
-		s.state.Store(slotDone)
+		s.end()
 	default:
 		if s.n < 0 {
 			s.n = 0 // not made: the ring failed
@@ -303,10 +298,18 @@ func (s *wslot) finish() {
 	if s.err != nil {
 		s.rc.Control(shutdownFD)
 	}
-	s.rc.Release()
 	done := s.done
-	s.state.Store(slotDone)
+	s.end()
 	close(done)
+}
+
+// end ends a write made: the buffer goes back at once (an idle connection
+// whose owner settles only at its next request holds none), and the
+// descriptor is released.
+func (s *wslot) end() {
+	s.recycle()
+	s.rc.Release()
+	s.state.Store(slotDone)
 }
 
 // shutdownFD shuts a socket down both ways: a goroutine waiting to read

@@ -146,6 +146,7 @@ func TestDeferredWriteTakenBack(t *testing.T) {
 	if _, err := syscall.Write(peerOf(t, f), rest); err != nil {
 		t.Fatal(err)
 	}
+	s.recycle()
 	time.Sleep(20 * time.Millisecond) // the batch runs, and skips the slot
 	if got := readPeer(t, peer, len(msg)); string(got) != string(msg) || !quiet(peer) {
 		t.Fatalf("peer read %q (and more: %v)", got, !quiet(peer))
