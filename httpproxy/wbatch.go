@@ -17,8 +17,9 @@ import (
 // bytes are copied, the batch's goroutine (flush) runs once the goroutines
 // made runnable by the same poller wake-up have run, and it makes all the
 // writes they handed over in one io_uring_enter(2) instead of one send(2)
-// each. On this machine's hypervisor a system call costs about a
-// microsecond, so a batch of ten saves most of the cost of ten writes.
+// each. Where a system call is dear (about a microsecond under a
+// hypervisor that traps each one), a batch of ten saves most of the cost
+// of ten writes.
 //
 // Each connection has one slot (wslot) and defers at most one write at a
 // time. The slot goes idle -> queued (handed over) -> busy (taken by
@@ -88,6 +89,7 @@ func (s *wslot) settle() (rest []byte, sent int, err error) {
 		case slotQueued:
 			if s.state.CompareAndSwap(slotQueued, slotIdle) {
 				s.rc.Release()
+				s.rc = nil
 				return s.buf, 0, nil
 			}
 		case slotBusy:
@@ -96,7 +98,7 @@ func (s *wslot) settle() (rest []byte, sent int, err error) {
 			<-s.done
 		case slotDone:
 			sent, err = s.n, s.err
-			s.done, s.err = nil, nil
+			s.done, s.err, s.rc = nil, nil, nil
 			s.recycle()
 			s.state.Store(slotIdle)
 			return nil, sent, err
@@ -130,10 +132,10 @@ var wb wbatch
 // wbDisabled turns deferral off (tests).
 var wbDisabled atomic.Bool
 
-// deferWrite hands b, to be written to the socket rc whose descriptor is
-// fd, over to the batch, and reports true; or false when it cannot (no
-// io_uring, a write too big, a descriptor that cannot be held, a slot
-// still pending), and the caller writes b itself.
+// deferWrite hands b, to be written to the socket rc, over to the batch
+// and reports true; or false when it cannot (no io_uring, a write too big,
+// a descriptor that cannot be held, a slot still pending), and the caller
+// writes b itself.
 func (s *wslot) deferWrite(rc syscall.RawConn, b []byte) bool {
 	if len(b) > wbMax || len(b) == 0 || wbDisabled.Load() || s.state.Load() != slotIdle {
 		return false
