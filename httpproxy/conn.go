@@ -107,11 +107,9 @@ type conn struct {
 	rsize int
 	rn    int
 	rerr  error
-	// raw writes to the client (see write)
-	wfn  func(fd uintptr) bool
-	wbuf []byte
-	wn   int
-	werr error
+	// raw writes to the client (see writeRaw)
+	wfn func(fd uintptr) bool
+	w   rawWrite
 	// the deferred write (wbatch.go); lastWrite lets the next write be one
 	ws        wslot
 	lastWrite bool
@@ -1046,15 +1044,15 @@ func (c *conn) write(r *request, b []byte) (int, error) {
 // writeRaw writes b to the client's socket under the write deadline set.
 func (c *conn) writeRaw(b []byte) (int, error) {
 	if c.wfn == nil {
-		c.wfn = c.rawWrite
+		c.wfn = c.w.step
 	}
-	c.wbuf, c.wn, c.werr = b, 0, nil
+	c.w = rawWrite{b: b}
 	err := c.rc.Write(c.wfn)
-	n := c.wn
+	n := c.w.n
 	if err == nil {
-		err = c.werr
+		err = c.w.err
 	}
-	c.wbuf, c.werr = nil, nil
+	c.w = rawWrite{}
 	return n, err
 }
 
@@ -1069,15 +1067,23 @@ func (c *conn) settleWrite() error {
 	return err
 }
 
-// rawWrite is the function write runs on the socket: write(2) until all
-// of wbuf is out, or false to wait until the socket takes more.
-func (c *conn) rawWrite(fd uintptr) bool {
-	m, err := writeAll(int(fd), c.wbuf[c.wn:])
-	c.wn += m
+// rawWrite is a write of b made from a raw connection's Write: n bytes
+// went out, and err is the error that ended it.
+type rawWrite struct {
+	b   []byte
+	n   int
+	err error
+}
+
+// step is the function run on the socket: write(2) until all of b is
+// out, or false to wait until the socket takes more.
+func (w *rawWrite) step(fd uintptr) bool {
+	m, err := writeAll(int(fd), w.b[w.n:])
+	w.n += m
 	if err == syscall.EAGAIN {
 		return false
 	}
-	c.werr = err
+	w.err = err
 	return true
 }
 

@@ -285,15 +285,9 @@ func (w *wbatch) ended(s *wslot) {
 // finish writes the rest of a deferred write, waiting for the socket to
 // take it as a blocking write does, under its write deadline.
 func (s *wslot) finish() {
-	err := s.rc.Write(func(fd uintptr) bool {
-		m, err := writeAll(int(fd), s.buf[s.n:])
-		s.n += m
-		if err == syscall.EAGAIN {
-			return false
-		}
-		s.err = err
-		return true
-	})
+	w := rawWrite{b: s.buf, n: s.n}
+	err := s.rc.Write(w.step)
+	s.n, s.err = w.n, w.err
 	if err != nil {
 		s.err = err
 	}

@@ -5,7 +5,6 @@ package httpproxy
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +19,6 @@ import (
 	"time"
 
 	"github.com/sluicelb/sluice/internal/rtpoll"
-	"github.com/sluicelb/sluice/internal/tcpsock"
 	"github.com/sluicelb/sluice/internal/uring"
 )
 
@@ -143,7 +141,7 @@ func TestDeferredWriteTakenBack(t *testing.T) {
 	if string(rest) != string(msg) || sent != 0 || err != nil {
 		t.Fatalf("settle: rest %q, sent %d, err %v", rest, sent, err)
 	}
-	if _, err := syscall.Write(peerOf(t, f), rest); err != nil {
+	if _, err := syscall.Write(fdOf(t, f), rest); err != nil {
 		t.Fatal(err)
 	}
 	s.recycle()
@@ -153,8 +151,8 @@ func TestDeferredWriteTakenBack(t *testing.T) {
 	}
 }
 
-// peerOf returns f's descriptor number.
-func peerOf(t *testing.T, f *rtpoll.FD) int {
+// fdOf returns f's descriptor number.
+func fdOf(t *testing.T, f *rtpoll.FD) int {
 	fd, err := f.Hold()
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +184,7 @@ func fill(t *testing.T, fd int) int {
 func TestDeferredWriteFinished(t *testing.T) {
 	needRing(t)
 	f, peer := heldPair(t)
-	filled := fill(t, peerOf(t, f))
+	filled := fill(t, fdOf(t, f))
 	f.SetWriteDeadline(time.Now().Add(waitLimit))
 	var s wslot
 	msg := bytes.Repeat([]byte("m"), wbMax)
@@ -214,7 +212,7 @@ func TestDeferredWriteFinished(t *testing.T) {
 func TestDeferredWriteTimeout(t *testing.T) {
 	needRing(t)
 	f, _ := heldPair(t)
-	fill(t, peerOf(t, f))
+	fill(t, fdOf(t, f))
 	f.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
 	f.SetReadDeadline(time.Now().Add(waitLimit))
 	var s wslot
@@ -294,59 +292,6 @@ func TestDeferredWriteRingFails(t *testing.T) {
 	}
 }
 
-// serveHeld serves h's listeners the way the runtime does, through
-// tcpsock (the sockets whose writes can be deferred); it returns the
-// address of each listen directive.
-func serveHeld(t *testing.T, conf string) map[string]string {
-	t.Helper()
-	dir := t.TempDir()
-	os.MkdirAll(dir+"/logs", 0o755)
-	b, err := Build(loadHTTP(t, dir, conf), Options{Log: noLog})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	addrs := map[string]string{}
-	var accs []*tcpsock.Acceptor
-	for _, l := range b.Listeners {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := tcpsock.NewAcceptor(ln.(*net.TCPListener))
-		ln.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		accs = append(accs, a)
-		addrs[l.Address] = ln.Addr().String()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				c, err := a.Accept()
-				if err != nil {
-					return
-				}
-				wg.Add(1)
-				go func() { defer wg.Done(); l.Handler.ServeConn(ctx, c) }()
-			}
-		}()
-	}
-	t.Cleanup(func() {
-		for _, a := range accs {
-			a.Close()
-		}
-		stop()
-		wg.Wait()
-		for _, c := range b.Closers {
-			c()
-		}
-	})
-	return addrs
-}
-
 // Keep-alive clients through the proxy, with an upstream keepalive pool:
 // their responses and the proxied requests go out as deferred writes, and
 // every client gets every answer, as without deferral. Pipelined requests
@@ -361,12 +306,12 @@ func TestDeferredWritesProxied(t *testing.T) {
 		}
 		fmt.Fprintf(w, "answer %s", r.URL.RawQuery)
 	}))
-	addrs := serveHeld(t, `events {} http { access_log off;
+	h := startProxy(t, `events {} http { access_log off;
 		upstream b { server `+be.addr+`; keepalive 8; }
 		server { listen 127.0.0.1:18090;
 			location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; }
-			location = /local { return 200 "local $arg_i"; } } }`)
-	addr := addrs["127.0.0.1:18090"]
+			location = /local { return 200 "local $arg_i"; } } }`, Options{Log: noLog})
+	addr := h.addr["127.0.0.1:18090"]
 	for _, off := range []bool{false, true} {
 		wbDisabled.Store(off)
 		w0 := wbWrites.Load()
