@@ -119,17 +119,12 @@ type wbatch struct {
 	once sync.Once
 	ring *uring.Ring // nil: nothing is deferred
 
-	mu   sync.Mutex
-	q    []*wslot
-	free [][]byte
-	wake chan struct{}
-	off  atomic.Bool // the ring failed
-
-	// sub is held while a batch is made (drain), and guards the fields
-	// after it
-	sub   sync.Mutex
+	mu    sync.Mutex
+	q     []*wslot
 	spare []*wslot
-	taken []*wslot
+	free  [][]byte
+	wake  chan struct{}
+	off   atomic.Bool // the ring failed
 }
 
 var wb wbatch
@@ -158,12 +153,9 @@ func (s *wslot) deferWrite(rc syscall.RawConn, b []byte) bool {
 	s.state.Store(slotQueued)
 	wb.mu.Lock()
 	wb.q = append(wb.q, s)
-	n := len(wb.q)
+	first := len(wb.q) == 1
 	wb.mu.Unlock()
-	switch {
-	case n >= wbFlushAt:
-		wb.drain()
-	case n == 1:
+	if first {
 		select {
 		case wb.wake <- struct{}{}:
 		default:
@@ -209,47 +201,32 @@ func (w *wbatch) putBuf(b []byte) {
 // batch, it yields first: the goroutines the same wake-up of the poller
 // made runnable run before it, and hand over their writes too.
 func (w *wbatch) flush() {
+	var taken []*wslot
 	for range w.wake {
 		runtime.Gosched()
-		w.drain()
+		w.mu.Lock()
+		q := w.q
+		w.q, w.spare = w.spare[:0], q
+		w.mu.Unlock()
+		for len(q) > 0 {
+			taken = taken[:0]
+			for len(q) > 0 && len(taken) < w.ring.Cap() {
+				s := q[0]
+				q = q[1:]
+				if s.state.CompareAndSwap(slotQueued, slotBusy) {
+					s.n = -1 // not made yet
+					taken = append(taken, s)
+				} // else taken back by its owner
+			}
+			if !w.off.Load() {
+				w.submit(taken)
+			}
+			for _, s := range taken {
+				w.ended(s)
+			}
+		}
+		clear(w.spare)
 	}
-}
-
-// wbFlushAt is how many writes a batch holds before the goroutine that
-// hands one over makes the batch itself, without waiting for the others
-// to run: it bounds how long a write waits, should the kernel take the
-// CPU from the worker in the middle of a long round.
-const wbFlushAt = 16
-
-// drain makes the writes handed over so far, in batches of up to the
-// ring's capacity.
-func (w *wbatch) drain() {
-	w.sub.Lock()
-	defer w.sub.Unlock()
-	w.mu.Lock()
-	q := w.q
-	w.q, w.spare = w.spare[:0], q
-	w.mu.Unlock()
-	for len(q) > 0 {
-		taken := w.taken[:0]
-		for len(q) > 0 && len(taken) < w.ring.Cap() {
-			s := q[0]
-			q = q[1:]
-			if s.state.CompareAndSwap(slotQueued, slotBusy) {
-				s.n = -1 // not made yet
-				taken = append(taken, s)
-			} // else taken back by its owner
-		}
-		if !w.off.Load() {
-			w.submit(taken)
-		}
-		for _, s := range taken {
-			w.ended(s)
-		}
-		clear(taken)
-		w.taken = taken
-	}
-	clear(w.spare)
 }
 
 // submit makes the writes of taken in one batch, and records how each
