@@ -255,10 +255,23 @@ func TestDeferredWriteFails(t *testing.T) {
 	if !s.deferWrite(f, []byte("to nobody")) {
 		t.Fatal("not deferred")
 	}
-	time.Sleep(20 * time.Millisecond) // the batch runs
+	waitMade(t, &s)
 	_, _, err := s.settle()
 	if !errors.Is(err, syscall.EPIPE) {
 		t.Fatalf("settle: %v, want EPIPE", err)
+	}
+}
+
+// waitMade waits until the batch has made the write of s (settle would
+// otherwise take it back).
+func waitMade(t *testing.T, s *wslot) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for st := s.state.Load(); st == slotQueued || st == slotBusy; st = s.state.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the batch did not run")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
