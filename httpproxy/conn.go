@@ -247,7 +247,7 @@ func (h *Handler) ServeConn(ctx context.Context, nc net.Conn) {
 	if tlsOK && (stream || h.listen.SSL || !h.h2c() || !c.sniffH2(ctx)) {
 		c.serve(ctx)
 	}
-	if c.ws.pending() && c.settleWrite() != nil {
+	if c.settleWrite() != nil {
 		c.noLinger = true
 	}
 	if c.reset {
@@ -407,7 +407,7 @@ func (c *conn) waitIdle() bool {
 	if c.proto == nil {
 		idle.leave(c)
 	}
-	if c.ws.pending() && c.settleWrite() != nil {
+	if c.settleWrite() != nil {
 		return false
 	}
 	if err != nil {
@@ -519,7 +519,7 @@ func (c *conn) failHead(status int, reason string) {
 // handle serves one parsed request. It reports whether the connection
 // stays open for another.
 func (c *conn) handle() bool {
-	if c.ws.pending() && c.settleWrite() != nil {
+	if c.settleWrite() != nil {
 		return false // the last response did not go out
 	}
 	p := c.h.p
@@ -1059,6 +1059,9 @@ func (c *conn) writeRaw(b []byte) (int, error) {
 // settleWrite ends the write that write deferred, if any: it makes what
 // the batch did not, and returns the error that ended it.
 func (c *conn) settleWrite() error {
+	if !c.ws.pending() {
+		return nil
+	}
 	rest, _, err := c.ws.settle()
 	if err == nil && len(rest) > 0 {
 		_, err = c.writeRaw(rest)

@@ -149,9 +149,9 @@ func (s *wslot) deferWrite(rc syscall.RawConn, b []byte) bool {
 		return false
 	}
 	s.rc, s.fd, s.n, s.err = h, int32(fd), 0, nil
+	wb.mu.Lock()
 	s.buf = append(wb.getBuf(), b...)
 	s.state.Store(slotQueued)
-	wb.mu.Lock()
 	wb.q = append(wb.q, s)
 	first := len(wb.q) == 1
 	wb.mu.Unlock()
@@ -178,9 +178,8 @@ func (w *wbatch) start() bool {
 	return w.ring != nil && !w.off.Load()
 }
 
+// getBuf returns an empty buffer for a write; w.mu is held.
 func (w *wbatch) getBuf() []byte {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if n := len(w.free); n > 0 {
 		b := w.free[n-1]
 		w.free = w.free[:n-1]
@@ -189,6 +188,7 @@ func (w *wbatch) getBuf() []byte {
 	return make([]byte, 0, 1024)
 }
 
+// putBuf gives a buffer back, keeping a few for later writes.
 func (w *wbatch) putBuf(b []byte) {
 	w.mu.Lock()
 	if len(w.free) < 256 && cap(b) <= wbMax {
@@ -259,9 +259,6 @@ var wbSubmit = (*uring.Ring).Submit
 // wbBatches and wbWrites count the batches made and the writes in them.
 var wbBatches, wbWrites atomic.Int64
 
-// wbFinishes counts the writes the batch left to finish.
-var wbFinishes atomic.Int64
-
 // ended settles a write flush made: done when it went out whole or
 // failed, otherwise handed to finish.
 func (w *wbatch) ended(s *wslot) {
@@ -275,7 +272,6 @@ func (w *wbatch) ended(s *wslot) {
 		if s.n < 0 {
 			s.n = 0 // not made: the ring failed
 		}
-		wbFinishes.Add(1)
 		s.done = make(chan struct{})
 		s.state.Store(slotFinishing)
 		go s.finish()

@@ -377,7 +377,7 @@ func TestDeferredWritesProxied(t *testing.T) {
 			t.Errorf("deferral off %v: %v", off, err)
 		}
 		w := wbWrites.Load() - w0
-		t.Logf("deferral off %v: %d writes deferred, %d left to finish", off, w, wbFinishes.Load())
+		t.Logf("deferral off %v: %d writes deferred", off, w)
 		if off && w != 0 {
 			t.Errorf("%d writes deferred with deferral off", w)
 		}

@@ -117,17 +117,16 @@ func (a *Acceptor) Accept() (*Conn, error) {
 		}
 		remote = netip.AddrPortFrom(a, uint16(sa.Port))
 	}
-	// TCP_NODELAY on, as the net package sets it on the connections it
-	// accepts (and nginx's tcp_nodelay on): without it, a small write that
-	// follows another (an HTTP/2 frame, a streamed chunk) waits for the
-	// peer's delayed acknowledgement, up to 40 ms.
-	one := int32(1)
-	syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, uintptr(nfd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY, uintptr(unsafe.Pointer(&one)), 4, 0)
 	c := &Conn{}
 	if err := c.Init(nfd, remote); err != nil {
 		syscall.Close(nfd)
 		return nil, err
 	}
+	// TCP_NODELAY on, as the net package sets it on the connections it
+	// accepts (and nginx's tcp_nodelay on): without it, a small write that
+	// follows another (an HTTP/2 frame, a streamed chunk) waits for the
+	// peer's delayed acknowledgement, up to 40 ms.
+	c.SetNoDelay(true)
 	return c, nil
 }
 
