@@ -226,6 +226,10 @@ run_scenario() { # key conns portindex title
     bad=$(echo "$out" | awk '{s+=$4} END {print s+0}')
     printf "  %-8s %10s req/s  p99 %8s ms  %9s MB/s  %6s us CPU/req%s\n" $t "${R[$key.rps,$t]}" "${R[$key.p99,$t]}" "${R[$key.mbs,$t]}" "${R[$key.cpu,$t]}" "$([ "$bad" = 0 ] || echo '  (errors or non-2xx seen)')"
   done
+  if avail sluice; then
+    local f=1; [ "$key" != big ] || f=3
+    echo "  sluice/nginx in each run: $(perrun "$(printf '%s' "${outs[sluice]}" | awk -v f=$f '{print $f}')" "$(printf '%s' "${outs[nginx]}" | awk -v f=$f '{print $f}')") ($([ $f = 1 ] && echo req/s || echo MB/s)); p99: $(perrun "$(printf '%s' "${outs[sluice]}" | awk '{print $2}')" "$(printf '%s' "${outs[nginx]}" | awk '{print $2}')")"
+  fi
 }
 run_scenario ka 64 1 "(a) 64-byte responses, upstream keepalive"
 run_scenario noka 64 2 "(b) 64-byte responses, no upstream keepalive (nginx's default)"

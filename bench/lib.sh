@@ -39,3 +39,11 @@ runorder() {
     printf '%s\n' "${!j}"
   done
 }
+
+# perrun A B prints, run by run, the ratio of the first field of A's lines
+# to that of B's (the same run's figures of two targets, one line per run
+# in run order), to show how far a median's ratio holds in each run.
+perrun() {
+  paste -d' ' <(printf '%s\n' "$1" | awk 'NF {print $1}') <(printf '%s\n' "$2" | awk 'NF {print $1}') |
+    awk '$1 != "nan" && $2+0 > 0 {printf "%s%.2f", (n++ ? " " : ""), $1/$2} END {print ""}'
+}

@@ -162,6 +162,7 @@ for rb in ${BULKREADS:-8k 32k 128k}; do
     [ $t != direct ] || R[${key}cpu,$t]=-
     echo "  $t: ${R[$key,$t]} GB/s, proxy CPU ${R[${key}cpu,$t]} s per GB"
   done
+  if avail sluice; then echo "  sluice/nginx in each run: $(perrun "${OUT[sluice]}" "${OUT[nginx]:-}"); sluice/direct: $(perrun "${OUT[sluice]}" "${OUT[direct]:-}")"; fi
 done
 fi
 if want rps; then
@@ -181,6 +182,7 @@ for t in "${targets[@]}"; do
   R[rpscpu,$t]=$(echo "$out" | while read -r _ _ n c; do usper $c $n; done | median); [ $t != direct ] || R[rpscpu,$t]=-
   echo "  $t: ${R[rps,$t]} req/s, p99 ${R[p99,$t]} ms, proxy CPU ${R[rpscpu,$t]} us/request"
 done
+if avail sluice; then echo "  sluice/nginx in each run: $(perrun "${OUT[sluice]}" "${OUT[nginx]:-}") (req/s); p99: $(perrun "$(printf '%s' "${OUT[sluice]}" | awk '{print $2}')" "$(printf '%s' "${OUT[nginx]:-}" | awk '{print $2}')")"; fi
 fi
 if want redis; then
 echo "== (c) redis-benchmark -c50 -n 100000 -t set,get (median of $RUNS, runs interleaved, requests/s of SET+GET averaged)"
@@ -206,6 +208,7 @@ for t in "${targets[@]}"; do
   sp=""; [ ! -s "$W/spread.$t" ] || sp=", connections per process in each run: $(paste -sd' ' "$W/spread.$t")"
   echo "  $t: ${R[redis,$t]} req/s, proxy CPU ${R[rediscpu,$t]} us/request$sp"
 done
+if avail sluice; then echo "  sluice/nginx in each run: $(perrun "${OUT[sluice]}" "${OUT[nginx]:-}")"; fi
 fi
 if want mem; then
 echo "== (d) memory per idle proxied connection ($IDLE connections)"
