@@ -32,6 +32,9 @@
 #   (c) wrk -c16, 1 MB responses over upstream keepalive: throughput
 #   (d) RSS per idle keep-alive client connection (IDLE connections that
 #       made one request each and then wait)
+# Under each median of (a), (b) and (c), sluice's ratio to nginx in each
+# run (req/s, or MB/s in (c), and p99) shows how far the median's ratio
+# holds run by run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"

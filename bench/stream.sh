@@ -25,6 +25,8 @@
 # Besides rates, (a) prints the CPU time the proxy used per GB moved, and
 # (b) and (c) per request (user+system of all its processes, from /proc):
 # the figure that depends least on what else the machine is running.
+# Under each median, sluice's ratio to nginx in each run (and, in (a), to
+# the direct transfer) shows how far the median's ratio holds run by run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
