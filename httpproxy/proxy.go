@@ -1241,10 +1241,8 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 		t.length += int64(len(b))
 		out = append(out, b...)
 		c.req.out = out
-		c.lastWrite = rem == 0 && r.rate.rate == 0
-		err := c.writeFirst(r, out, head)
-		c.lastWrite = false
-		if err != nil {
+		c.lastWrite = rem == 0 && r.rate.rate == 0 // write, which writeFirst calls first, clears it
+		if err := c.writeFirst(r, out, head); err != nil {
 			return false, false, nil
 		}
 		r.bodySent += int64(len(b))
@@ -1299,10 +1297,8 @@ func (c *conn) sendResponse(r *request, l *location, uc *upConn, tb []byte, n, h
 			if first {
 				out = append(out, b[:w]...)
 				c.req.out = out
-				c.lastWrite = dec.Done() && r.rate.rate == 0
-				err := c.writeFirst(r, out, head)
-				c.lastWrite = false
-				if err != nil {
+				c.lastWrite = dec.Done() && r.rate.rate == 0 // write, which writeFirst calls first, clears it
+				if err := c.writeFirst(r, out, head); err != nil {
 					return false, false, nil
 				}
 				first = false
