@@ -512,6 +512,7 @@ func openListener(b Binding) (net.Listener, error) {
 		}
 		return serr
 	}}
+	lc.SetMultipathTCP(false)
 	if b.Network == "unix" {
 		// nginx removes a stale socket file before binding.
 		if st, err := os.Lstat(b.Address); err == nil && st.Mode()&os.ModeSocket != 0 {

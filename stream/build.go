@@ -232,7 +232,8 @@ func Build(st *config.Stream, opts Options) (b *Built, err error) {
 			}
 			b.Listeners = append(b.Listeners, Listener{
 				Network: network, Address: l.Address, Handler: h,
-				Options: listen.Options{Backlog: l.Backlog, ReusePort: l.ReusePort, RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only, FastOpen: l.FastOpen},
+				Options: listen.Options{Backlog: l.Backlog, ReusePort: l.ReusePort, RcvBuf: l.RcvBuf, SndBuf: l.SndBuf, IPv6Only: l.IPv6Only, FastOpen: l.FastOpen,
+					SteerLocal: network == "tcp"},
 			})
 		}
 	}

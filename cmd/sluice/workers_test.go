@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,23 +28,24 @@ stream {
 }
 `
 
-// servedBy makes n connections to addr and returns, by pid, how many each
-// process answered, and the words they answered with.
+// servedBy makes n connections to addr, each from the next CPU this
+// process may run on, and returns, by pid, how many each process
+// answered, and the words they answered with. Connections from this host
+// to a stream address go to the worker their CPU selects, so all workers
+// are reached when the CPUs are at least as many.
 func servedBy(t *testing.T, addr string, n int) (map[int]int, map[string]bool) {
 	t.Helper()
+	cpus := allowedCPUs()
 	pids, words := map[int]int{}, map[string]bool{}
 	for i := 0; i < n; i++ {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		b, err := io.ReadAll(c)
-		c.Close()
-		word, pid, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
+		var answer string
+		var err error
+		onCPU(cpus[i%len(cpus)], func() { answer, err = ask(addr, "") })
+		answer = strings.TrimSpace(answer)
+		word, pid, ok := strings.Cut(answer, " ")
 		n, perr := strconv.Atoi(pid)
 		if err != nil || !ok || perr != nil {
-			t.Fatalf("connection %d: %q, %v", i, b, err)
+			t.Fatalf("connection %d: %q, %v", i, answer, err)
 		}
 		pids[n]++
 		words[word] = true
@@ -190,5 +191,86 @@ func TestWorkerProcessesAddressInUse(t *testing.T) {
 	code, _, stderr := sluice(t, "-c", conf)
 	if code != 1 || !strings.Contains(stderr, "bind() to "+ln.Addr().String()+" failed (98: Address already in use)") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestLocalConnectionsSteered: with two workers, the connections from
+// this host to a stream address go to the worker that the CPU their
+// client connected from selects, so that a client thread's connections
+// share a worker and two CPUs reach two workers; those to an HTTP address
+// spread over both workers from one CPU.
+func TestLocalConnectionsSteered(t *testing.T) {
+	var pair []int // two CPUs that select different workers (CPU mod 2)
+	for _, c := range allowedCPUs() {
+		if len(pair) == 0 || c%2 != pair[0]%2 {
+			pair = append(pair, c)
+		}
+		if len(pair) == 2 {
+			break
+		}
+	}
+	if len(pair) < 2 || goruntime.NumCPU() < 2 {
+		t.Skip("needs two CPUs")
+	}
+	dir := t.TempDir()
+	saddr, haddr := freeAddr(t), freeAddr(t)
+	conf := writeFile(t, filepath.Join(dir, "sluice.conf"), fmt.Sprintf(`worker_processes 2;
+error_log stderr notice;
+pid %s/sluice.pid;
+events {}
+stream { server { listen %s; return "stream $pid\n"; } }
+http { access_log off; server { listen %s; return 200 "http $pid\n"; } }
+`, dir, saddr, haddr))
+	p := start(t, "-c", conf)
+	p.expect(`start worker process \d+$`)
+	p.expect(`start worker process \d+$`)
+	p.expect(`sluice/.* started`)
+
+	// pidOf reads the pid at the end of an answer
+	pidOf := func(answer string) int {
+		f := strings.Fields(answer)
+		if len(f) == 0 {
+			return 0
+		}
+		n, _ := strconv.Atoi(f[len(f)-1])
+		return n
+	}
+	var served []int
+	for _, cpu := range pair {
+		pids := map[int]int{}
+		for i := 0; i < 20; i++ {
+			var answer string
+			var err error
+			onCPU(cpu, func() { answer, err = ask(saddr, "") })
+			if err != nil || !strings.HasPrefix(answer, "stream ") {
+				t.Fatalf("stream connection from CPU %d: %q, %v", cpu, answer, err)
+			}
+			pids[pidOf(answer)]++
+		}
+		if len(pids) != 1 {
+			t.Fatalf("stream connections from CPU %d served by %v, not one worker", cpu, pids)
+		}
+		served = append(served, keysOf(pids)[0])
+	}
+	if served[0] == served[1] {
+		t.Fatalf("CPUs %v both reached worker %d", pair, served[0])
+	}
+
+	pids := map[int]int{}
+	for i := 0; i < 40; i++ {
+		var answer string
+		var err error
+		onCPU(pair[0], func() { answer, err = ask(haddr, "GET / HTTP/1.0\r\n\r\n") })
+		if err != nil || !strings.Contains(answer, "\r\n\r\nhttp ") {
+			t.Fatalf("HTTP connection: %q, %v", answer, err)
+		}
+		pids[pidOf(answer)]++
+	}
+	if len(pids) != 2 {
+		t.Fatalf("HTTP connections from one CPU served by %v, not both workers", pids)
+	}
+	p.signal(syscall.SIGQUIT)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit code %d", code)
 	}
 }

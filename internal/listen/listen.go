@@ -18,6 +18,12 @@ type Options struct {
 	// FastOpen is the queue length of TCP Fast Open connections
 	// (TCP_FASTOPEN, listen ... fastopen=); 0 leaves it off.
 	FastOpen int
+	// SteerLocal gives a connection from this host (one that came in
+	// through the loopback interface) to the worker that the CPU its
+	// client connected from selects, where the address has one socket
+	// per worker: the connections of a client thread then share a worker
+	// (see runtime.ListenSet). Others spread over the workers as before.
+	SteerLocal bool
 }
 
 // Socket is a listening socket a block needs, with the handler H of its
