@@ -192,7 +192,9 @@ echo "== (c) redis-benchmark -c50 -n 100000 -t set,get (median of $RUNS, runs in
 # machine with few CPUs: one process holding all of them serves bigger
 # batches per wake-up than two holding half each. nginx's workers share one
 # socket, and a burst from one client tends to go to one worker; sluice's
-# have one socket each (SO_REUSEPORT) and split it. spread records, a
+# have one socket each, and those of a stream address give a connection
+# from this host to the worker its client's CPU selects (docs/
+# differences.md, "One socket per worker"). spread records, a
 # second into each run, how many of the connections each process holds
 # (ss -p; empty where it cannot see them).
 spread() { sleep 1; ss -tnpH state established "( sport = :$1 )" 2>/dev/null | grep -o 'pid=[0-9]*' | sort | uniq -c | awk '{print $1}' | sort -rn | paste -sd/ -; }
