@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"net"
 	"runtime"
 	"syscall"
 	"unsafe"
+
+	"github.com/sluicelb/sluice/internal/listen"
 )
 
 // allowedCPUs returns the CPUs this process may run on.
@@ -36,4 +40,26 @@ func onCPU(cpu int, f func()) {
 		f()
 	}()
 	<-done
+}
+
+// steerable says whether the kernel takes the program that steers a
+// socket group's connections by CPU.
+func steerable() error {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		rc.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0x0F /* SO_REUSEPORT */, 1) })
+		return err
+	}}
+	lc.SetMultipathTCP(false)
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	rc, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		return err
+	}
+	rc.Control(func(fd uintptr) { err = listen.SteerLocal(int(fd), 2) })
+	return err
 }

@@ -212,6 +212,9 @@ func TestLocalConnectionsSteered(t *testing.T) {
 	if len(pair) < 2 || goruntime.NumCPU() < 2 {
 		t.Skip("needs two CPUs")
 	}
+	if err := steerable(); err != nil {
+		t.Skipf("the kernel refuses a program on a socket group: %v", err)
+	}
 	dir := t.TempDir()
 	saddr, haddr := freeAddr(t), freeAddr(t)
 	conf := writeFile(t, filepath.Join(dir, "sluice.conf"), fmt.Sprintf(`worker_processes 2;
