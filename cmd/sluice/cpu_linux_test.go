@@ -10,12 +10,13 @@ import (
 	"github.com/sluicelb/sluice/internal/listen"
 )
 
-// allowedCPUs returns the CPUs this process may run on.
+// allowedCPUs returns the CPUs this process may run on; CPU 0 alone when
+// the kernel does not say (more CPUs than the mask holds).
 func allowedCPUs() []int {
 	var mask [16]uint64
 	_, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETAFFINITY, 0, unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask)))
 	if e != 0 {
-		return nil
+		return []int{0}
 	}
 	var cpus []int
 	for i := range len(mask) * 64 {

@@ -229,7 +229,7 @@ http { access_log off; server { listen %s; return 200 "http $pid\n"; } }
 	p.expect(`start worker process \d+$`)
 	p.expect(`sluice/.* started`)
 
-	// pidOf reads the pid at the end of an answer
+	// pidOf reads the pid at the end of an answer.
 	pidOf := func(answer string) int {
 		f := strings.Fields(answer)
 		if len(f) == 0 {
