@@ -407,7 +407,7 @@ func (s *Server) acceptLoop(l *listener) {
 		// wake-up: a burst is then set up as it arrives instead of
 		// being accepted whole first, which held every connection's
 		// setup stack at once (4000 idle stream connections opened in a
-		// row through one worker: about 1.5 KB more per connection).
+		// row through one worker: about 1.4 KB more per connection).
 		goruntime.Gosched()
 	}
 }
