@@ -519,6 +519,9 @@ func openListener(b Binding) (net.Listener, error) {
 		}
 		return serr
 	}}
+	// Plain TCP, as nginx's sockets: Go would open MPTCP ones, which
+	// refuse the program that steers a stream address's connections
+	// (ListenSet.steer).
 	lc.SetMultipathTCP(false)
 	if b.Network == "unix" {
 		// nginx removes a stale socket file before binding.
