@@ -114,7 +114,7 @@ func (ls *ListenSet) steer(bindings []Binding, n int) {
 		if b.Network != "tcp" || len(fds) == 0 {
 			continue
 		}
-		if b.Options.SteerLocal && n >= 2 && len(fds) >= 2 && n <= cpuCount() {
+		if b.Options.SteerLocal && n >= 2 && n <= cpuCount() {
 			listen.SteerLocal(fds[0], n)
 		} else {
 			listen.SteerLocal(fds[0], 0)
