@@ -73,7 +73,7 @@ type conn struct {
 	// failed or timed out: they decide lingering_close (linger.go).
 	unread, ended, noLinger bool
 	// bulk says a response body was spliced to the client, which took
-	// the socket off a pacing congestion control (loopcc.Bulk).
+	// the socket off a pacing congestion control (loopbulk.Unpace).
 	bulk bool
 
 	// idlePrev and idleNext link the connection into its build's

@@ -17,7 +17,7 @@ import (
 	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/errlog"
 	"github.com/sluicelb/sluice/httpproxy/h1"
-	"github.com/sluicelb/sluice/internal/loopcc"
+	"github.com/sluicelb/sluice/internal/loopbulk"
 	"github.com/sluicelb/sluice/internal/splice"
 )
 
@@ -1553,7 +1553,7 @@ func (c *conn) copyN(r *request, l *location, uc *upConn, n int64) (int64, error
 		if c.rc != nil && uc.rc != nil && uc.nc == uc.sock {
 			if !c.bulk {
 				c.bulk = true
-				loopcc.Bulk(c.nc)
+				loopbulk.Unpace(c.nc)
 			}
 			m, rerr, werr, ok := splice.Move(c.rc, uc.rc, k, true)
 			if ok {

@@ -154,7 +154,7 @@ func TestSpliceResponseBody(t *testing.T) {
 
 // TestSpliceResponseUnpaced: on a host whose congestion control is bbr,
 // the proxy's socket to a loopback client leaves it once a response body
-// is spliced to it (internal/loopcc).
+// is spliced to it (internal/loopbulk).
 func TestSpliceResponseUnpaced(t *testing.T) {
 	testutil.NeedBBR(t)
 	half := bytes.Repeat([]byte("x"), 2<<20)

@@ -89,6 +89,16 @@ type server struct {
 	upTLS   *upstreamTLS // proxy_ssl on, or nil
 }
 
+// listenRcvBuf reports whether a listen directive of s sets rcvbuf=.
+func (s *server) listenRcvBuf() bool {
+	for _, l := range s.cfg.Listens {
+		if l.RcvBuf > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 type setOp struct {
 	v    vars.Var
 	tmpl *vars.Template[*session]

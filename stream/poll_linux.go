@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"unsafe"
 
-	"github.com/sluicelb/sluice/internal/loopcc"
+	"github.com/sluicelb/sluice/internal/loopbulk"
 	"github.com/sluicelb/sluice/internal/splice"
 	"github.com/sluicelb/sluice/internal/uring"
 )
@@ -68,7 +68,7 @@ type flow struct {
 	state atomic.Uint32
 	d     uint8 // 0 client to upstream, 1 upstream to client
 	first bool  // bytes have been seen; owned by the flow's owner
-	bulk  bool  // a bulk transfer was seen (loopcc.Bulk); owned by the flow's owner
+	bulk  bool  // a bulk transfer was seen (package loopbulk); owned by the flow's owner
 	op    uint8 // what do does
 	p     *pipe
 	n     int64 // bytes moved; owned by the flow's owner
@@ -305,7 +305,12 @@ func (p *pipe) pump(f *flow, pbuf []byte, now int64) {
 				p.moved(f, now)
 				if !f.bulk {
 					f.bulk = true
-					loopcc.Bulk(rf)
+					loopbulk.Unpace(rf)
+					// A client socket keeps the buffer its listen
+					// directive gave it (rcvbuf=).
+					if f.d == 1 || !p.s.h.s.listenRcvBuf() {
+						loopbulk.CapReceive(p.conns[f.d])
+					}
 				}
 				n, rerr, werr, ok := splice.Move(p.rcs[1-f.d], p.rcs[f.d], q, false)
 				err := rerr

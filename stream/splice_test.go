@@ -8,10 +8,12 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sluicelb/sluice/internal/loopbulk"
 	"github.com/sluicelb/sluice/internal/splice"
 	"github.com/sluicelb/sluice/internal/testutil"
 )
@@ -44,7 +46,7 @@ stream {
 
 // TestSpliceBulkUnpaced checks, on a host whose congestion control is
 // bbr, that the proxy's socket to a loopback client is taken off bbr once
-// a bulk transfer starts (internal/loopcc), as ss(8) shows it, and that
+// a bulk transfer starts (internal/loopbulk), as ss(8) shows it, and that
 // the transfer still arrives whole.
 func TestSpliceBulkUnpaced(t *testing.T) {
 	testutil.NeedBBR(t)
@@ -118,4 +120,108 @@ func TestSpliceDestinationGone(t *testing.T) {
 
 	sameBytes(t, readAllFrom(t, q.addr), data)
 	q.waitSessions(t, 1)
+}
+
+// needReceiveCap skips the test where loopbulk.CapReceive does nothing.
+func needReceiveCap(t *testing.T) {
+	t.Helper()
+	if !loopbulk.CanCapReceive() {
+		t.Skip("net.core.rmem_max is below loopbulk.ReceiveCap")
+	}
+}
+
+// TestSpliceBulkCapsReceiveBuffer checks that once a bulk transfer from
+// a backend on this host starts, the proxy's socket to the backend has
+// loopbulk.ReceiveCap as its receive buffer (which the kernel doubles),
+// as ss(8) shows it, and that the transfer still arrives whole.
+func TestSpliceBulkCapsReceiveBuffer(t *testing.T) {
+	needReceiveCap(t)
+	checkGoroutines(t)
+	data := randomBytes(11, 32<<20)
+	be := startBackend(t, func(c net.Conn) { c.Write(data) })
+	q := serveProxyTo(t, be.addr())
+	c, err := net.DialTimeout("tcp", q.addr, waitLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(waitLimit))
+	got := make([]byte, len(data))
+	if _, err := io.ReadFull(c, got[:4<<20]); err != nil {
+		t.Fatal(err)
+	}
+	// The proxy's end of the backend connection (the backend's own end
+	// has the port as its source), while the rest is on its way.
+	_, port, _ := net.SplitHostPort(be.addr())
+	if rbs := testutil.ReceiveBuffers(t, "dport", "= :"+port); len(rbs) != 1 || rbs[0] != 2*loopbulk.ReceiveCap {
+		t.Errorf("receive buffers of the proxy's sockets to the backend: %v, want [%d]", rbs, 2*loopbulk.ReceiveCap)
+	}
+	if _, err := io.ReadFull(c, got[4<<20:]); err != nil {
+		t.Fatal(err)
+	}
+	sameBytes(t, got, data)
+}
+
+// TestSpliceUploadReceiveBuffer checks the other direction: a client on
+// this host uploads in bulk to a backend that reads slowly, and the
+// proxy's socket to the client gets loopbulk.ReceiveCap, unless the
+// server's listen directive sets rcvbuf=, which it then keeps.
+func TestSpliceUploadReceiveBuffer(t *testing.T) {
+	needReceiveCap(t)
+	for _, tc := range []struct {
+		listen string
+		capped bool
+	}{{"", true}, {" rcvbuf=256k", false}} {
+		t.Run(fmt.Sprintf("listen%s", tc.listen), func(t *testing.T) {
+			checkGoroutines(t)
+			data := randomBytes(12, 32<<20)
+			started := make(chan struct{})
+			release := make(chan struct{})
+			free := sync.OnceFunc(func() { close(release) })
+			defer free()
+			got := make(chan []byte, 1)
+			be := startBackend(t, func(c net.Conn) {
+				buf := make([]byte, len(data))
+				c.SetReadDeadline(time.Now().Add(waitLimit))
+				n, _ := io.ReadFull(c, buf[:4<<20])
+				close(started)
+				<-release
+				m, _ := io.ReadFull(c, buf[n:])
+				got <- buf[:n+m]
+			})
+			q := serveCtx(t, fmt.Sprintf(`events {}
+stream {
+    server {
+        listen 127.0.0.1:1%s;
+        proxy_pass %s;
+    }
+}`, tc.listen, be.addr()))
+			c, err := net.DialTimeout("tcp", q.addr, waitLimit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(waitLimit))
+			wrote := make(chan error, 1)
+			go func() {
+				_, err := c.Write(data)
+				wrote <- err
+			}()
+			select {
+			case <-started:
+			case <-time.After(waitLimit):
+				t.Fatal("the backend did not receive the first 4 MB")
+			}
+			_, port, _ := net.SplitHostPort(q.addr)
+			rbs := testutil.ReceiveBuffers(t, "sport", "= :"+port)
+			free()
+			if len(rbs) != 1 || (rbs[0] == 2*loopbulk.ReceiveCap) != tc.capped {
+				t.Errorf("receive buffers of the proxy's sockets to the client: %v; want one, capped at %d: %v", rbs, 2*loopbulk.ReceiveCap, tc.capped)
+			}
+			if err := <-wrote; err != nil {
+				t.Fatal(err)
+			}
+			sameBytes(t, <-got, data)
+		})
+	}
 }

@@ -3,14 +3,16 @@ package testutil
 import (
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 // NeedBBR skips the test unless this host's default TCP congestion
 // control is bbr and ss(8) is installed: what a test of
-// internal/loopcc's effect on a proxy needs.
+// internal/loopbulk's effect on a proxy needs.
 func NeedBBR(t testing.TB) {
 	t.Helper()
 	def, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
@@ -35,3 +37,25 @@ func CheckUnpaced(t testing.TB, port string) {
 		t.Errorf("a socket on port %s is not off bbr; ss says:\n%s", port, out)
 	}
 }
+
+// ReceiveBuffers returns the receive buffer (ss(8)'s skmem rb) of each
+// established TCP socket that ss's filter selects, e.g. "sport", "= :80".
+// It skips the test when ss is not installed.
+func ReceiveBuffers(t testing.TB, filter ...string) []int {
+	t.Helper()
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Skip("no ss(8)")
+	}
+	out, err := exec.Command("ss", append([]string{"-tmnH", "state", "established"}, filter...)...).Output()
+	if err != nil {
+		t.Fatalf("ss: %v", err)
+	}
+	var rbs []int
+	for _, m := range rbField.FindAllSubmatch(out, -1) {
+		n, _ := strconv.Atoi(string(m[1]))
+		rbs = append(rbs, n)
+	}
+	return rbs
+}
+
+var rbField = regexp.MustCompile(`[(,]rb(\d+)`)

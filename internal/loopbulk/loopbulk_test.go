@@ -1,4 +1,4 @@
-package loopcc
+package loopbulk
 
 import (
 	"net/netip"

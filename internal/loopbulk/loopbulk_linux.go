@@ -1,6 +1,6 @@
 //go:build linux
 
-package loopcc
+package loopbulk
 
 import (
 	"net"
@@ -14,7 +14,7 @@ import (
 // tcpCongestion is TCP_CONGESTION (not in package syscall).
 const tcpCongestion = 13
 
-// unpaced lists the congestion controls Bulk tries, in order. chosen is
+// unpaced lists the congestion controls Unpace tries, in order. chosen is
 // the index of the one that was last accepted, so that the next call
 // tries it first.
 var (
@@ -22,10 +22,10 @@ var (
 	chosen  atomic.Int32
 )
 
-// Bulk switches c, when it is a TCP connection whose peer is on this
+// Unpace switches c, when it is a TCP connection whose peer is on this
 // host, from bbr to an unpaced congestion control. It does nothing to any
 // other connection, and nothing when the switch is refused.
-func Bulk(c net.Conn) {
+func Unpace(c net.Conn) {
 	if !Local(addrOf(c.LocalAddr()), addrOf(c.RemoteAddr())) {
 		return
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package loopcc
+package loopbulk
 
 import (
 	"net"
@@ -30,25 +30,25 @@ func setCongestion(t *testing.T, c *net.TCPConn, name string) {
 	}
 }
 
-func TestBulkLeavesBbr(t *testing.T) {
+func TestUnpaceLeavesBbr(t *testing.T) {
 	a, _ := testutil.TCPPair(t)
 	setCongestion(t, a, "bbr")
-	Bulk(a)
+	Unpace(a)
 	if got := Congestion(a); got != "cubic" && got != "reno" {
-		t.Fatalf("congestion control after Bulk on loopback: %q, want cubic or reno", got)
+		t.Fatalf("congestion control after Unpace on loopback: %q, want cubic or reno", got)
 	}
 	// A second call finds nothing to do.
-	Bulk(a)
+	Unpace(a)
 	if got := Congestion(a); got != "cubic" && got != "reno" {
-		t.Fatalf("congestion control after a second Bulk: %q", got)
+		t.Fatalf("congestion control after a second Unpace: %q", got)
 	}
 }
 
-func TestBulkKeepsOthers(t *testing.T) {
+func TestUnpaceKeepsOthers(t *testing.T) {
 	a, _ := testutil.TCPPair(t)
 	setCongestion(t, a, "reno")
-	Bulk(a)
+	Unpace(a)
 	if got := Congestion(a); got != "reno" {
-		t.Fatalf("Bulk changed reno to %q", got)
+		t.Fatalf("Unpace changed reno to %q", got)
 	}
 }
