@@ -46,4 +46,9 @@
 //
 // Neither touches a connection to another host, nor one that carries
 // small messages: the proxies call them when a bulk transfer starts.
+// Both proxies call Unpace; only the stream proxy calls CapReceive.
+// Through the HTTP proxy, 128 MB response bodies from a backend on this
+// host, fetched with curl(1), moved 1.32-2.07 GB/s with the cap and
+// 1.55-2.07 GB/s without it (6 interleaved runs each): no difference
+// beyond the noise, so it is left out there.
 package loopbulk
