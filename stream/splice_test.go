@@ -51,7 +51,19 @@ stream {
 func TestSpliceBulkUnpaced(t *testing.T) {
 	testutil.NeedBBR(t)
 	checkGoroutines(t)
-	data := randomBytes(9, 16<<20)
+	duringBulk(t, randomBytes(9, 16<<20), func(_, proxy string) {
+		// The proxy's end of the client connection.
+		_, port, _ := net.SplitHostPort(proxy)
+		testutil.CheckUnpaced(t, port)
+	})
+}
+
+// duringBulk sends data from a backend through a proxy to a client that
+// reads the first 4 MB, calls check with the backend's and the proxy's
+// addresses while the rest is on its way, then reads the rest and checks
+// that every byte arrived in order.
+func duringBulk(t *testing.T, data []byte, check func(backend, proxy string)) {
+	t.Helper()
 	be := startBackend(t, func(c net.Conn) { c.Write(data) })
 	q := serveProxyTo(t, be.addr())
 	c, err := net.DialTimeout("tcp", q.addr, waitLimit)
@@ -64,10 +76,7 @@ func TestSpliceBulkUnpaced(t *testing.T) {
 	if _, err := io.ReadFull(c, got[:4<<20]); err != nil {
 		t.Fatal(err)
 	}
-	// The proxy's end of the client connection, while the rest is
-	// still on its way.
-	_, port, _ := net.SplitHostPort(q.addr)
-	testutil.CheckUnpaced(t, port)
+	check(be.addr(), q.addr)
 	if _, err := io.ReadFull(c, got[4<<20:]); err != nil {
 		t.Fatal(err)
 	}
@@ -137,29 +146,14 @@ func needReceiveCap(t *testing.T) {
 func TestSpliceBulkCapsReceiveBuffer(t *testing.T) {
 	needReceiveCap(t)
 	checkGoroutines(t)
-	data := randomBytes(11, 32<<20)
-	be := startBackend(t, func(c net.Conn) { c.Write(data) })
-	q := serveProxyTo(t, be.addr())
-	c, err := net.DialTimeout("tcp", q.addr, waitLimit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(waitLimit))
-	got := make([]byte, len(data))
-	if _, err := io.ReadFull(c, got[:4<<20]); err != nil {
-		t.Fatal(err)
-	}
-	// The proxy's end of the backend connection (the backend's own end
-	// has the port as its source), while the rest is on its way.
-	_, port, _ := net.SplitHostPort(be.addr())
-	if rbs := testutil.ReceiveBuffers(t, "dport", "= :"+port); len(rbs) != 1 || rbs[0] != 2*loopbulk.ReceiveCap {
-		t.Errorf("receive buffers of the proxy's sockets to the backend: %v, want [%d]", rbs, 2*loopbulk.ReceiveCap)
-	}
-	if _, err := io.ReadFull(c, got[4<<20:]); err != nil {
-		t.Fatal(err)
-	}
-	sameBytes(t, got, data)
+	duringBulk(t, randomBytes(11, 32<<20), func(backend, _ string) {
+		// The proxy's end of the backend connection: the backend's own
+		// end has the port as its source.
+		_, port, _ := net.SplitHostPort(backend)
+		if rbs := testutil.ReceiveBuffers(t, "dport", "= :"+port); len(rbs) != 1 || rbs[0] != 2*loopbulk.ReceiveCap {
+			t.Errorf("receive buffers of the proxy's sockets to the backend: %v, want [%d]", rbs, 2*loopbulk.ReceiveCap)
+		}
+	})
 }
 
 // TestSpliceUploadReceiveBuffer checks the other direction: a client on
