@@ -22,6 +22,7 @@ import (
 
 	"github.com/sluicelb/sluice/config"
 	"github.com/sluicelb/sluice/internal/listen"
+	"github.com/sluicelb/sluice/internal/loopbulk"
 	"github.com/sluicelb/sluice/internal/tcpsock"
 )
 
@@ -512,6 +513,11 @@ func openListener(b Binding) (net.Listener, error) {
 			}
 			if serr == nil && b.Options.FastOpen > 0 && goruntime.GOOS == "linux" {
 				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, 23 /* TCP_FASTOPEN */, b.Options.FastOpen)
+			}
+			if serr == nil && b.Network == "tcp" {
+				// A loopback address's connections stay on this host:
+				// no pacing (package loopbulk).
+				loopbulk.UnpaceLoopback(fd, address)
 			}
 		})
 		if err != nil {

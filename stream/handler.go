@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sluicelb/sluice/internal/listen"
 	"io"
 	"log/slog"
 	"net"
@@ -20,6 +19,8 @@ import (
 	"github.com/sluicelb/sluice/balance"
 	"github.com/sluicelb/sluice/config"
 	"github.com/sluicelb/sluice/errlog"
+	"github.com/sluicelb/sluice/internal/listen"
+	"github.com/sluicelb/sluice/internal/loopbulk"
 	"github.com/sluicelb/sluice/proxyproto"
 )
 
@@ -540,10 +541,20 @@ func (s *session) dial(ctx context.Context, network, addr string, timeout time.D
 	if !s.h.s.cfg.ProxySocketKeepalive {
 		d.KeepAlive = -1
 	}
+	if network == "tcp" {
+		// An upstream on a loopback address: no pacing (package
+		// loopbulk).
+		d.Control = unpaceLoopback
+	}
 	if s.udp {
 		return dialAside(ctx, &d, network, addr)
 	}
 	return d.DialContext(ctx, network, addr)
+}
+
+// unpaceLoopback is a net.Dialer's Control: loopbulk.UnpaceLoopback.
+func unpaceLoopback(_, address string, rc syscall.RawConn) error {
+	return rc.Control(func(fd uintptr) { loopbulk.UnpaceLoopback(fd, address) })
 }
 
 type dialResult struct {

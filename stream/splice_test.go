@@ -219,3 +219,30 @@ stream {
 		})
 	}
 }
+
+// TestUpstreamUnpaced checks, on a host whose congestion control is bbr,
+// that the proxy's connection to a backend on a loopback address is on
+// cubic (or reno) from its start, before any bulk transfer, as ss(8)
+// shows it.
+func TestUpstreamUnpaced(t *testing.T) {
+	testutil.NeedBBR(t)
+	checkGoroutines(t)
+	be := echoBackend(t)
+	q := serveProxyTo(t, be.addr())
+	c, err := net.DialTimeout("tcp", q.addr, waitLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(waitLimit))
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, 5)); err != nil {
+		t.Fatal(err)
+	}
+	// The proxy's end of the backend connection: the backend's own end
+	// has the port as its source.
+	_, port, _ := net.SplitHostPort(be.addr())
+	testutil.CheckUnpacedWhere(t, "dport", "= :"+port)
+}

@@ -5,7 +5,9 @@ package loopbulk
 import (
 	"net"
 	"net/netip"
+	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -25,28 +27,56 @@ var (
 // Unpace switches c, when it is a TCP connection whose peer is on this
 // host, from bbr to an unpaced congestion control. It does nothing to any
 // other connection, and nothing when the switch is refused.
+//
+// The kernel keeps pacing a socket that bbr once paced, after the switch,
+// at a rate of the new congestion control's: UnpaceLoopback, on a socket
+// that has carried nothing yet, takes it off pacing altogether.
 func Unpace(c net.Conn) {
 	if !Local(addrOf(c.LocalAddr()), addrOf(c.RemoteAddr())) {
 		return
 	}
-	rc := rawConn(c)
-	if rc == nil {
+	if rc := rawConn(c); rc != nil {
+		rc.Control(func(fd uintptr) {
+			if strings.HasPrefix(congestion(fd), "bbr") {
+				unpace(fd)
+			}
+		})
+	}
+}
+
+// UnpaceLoopback gives the socket fd, about to listen on or connect to
+// address (host:port), an unpaced congestion control when address is a
+// loopback address and the system's default is bbr: every connection of
+// such a socket stays on this host. A listening socket's connections
+// inherit it. It is meant for a socket that has carried nothing yet, so
+// that bbr never starts pacing it.
+func UnpaceLoopback(fd uintptr, address string) {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || !ap.Addr().Unmap().IsLoopback() || !defaultBBR() {
 		return
 	}
-	rc.Control(func(fd uintptr) {
-		if !strings.HasPrefix(congestion(fd), "bbr") {
+	unpace(fd)
+}
+
+// unpace sets the first unpaced congestion control the kernel accepts on
+// the socket fd.
+func unpace(fd uintptr) {
+	first := int(chosen.Load())
+	for i := range unpaced {
+		k := (first + i) % len(unpaced)
+		if syscall.SetsockoptString(int(fd), syscall.IPPROTO_TCP, tcpCongestion, unpaced[k]) == nil {
+			chosen.Store(int32(k))
 			return
 		}
-		first := int(chosen.Load())
-		for i := range unpaced {
-			k := (first + i) % len(unpaced)
-			if syscall.SetsockoptString(int(fd), syscall.IPPROTO_TCP, tcpCongestion, unpaced[k]) == nil {
-				chosen.Store(int32(k))
-				return
-			}
-		}
-	})
+	}
 }
+
+// defaultBBR reports whether the system's default congestion control,
+// read once, is bbr.
+var defaultBBR = sync.OnceValue(func() bool {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
+	return err == nil && strings.HasPrefix(string(b), "bbr")
+})
 
 // congestion returns the name of the congestion control of the socket
 // fd, or "" when it cannot be read.

@@ -7,6 +7,9 @@ import "net"
 // Unpace does nothing here: TCP internal pacing is Linux's.
 func Unpace(c net.Conn) {}
 
+// UnpaceLoopback does nothing here: TCP internal pacing is Linux's.
+func UnpaceLoopback(fd uintptr, address string) {}
+
 // Congestion returns "": the congestion control is not read here.
 func Congestion(c net.Conn) string { return "" }
 

@@ -28,13 +28,21 @@ func NeedBBR(t testing.TB) {
 // local port is port has left bbr for cubic or reno, as ss(8) shows it.
 func CheckUnpaced(t testing.TB, port string) {
 	t.Helper()
-	out, err := exec.Command("ss", "-tinH", "state", "established", "sport", "= :"+port).Output()
+	CheckUnpacedWhere(t, "sport", "= :"+port)
+}
+
+// CheckUnpacedWhere fails the test unless ss's filter (e.g. "dport",
+// "= :80") selects established TCP sockets and every one is on cubic or
+// reno, as ss(8) shows it.
+func CheckUnpacedWhere(t testing.TB, filter ...string) {
+	t.Helper()
+	out, err := exec.Command("ss", append([]string{"-tinH", "state", "established"}, filter...)...).Output()
 	if err != nil {
 		t.Fatalf("ss: %v", err)
 	}
 	f := strings.Fields(string(out))
 	if !slices.Contains(f, "cubic") && !slices.Contains(f, "reno") || slices.Contains(f, "bbr") {
-		t.Errorf("a socket on port %s is not off bbr; ss says:\n%s", port, out)
+		t.Errorf("a socket where %s is not off bbr; ss says:\n%s", strings.Join(filter, " "), out)
 	}
 }
 
