@@ -67,7 +67,7 @@
 // small messages: the proxies call them when a bulk transfer starts.
 // Both proxies call Unpace; only the stream proxy calls CapReceive.
 // Through the HTTP proxy, 128 MB response bodies from a backend on this
-// host, fetched with curl(1), moved 1.32-2.07 GB/s with the cap and
-// 1.55-2.07 GB/s without it (6 interleaved runs each): no difference
-// beyond the noise, so it is left out there.
+// host, fetched with curl(1), moved 0.52-2.07 GB/s (median 1.83) with
+// the cap and 1.55-2.07 GB/s (median 1.70) without it, in 6 interleaved
+// runs each: no difference beyond the noise, so it is left out there.
 package loopbulk
