@@ -58,6 +58,19 @@ func TestSpliceBulkUnpaced(t *testing.T) {
 	})
 }
 
+// dialDeadline connects to addr with waitLimit as the connection's
+// deadline, and closes the connection when the test ends.
+func dialDeadline(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, waitLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(waitLimit))
+	return c
+}
+
 // duringBulk sends data from a backend through a proxy to a client that
 // reads the first 4 MB, calls check with the backend's and the proxy's
 // addresses while the rest is on its way, then reads the rest and checks
@@ -66,12 +79,7 @@ func duringBulk(t *testing.T, data []byte, check func(backend, proxy string)) {
 	t.Helper()
 	be := startBackend(t, func(c net.Conn) { c.Write(data) })
 	q := serveProxyTo(t, be.addr())
-	c, err := net.DialTimeout("tcp", q.addr, waitLimit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(waitLimit))
+	c := dialDeadline(t, q.addr)
 	got := make([]byte, len(data))
 	if _, err := io.ReadFull(c, got[:4<<20]); err != nil {
 		t.Fatal(err)
@@ -190,12 +198,7 @@ stream {
         proxy_pass %s;
     }
 }`, tc.listen, be.addr()))
-			c, err := net.DialTimeout("tcp", q.addr, waitLimit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(waitLimit))
+			c := dialDeadline(t, q.addr)
 			wrote := make(chan error, 1)
 			go func() {
 				_, err := c.Write(data)
@@ -229,12 +232,7 @@ func TestUpstreamUnpaced(t *testing.T) {
 	checkGoroutines(t)
 	be := echoBackend(t)
 	q := serveProxyTo(t, be.addr())
-	c, err := net.DialTimeout("tcp", q.addr, waitLimit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(waitLimit))
+	c := dialDeadline(t, q.addr)
 	if _, err := c.Write([]byte("ping\n")); err != nil {
 		t.Fatal(err)
 	}
