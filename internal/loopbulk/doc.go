@@ -26,8 +26,9 @@
 // the pacing timer, on whichever CPU the timer fires, besides the
 // proxy's own: on loopback, the client received segments out of order
 // and the proxy's socket made 450-780 spurious fast retransmissions per
-// 2 GB, against 3-16 for nginx; without the pacing, 0-20. UnpaceLoopback gives a socket cubic
-// before it carries anything, so that bbr never marks it: the runtime
+// 2 GB, against 3-16 for nginx; without the pacing, 0-20. UnpaceLoopback
+// gives a socket cubic before it carries anything, so that bbr never
+// marks it: the runtime
 // calls it on every listening socket bound to a loopback address, whose
 // connections inherit it, and the stream proxy on every connection it
 // opens to an upstream on a loopback address. Through the stream proxy,

@@ -51,8 +51,10 @@ func Unpace(c net.Conn) {
 // inherit it. It is meant for a socket that has carried nothing yet, so
 // that bbr never starts pacing it.
 func UnpaceLoopback(fd uintptr, address string) {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil || !ap.Addr().Unmap().IsLoopback() || !defaultBBR() {
+	if !defaultBBR() {
+		return
+	}
+	if ap, err := netip.ParseAddrPort(address); err != nil || !ap.Addr().Unmap().IsLoopback() {
 		return
 	}
 	unpace(fd)
@@ -74,9 +76,18 @@ func unpace(fd uintptr) {
 // defaultBBR reports whether the system's default congestion control,
 // read once, is bbr.
 var defaultBBR = sync.OnceValue(func() bool {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
-	return err == nil && strings.HasPrefix(string(b), "bbr")
+	return strings.HasPrefix(sysctl("net/ipv4/tcp_congestion_control"), "bbr")
 })
+
+// sysctl returns the value of the kernel setting name (a path under
+// /proc/sys), or "" when it cannot be read.
+func sysctl(name string) string {
+	b, err := os.ReadFile("/proc/sys/" + name)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
 
 // congestion returns the name of the congestion control of the socket
 // fd, or "" when it cannot be read.

@@ -4,9 +4,7 @@ package loopbulk
 
 import (
 	"net"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 )
@@ -14,16 +12,9 @@ import (
 // ReceiveCap is the receive buffer CapReceive gives a socket.
 const ReceiveCap = 1 << 20
 
-// rmemMax reads net.core.rmem_max once: the most SO_RCVBUF may ask for.
+// rmemMax is net.core.rmem_max, read once: the most SO_RCVBUF may ask for.
 var rmemMax = sync.OnceValue(func() int {
-	b, err := os.ReadFile("/proc/sys/net/core/rmem_max")
-	if err != nil {
-		return 0
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0
-	}
+	n, _ := strconv.Atoi(sysctl("net/core/rmem_max"))
 	return n
 })
 
